@@ -1,0 +1,104 @@
+"""aiohttp 应用：各渠道的路由、/healthz、/metrics、请求体大小限制、优雅关闭。"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from aiohttp import web
+
+from bot.channels.base import Channel
+from bot.config import Config
+from bot.db import ping
+from bot.runtime import Runtime
+from bot.scheduler import make_scheduler
+
+log = logging.getLogger("lianxin.app")
+
+RUNTIME = web.AppKey("runtime", Runtime)
+CHANNELS = web.AppKey("channels", list)
+
+# name → "module:Class"; imported only when the platform is enabled.
+CHANNEL_CLASSES = {
+    "console": "bot.channels.console:ConsoleChannel",
+    "wechat": "bot.channels.wechat:WechatChannel",
+    "onebot": "bot.channels.onebot:OnebotChannel",
+}
+
+
+def enabled_channels(config: Config) -> list[str]:
+    names = []
+    if config.console_enabled:
+        names.append("console")
+    if config.wechat.enabled:
+        names.append("wechat")
+    if config.onebot.enabled:
+        names.append("onebot")
+    return names
+
+
+def load_channel(name: str, runtime: Runtime) -> Channel:
+    module, _, cls = CHANNEL_CLASSES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)(runtime)
+
+
+@web.middleware
+async def never_500(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """An unexpected failure is logged and answered 503 (platforms retry; dedup holds)."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s", request.path)
+        return web.Response(status=503, text="temporarily unavailable")
+
+
+def create_app(config: Config, *, manage_database: bool = True) -> web.Application:
+    """Build the app. With manage_database=False the caller has opened the database."""
+    runtime = Runtime.build(config)
+    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[never_500])
+    app[RUNTIME] = runtime
+    channels = [load_channel(n, runtime) for n in enabled_channels(config)]
+    app[CHANNELS] = channels
+    for ch in channels:
+        app.add_routes(ch.routes())
+
+    async def healthz(request: web.Request) -> web.Response:
+        ok = await ping()
+        return web.json_response(
+            {
+                "status": "ok" if ok else "unavailable",
+                "database": ok,
+                "channels": [c.name for c in channels],
+            },
+            status=200 if ok else 503,
+        )
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(
+            body=runtime.metrics.render(), headers={"Content-Type": runtime.metrics.content_type}
+        )
+
+    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
+
+    scheduler = make_scheduler(config.bot.timezone)
+
+    async def on_startup(app: web.Application) -> None:
+        await runtime.start(database=manage_database)
+        for ch in channels:
+            await ch.startup()
+        scheduler.start()
+
+    async def on_shutdown(app: web.Application) -> None:
+        scheduler.shutdown(wait=False)
+        for ch in channels:
+            await ch.shutdown()
+
+    async def on_cleanup(app: web.Application) -> None:
+        await runtime.stop(database=manage_database)
+
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
+    app.on_cleanup.append(on_cleanup)
+    return app

@@ -1,0 +1,178 @@
+"""命令行：lianxin serve | chat | db upgrade | admin grant | demo。"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import Config, ConfigError, load_config
+from bot.logs import setup_logging
+
+log = logging.getLogger("lianxin.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="TOML config file (default: built-in defaults)")
+    p = argparse.ArgumentParser(
+        prog="lianxin", description="连心 · 社区党群服务机器人", parents=[common]
+    )
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="start the webhook server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    chat = sub.add_parser("chat", parents=[common], help="chat with the bot in this terminal")
+    chat.add_argument("--user", default="me", help="console user id (default: me)")
+    chat.add_argument("--group", help="pretend to be in this group chat")
+
+    db = sub.add_parser("db", parents=[common], help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+
+    admin = sub.add_parser("admin", parents=[common], help="roles")
+    admin_sub = admin.add_subparsers(dest="admin_cmd", required=True)
+    grant = admin_sub.add_parser("grant", parents=[common], help="grant a role")
+    grant.add_argument("user", help="PLATFORM:USER, e.g. wechat:oABC or onebot:12345")
+    grant.add_argument("role", choices=["member", "officer", "admin"])
+    grant.add_argument("org", nargs="?", help="organisation code (required for officer)")
+
+    demo = sub.add_parser("demo", parents=[common], help="seed a demo organisation")
+    demo.add_argument("--if-empty", action="store_true", help="only when no organisation exists")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging()
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"配置错误 / config error: {exc}", file=sys.stderr)
+        return 2
+    if args.cmd == "serve":
+        return serve(config, args.host, args.port)
+    if args.cmd == "chat":
+        return asyncio.run(chat(config, args.user, args.group))
+    if args.cmd == "db":
+        return asyncio.run(db_upgrade(config))
+    if args.cmd == "admin":
+        return asyncio.run(admin_grant(config, args.user, args.role, args.org))
+    if args.cmd == "demo":
+        return asyncio.run(seed_demo(config, args.if_empty))
+    return 2
+
+
+def serve(config: Config, host: str | None, port: int | None) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    if host:
+        config.server.host = host
+    if port:
+        config.server.port = port
+    app = create_app(config)
+    log.info("listening on http://%s:%s", config.server.host, config.server.port)
+    # SIGTERM/SIGINT: stop accepting, let in-flight requests finish within shutdown_timeout.
+    web.run_app(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        shutdown_timeout=config.server.shutdown_timeout,
+        access_log=None,
+        print=None,
+    )
+    return 0
+
+
+async def db_upgrade(config: Config) -> int:
+    from bot.db import upgrade
+
+    await upgrade(config.database.url)
+    print("数据库已是最新结构 / schema up to date")
+    return 0
+
+
+async def admin_grant(config: Config, user: str, role: str, org_code: str | None) -> int:
+    from bot.db import close_db, init_db
+    from bot.identity import IdentityService
+    from models.people import Organization
+
+    platform, _, user_id = user.partition(":")
+    if not platform or not user_id:
+        print("USER must look like PLATFORM:USER, e.g. onebot:12345", file=sys.stderr)
+        return 2
+    if role == "officer" and not org_code:
+        print(
+            "officer needs an organisation code: admin grant USER officer ORGCODE", file=sys.stderr
+        )
+        return 2
+    await init_db(config.database.url)
+    try:
+        org = None
+        if org_code:
+            org = await Organization.filter(code=org_code.upper()).first()
+            if org is None:
+                print(f"unknown organisation code {org_code!r}", file=sys.stderr)
+                return 2
+        identity = IdentityService()
+        person = await identity.ensure_person(platform, user_id)
+        created = await identity.grant(person, role, org, granted_by="cli")
+        where = f" of {org.code}" if org else ""
+        print(f"{'granted' if created else 'already had'}: {user} {role}{where}")
+        return 0
+    finally:
+        await close_db()
+
+
+async def seed_demo(config: Config, if_empty: bool) -> int:
+    from bot.db import close_db, init_db
+    from bot.demo import seed
+
+    await init_db(config.database.url)
+    try:
+        created = await seed(if_empty=if_empty)
+        print("已建立示例组织 / demo organisation created" if created else "demo: nothing to do")
+        return 0
+    finally:
+        await close_db()
+
+
+async def chat(config: Config, user: str, group: str | None) -> int:
+    """Interactive chat in the terminal, through the same dispatcher as the webhooks."""
+    from bot.inbound import Inbound
+    from bot.runtime import Runtime
+
+    logging.getLogger("lianxin.event").setLevel(logging.WARNING)
+    runtime = Runtime.build(config)
+    await runtime.start()
+    print("连心 · 终端对话（输入 /帮助 开始，Ctrl-D 退出）")
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            try:
+                line = await loop.run_in_executor(None, input, f"{user}> ")
+            except EOFError:
+                print()
+                break
+            inbound = Inbound(
+                platform="console",
+                user_id=user,
+                chat_id=group or user,
+                text=line,
+                display_name=user,
+                is_group=bool(group),
+            )
+            for reply in await runtime.dispatcher.handle(inbound):
+                print(reply.text)
+                print()
+    finally:
+        await runtime.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

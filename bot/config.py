@@ -1,0 +1,223 @@
+"""配置：TOML 文件 + 环境变量覆盖（LIANXIN_<SECTION>__<KEY>），启动时校验。
+
+No file is needed: the defaults run the bot with SQLite under ./data and the
+console channel on. Every key is documented in config.example.toml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+
+class ConfigError(Exception):
+    """One line naming the key and what is expected."""
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 65536
+    shutdown_timeout: float = 10.0
+
+
+@dataclass
+class DatabaseConfig:
+    url: str = "sqlite://data/lianxin.sqlite3"
+
+
+@dataclass
+class WechatConfig:
+    enabled: bool = False
+    token: str = ""
+    appid: str = ""
+    secret: str = ""
+    encoding_aes_key: str = ""
+    mode: str = "plain"
+    api_base: str = "https://api.weixin.qq.com"
+    reply_budget_seconds: float = 4.5
+    # Signed timestamps older (or newer) than this are replays.
+    max_clock_skew_seconds: int = 300
+    rate_per_minute: int = 0
+
+
+@dataclass
+class OnebotConfig:
+    enabled: bool = False
+    secret: str = ""
+    access_token: str = ""
+    api_url: str = ""
+    rate_per_minute: int = 0
+
+
+@dataclass
+class ConsoleConfig:
+    # None = on only when the server binds to loopback.
+    enabled: bool | None = None
+
+
+@dataclass
+class BotConfig:
+    timezone: str = "Asia/Shanghai"
+    admins: list[str] = field(default_factory=list)
+    dialog_timeout_minutes: int = 10
+    templates_dir: str = ""
+    # Identity cache lifetime; other processes' role changes show up within it.
+    identity_cache_seconds: float = 30.0
+
+
+@dataclass
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    wechat: WechatConfig = field(default_factory=WechatConfig)
+    onebot: OnebotConfig = field(default_factory=OnebotConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    bot: BotConfig = field(default_factory=BotConfig)
+
+    @property
+    def console_enabled(self) -> bool:
+        if self.console.enabled is None:
+            return self.server.host in ("127.0.0.1", "localhost", "::1")
+        return self.console.enabled
+
+
+SECTIONS = {f.name: f for f in fields(Config)}
+
+
+def _coerce(key: str, value: Any, typ: Any) -> Any:
+    """Turn a TOML or environment value into the declared type, or say what is expected."""
+    origin = get_origin(typ)
+    if origin is list:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{key}: expected a list of strings, got {value!r}") from exc
+            value = [v.strip() for v in value if str(v).strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+        return value
+    if typ == "bool | None" or (get_args(typ) and bool in get_args(typ)):
+        typ = bool
+    if typ in (bool, "bool"):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if typ in (int, "int"):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}") from exc
+    if typ in (float, "float"):
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from exc
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def _section_types(section_cls: type) -> dict[str, Any]:
+    import typing
+
+    hints = typing.get_type_hints(section_cls)
+    return {f.name: hints[f.name] for f in fields(section_cls)}
+
+
+def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read the TOML file (optional), apply LIANXIN_* overrides, validate."""
+    env = os.environ if env is None else env
+    raw: dict[str, dict[str, Any]] = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"--config: file {str(p)!r} does not exist")
+        try:
+            raw = tomllib.loads(p.read_text("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"--config: {p} is not valid TOML ({exc})") from exc
+    for name, value in env.items():
+        if not name.startswith("LIANXIN_") or "__" not in name:
+            continue
+        section, _, key = name[len("LIANXIN_") :].lower().partition("__")
+        raw.setdefault(section, {})[key] = value
+
+    cfg = Config()
+    for section, values in raw.items():
+        if section not in SECTIONS:
+            # Later issues' sections (wecom, qq, ...) are tolerated, not silently typo'd.
+            if section in ("wecom", "qq", "requests", "checkin", "activities", "broadcasts"):
+                continue
+            raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SECTIONS)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{section}: expected a table")
+        obj = getattr(cfg, section)
+        types = _section_types(type(obj))
+        for key, value in values.items():
+            if key not in types:
+                raise ConfigError(f"{section}.{key}: unknown key (known: {', '.join(types)})")
+            setattr(obj, key, _coerce(f"{section}.{key}", value, types[key]))
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    s = cfg.server
+    if not 0 < s.port < 65536:
+        raise ConfigError(f"server.port: expected 1-65535, got {s.port}")
+    if s.max_body_bytes < 1024:
+        raise ConfigError(f"server.max_body_bytes: expected at least 1024, got {s.max_body_bytes}")
+    url = cfg.database.url
+    if not url.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
+        raise ConfigError(
+            f"database.url: expected sqlite://PATH or postgres://USER:PASS@HOST/DB, got {url!r}"
+        )
+    try:
+        zoneinfo.ZoneInfo(cfg.bot.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"bot.timezone: expected an IANA zone like Asia/Shanghai, got {cfg.bot.timezone!r}"
+        ) from exc
+    for admin in cfg.bot.admins:
+        if ":" not in admin or not admin.split(":", 1)[1]:
+            raise ConfigError(f"bot.admins: expected entries like 'wechat:OPENID', got {admin!r}")
+    if cfg.bot.dialog_timeout_minutes < 1:
+        raise ConfigError("bot.dialog_timeout_minutes: expected at least 1")
+    w = cfg.wechat
+    if w.mode not in ("plain", "compat", "safe"):
+        raise ConfigError(f"wechat.mode: expected plain, compat or safe, got {w.mode!r}")
+    if w.enabled:
+        if not w.token:
+            raise ConfigError("wechat.token: required when wechat.enabled (the 令牌 Token)")
+        if w.mode != "plain":
+            if len(w.encoding_aes_key) != 43:
+                raise ConfigError(
+                    "wechat.encoding_aes_key: expected the 43-character EncodingAESKey "
+                    f"for mode {w.mode!r}"
+                )
+            if not w.appid:
+                raise ConfigError(f"wechat.appid: required for mode {w.mode!r}")
+        if w.secret and not w.appid:
+            raise ConfigError("wechat.appid: required when wechat.secret is set")
+        if not 0.5 <= w.reply_budget_seconds <= 4.9:
+            raise ConfigError(
+                "wechat.reply_budget_seconds: expected 0.5-4.9 (WeChat waits 5 s), "
+                f"got {w.reply_budget_seconds}"
+            )
+    o = cfg.onebot
+    if o.enabled and o.api_url and not o.api_url.startswith(("http://", "https://")):
+        raise ConfigError(f"onebot.api_url: expected an http(s) URL, got {o.api_url!r}")

@@ -1,0 +1,49 @@
+"""处理函数拿到的上下文：谁、在哪个会话、哪个组织、参数；以及回复的渲染。"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.dialogs import DialogControl
+from bot.inbound import Inbound, Reply
+
+if TYPE_CHECKING:
+    from bot.identity import Caller, OrgView
+    from bot.registry import Command
+    from bot.runtime import Runtime
+    from models.people import Person
+
+
+@dataclass
+class Ctx:
+    runtime: Runtime
+    inbound: Inbound
+    caller: Caller
+    # The organisation the chat is bound to (groups), else None.
+    org: OrgView | None
+    dialog: DialogControl
+    command: Command | None = None
+    args: list[str] = field(default_factory=list)
+    # Free text after the command word, as typed.
+    rest: str = ""
+
+    def render(self, template: str, **variables: Any) -> Reply:
+        text = self.runtime.templates.render(
+            template, caller=self.caller, org=self.org, inbound=self.inbound, **variables
+        )
+        return Reply(text, at_sender=self.inbound.is_group)
+
+    async def person(self) -> Person:
+        """The asker's Person record, created the first time it is needed."""
+        inb = self.inbound
+        return await self.runtime.identity.ensure_person(
+            inb.platform, inb.user_id, inb.display_name
+        )
+
+    async def refresh_caller(self) -> None:
+        inb = self.inbound
+        self.runtime.identity.invalidate(inb.user_key)
+        self.caller = await self.runtime.identity.resolve(
+            inb.platform, inb.user_id, inb.display_name
+        )

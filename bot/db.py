@@ -1,0 +1,79 @@
+"""数据库：tortoise 配置、连接、迁移（tortoise 自带的迁移工具）。
+
+SQLite (WAL, tortoise's default pragma) is the embedded default; a
+``postgres://`` URL runs on asyncpg.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api.migrate import migrate
+
+from models import MODEL_MODULES
+
+log = logging.getLogger("lianxin.db")
+
+
+def normalise_url(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgres://" + url[len("postgresql://") :]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite://")
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    url = normalise_url(url)
+    if is_sqlite(url):
+        path = url[len("sqlite://") :]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "models.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(url: str) -> None:
+    """Open the connections for this process (global, so every task sees them)."""
+    # tortoise caches prepared INSERTs per connection *name*; a process that reopens
+    # "default" on another engine (the test suite: SQLite, then PostgreSQL) must drop them.
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+async def upgrade(url: str) -> None:
+    """Apply pending migrations; safe to run again and again."""
+    await init_db(url)
+    try:
+        await migrate(config=tortoise_config(url))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def ping() -> bool:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+        return True
+    except Exception:
+        log.warning("database ping failed", exc_info=True)
+        return False

@@ -1,0 +1,167 @@
+"""重试不重复执行：每个入站事件在数据库里有唯一的一行 (platform, event_key)。
+
+Two ways in, chosen by whether the work changes state:
+
+* Read-only answers (/帮助, /我) ride on a group commit: keys queue up for a
+  few milliseconds and go to the database in one
+  ``INSERT … ON CONFLICT DO NOTHING RETURNING``; the rows returned are the
+  ones seen for the first time.
+* A command that changes state inserts its key inside the same transaction
+  as the change (`claim_in_transaction`), so a crash leaves neither or both.
+
+In front of both sits an in-process map, so a retry that arrives while the
+first delivery is still running waits for it and gets the same reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise import connections
+from tortoise.exceptions import IntegrityError
+
+from models.events import InboundEvent
+
+log = logging.getLogger("lianxin.dedup")
+
+
+@dataclass(slots=True)
+class _Pending:
+    platform: str
+    event_key: str
+    user_key: str
+    command: str
+    future: asyncio.Future[bool]
+
+
+class DedupGate:
+    def __init__(
+        self, flush_interval: float = 0.002, max_batch: int = 500, remember: int = 50_000
+    ) -> None:
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.remember = remember
+        self._recent: OrderedDict[str, list[str]] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[list[str]]] = {}
+        self._pending: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+
+    # -- in-process view --------------------------------------------------
+    def seen_locally(self, key: str) -> list[str] | asyncio.Future[list[str]] | None:
+        """Replies of a finished delivery, the future of a running one, or None."""
+        if key in self._recent:
+            return self._recent[key]
+        return self._inflight.get(key)
+
+    def begin(self, key: str) -> asyncio.Future[list[str]]:
+        fut: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        return fut
+
+    def end(self, key: str, replies: list[str] | None) -> None:
+        fut = self._inflight.pop(key, None)
+        if replies is not None:
+            self._recent[key] = replies
+            if len(self._recent) > self.remember:
+                self._recent.popitem(last=False)
+        if fut is not None and not fut.done():
+            fut.set_result(replies or [])
+
+    # -- database: group commit ------------------------------------------
+    async def claim_batched(
+        self, platform: str, event_key: str, user_key: str = "", command: str = ""
+    ) -> bool:
+        """True when this is the first delivery of the event (written in the next batch)."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(platform, event_key, user_key, command[:32], fut))
+        if self._flusher is None or self._flusher.done():
+            self._wake = asyncio.Event()
+            self._flusher = asyncio.create_task(self._flush_loop())
+        elif len(self._pending) >= self.max_batch and self._wake:
+            self._wake.set()
+        return await fut
+
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            try:
+                assert self._wake is not None
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            except TimeoutError:
+                pass
+            self._wake = asyncio.Event()
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            try:
+                inserted = await self._insert(batch)
+            except Exception as exc:
+                log.exception("dedup batch write failed")
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(exc)
+                continue
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_result(id(p) in inserted)
+
+    async def _insert(self, batch: list[_Pending]) -> set[int]:
+        """Write the batch; returns id() of the entries that were new."""
+        conn = connections.get("default")
+        postgres = conn.capabilities.dialect == "postgres"
+        now: datetime | str = datetime.now(UTC)
+        if not postgres:
+            now = now.isoformat(sep=" ")
+        # One key twice in one batch: the first wins, the second is a duplicate.
+        unique: dict[tuple[str, str], _Pending] = {}
+        for p in batch:
+            unique.setdefault((p.platform, p.event_key), p)
+        rows, values = [], []
+        for i, p in enumerate(unique.values()):
+            if postgres:
+                b = i * 5
+                rows.append(f"(${b + 1},${b + 2},${b + 3},${b + 4},${b + 5})")
+            else:
+                rows.append("(?,?,?,?,?)")
+            values += [p.platform, p.event_key, p.user_key, p.command, now]
+        sql = (
+            "INSERT INTO inbound_event (platform, event_key, user_key, command, created_at) "
+            f"VALUES {','.join(rows)} ON CONFLICT (platform, event_key) DO NOTHING "
+            "RETURNING platform, event_key"
+        )
+        # execute_query_dict always fetches; execute_query drops RETURNING rows on asyncpg.
+        result = await conn.execute_query_dict(sql, values)
+        # Only the first copy of a key inside this batch counts as first.
+        return {id(unique[(r["platform"], r["event_key"])]) for r in result}
+
+    # -- database: same transaction as the change ------------------------
+    @staticmethod
+    async def claim_in_transaction(
+        platform: str, event_key: str, user_key: str = "", command: str = ""
+    ) -> InboundEvent | None:
+        """Insert the key; None when it exists (call inside the change's transaction)."""
+        try:
+            return await InboundEvent.create(
+                platform=platform, event_key=event_key, user_key=user_key, command=command[:32]
+            )
+        except IntegrityError:
+            return None
+
+    @staticmethod
+    async def stored_replies(platform: str, event_key: str) -> list[str]:
+        row = await InboundEvent.filter(platform=platform, event_key=event_key).first()
+        if row is None or not row.reply:
+            return []
+        try:
+            return list(json.loads(row.reply))
+        except (ValueError, TypeError):
+            return []
+
+    async def close(self) -> None:
+        if self._flusher and not self._flusher.done():
+            if self._wake:
+                self._wake.set()
+            await asyncio.wait([self._flusher], timeout=5)

@@ -1,0 +1,305 @@
+"""调度：去重 → 身份 → 对话步骤 / 命令 / 关键词 → 处理函数 → 回复。
+
+Every channel hands an `Inbound` to `Dispatcher.handle` and renders the
+replies it gets back. Nothing here knows a platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tortoise.transactions import in_transaction
+
+from bot.context import Ctx
+from bot.dialogs import DialogControl
+from bot.inbound import Inbound, Reply
+from bot.logs import log_event
+from bot.text import fold_width, split_command, split_glued, tokenize
+from models.errors import DomainError
+
+if TYPE_CHECKING:
+    from bot.identity import Caller, OrgView
+    from bot.registry import Command, Handler
+    from bot.runtime import Runtime
+
+log = logging.getLogger("lianxin.dispatcher")
+
+
+class _Duplicate(Exception):
+    """The event's key was already in the database: roll back, answer as before."""
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What to run for one inbound event."""
+
+    func: Handler
+    ctx: Ctx
+    label: str  # command key / dialog step / event kind, for logs and metrics
+    mutates: bool
+
+
+@dataclass(slots=True)
+class _Answer:
+    replies: list[Reply]
+    label: str
+    outcome: str
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.registry = runtime.registry
+
+    # -- entry point ------------------------------------------------------
+    async def handle(self, inb: Inbound) -> list[Reply]:
+        started = time.perf_counter()
+        answer = _Answer([], "", "ignored")
+        key = f"{inb.platform}\x00{inb.event_id}" if inb.event_id else None
+        try:
+            if key is not None:
+                seen = self.rt.dedup.seen_locally(key)
+                if seen is not None:
+                    texts = seen if isinstance(seen, list) else await asyncio.shield(seen)
+                    answer = _Answer([Reply(t) for t in texts], "", "duplicate")
+                    self.rt.metrics.dedup_hits.labels(inb.platform).inc()
+                    return answer.replies
+                self.rt.dedup.begin(key)
+            try:
+                answer = await self._dispatch(inb)
+            finally:
+                if key is not None:
+                    done = answer.outcome not in ("error", "ignored") or answer.replies
+                    self.rt.dedup.end(key, [r.text for r in answer.replies] if done else None)
+            if answer.outcome == "duplicate":
+                self.rt.metrics.dedup_hits.labels(inb.platform).inc()
+            return answer.replies
+        except Exception:
+            log.exception("handler failed for %s", inb.user_key)
+            answer = _Answer([Reply(self.rt.templates.render("error"))], answer.label, "error")
+            return answer.replies
+        finally:
+            elapsed = time.perf_counter() - started
+            self.rt.metrics.events.labels(inb.platform, answer.label or "-", answer.outcome).inc()
+            self.rt.metrics.latency.labels(inb.platform).observe(elapsed)
+            log_event(
+                platform=inb.platform,
+                chat=inb.chat_id,
+                user=inb.user_id,
+                kind=inb.kind,
+                command=answer.label,
+                outcome=answer.outcome,
+                ms=round(elapsed * 1000, 2),
+            )
+
+    async def _dispatch(self, inb: Inbound) -> _Answer:
+        caller = await self.rt.identity.resolve(inb.platform, inb.user_id, inb.display_name)
+        org = await self.rt.identity.chat_org(inb.platform, inb.chat_id) if inb.is_group else None
+        ctx = Ctx(
+            self.rt, inb, caller, org, DialogControl(self.rt.dialogs, inb.user_key, inb.chat_key)
+        )
+        plan_or_answer = await self._plan(ctx)
+        if isinstance(plan_or_answer, _Answer):
+            return plan_or_answer
+        return await self._execute(plan_or_answer)
+
+    # -- routing ------------------------------------------------------------
+    async def _plan(self, ctx: Ctx) -> _Plan | _Answer:
+        inb = ctx.inbound
+        if inb.kind != "text":
+            return self._plan_event(ctx)
+        parsed = split_command(inb.text)
+        if parsed is None:
+            return await self._plan_plain(ctx)
+        return self._plan_command(ctx, parsed.word, parsed.rest)
+
+    def _plan_event(self, ctx: Ctx) -> _Plan | _Answer:
+        inb = ctx.inbound
+        if inb.kind == "click" and inb.extra.get("key"):
+            # A menu button whose key names a command runs that command.
+            cmd = self.registry.find(str(inb.extra["key"]).lower())
+            if cmd is not None:
+                return self._plan_command(ctx, cmd.name, "")
+        handler = self.registry.events.get(inb.kind)
+        if handler is not None:
+            return _Plan(handler.func, ctx, inb.kind, handler.mutates)
+        if inb.is_group:
+            return _Answer([], inb.kind, "ignored")
+        fallback = self.registry.events.get("unsupported")
+        if fallback is None:
+            return _Answer([], inb.kind, "ignored")
+        return _Plan(fallback.func, ctx, inb.kind, False)
+
+    async def _plan_plain(self, ctx: Ctx) -> _Plan | _Answer:
+        inb = ctx.inbound
+        if not inb.text.strip() and not inb.mentioned_bot:
+            return _Answer([], "", "ignored")
+        state = await self.rt.dialogs.current(inb.user_key, inb.chat_key)
+        if state is not None:
+            if state.expires_at < datetime.now(UTC):
+                return _Plan(_expired_dialog, ctx, f"{state.dialog}:expired", True)
+            step = self.registry.steps.get((state.dialog, state.step))
+            if step is not None:
+                ctx.dialog.data = dict(state.data or {})
+                ctx.rest = inb.text.strip()
+                return _Plan(step.func, ctx, f"{state.dialog}:{state.step}", True)
+        if inb.is_group and not inb.mentioned_bot:
+            return _Answer([], "", "ignored")
+        words = fold_width(inb.text).strip()
+        first, _, rest = words.partition(" ")
+        # Plain words that name a command run it ("帮助", "报到"); in private chats a
+        # number picks from the menu /帮助 shows.
+        if first.lower() in self.registry.by_name:
+            return self._plan_command(ctx, first.lower(), rest)
+        if not inb.is_group and first.isdigit():
+            menu = self.menu_for(ctx.caller, ctx.org, ctx.inbound.is_group)
+            index = int(first) - 1
+            if 0 <= index < len(menu):
+                return self._plan_command(ctx, menu[index].name, rest)
+        handler = self.registry.events.get("plain")
+        if handler is None:
+            return _Answer([], "", "ignored")
+        return _Plan(handler.func, ctx, "plain", False)
+
+    def _plan_command(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
+        cmd = self.registry.find(word)
+        if cmd is None and word:
+            glued = split_glued(word, self.registry.names_longest_first)
+            if glued is not None:
+                cmd = self.registry.find(glued[0])
+                rest = f"{glued[1]} {rest}".strip()
+        if cmd is None:
+            if not word:
+                cmd = self.registry.find("help")
+            else:
+                guess = self.registry.closest(word, ctx.caller, ctx.org)
+                text = self.rt.templates.render(
+                    "unknown_command", word=word, guess=guess, caller=ctx.caller
+                )
+                return _Answer([Reply(text, at_sender=ctx.inbound.is_group)], "?", "unknown")
+        assert cmd is not None
+        ctx.command = cmd
+        if not cmd.permission.check(ctx.caller, ctx.org):
+            return self._refuse(ctx, cmd, "denied")
+        if cmd.group_only and not ctx.inbound.is_group:
+            return self._refuse(ctx, cmd, "group_only")
+        if cmd.private_only and ctx.inbound.is_group:
+            return self._refuse(ctx, cmd, "private_only")
+        args = split_args(rest, cmd)
+        if not cmd.arity_ok(len(args)):
+            return self._refuse(ctx, cmd, "bad_args", given=len(args))
+        ctx.args, ctx.rest = args, rest
+        return _Plan(cmd.func, ctx, cmd.key, cmd.mutates)
+
+    def _refuse(self, ctx: Ctx, cmd: Command, why: str, **extra: Any) -> _Answer:
+        info = self.rt.templates.command_info(cmd.key)
+        text = self.rt.templates.render(
+            f"refuse_{why}", command=cmd, info=info, caller=ctx.caller, org=ctx.org, **extra
+        )
+        return _Answer([Reply(text, at_sender=ctx.inbound.is_group)], cmd.key, why)
+
+    def menu_for(self, caller: Caller, org: OrgView | None, is_group: bool) -> list[Command]:
+        """The commands this person may use here, in the order /帮助 lists them."""
+        return [
+            c
+            for c in self.registry.commands
+            if c.listed
+            and c.permission.check(caller, org)
+            and not (c.group_only and not is_group)
+            and not (c.private_only and is_group)
+        ]
+
+    # -- running --------------------------------------------------------------
+    async def _execute(self, plan: _Plan) -> _Answer:
+        inb = plan.ctx.inbound
+        try:
+            if plan.mutates:
+                replies = await self._run_in_transaction(plan)
+            else:
+                if inb.event_id and not await self.rt.dedup.claim_batched(
+                    inb.platform, inb.event_id, inb.user_key, plan.label
+                ):
+                    raise _Duplicate
+                replies = as_replies(await plan.func(plan.ctx))
+        except _Duplicate:
+            texts = await self.rt.dedup.stored_replies(inb.platform, inb.event_id)
+            return _Answer([Reply(t) for t in texts], plan.label, "duplicate")
+        except DomainError as err:
+            text = self.rt.templates.render("refused", code=err.code, **err.details)
+            return _Answer([Reply(text, at_sender=inb.is_group)], plan.label, "refused")
+        return _Answer(replies, plan.label, "ok")
+
+    async def _run_in_transaction(self, plan: _Plan) -> list[Reply]:
+        inb = plan.ctx.inbound
+        try:
+            return await self._transaction(plan)
+        except BaseException:
+            # Caches may hold what the rolled-back transaction wrote.
+            self.rt.identity.invalidate(inb.user_key)
+            self.rt.identity.forget_chat(inb.platform, inb.chat_id)
+            raise
+
+    async def _transaction(self, plan: _Plan) -> list[Reply]:
+        inb = plan.ctx.inbound
+        async with in_transaction():
+            row = None
+            if inb.event_id:
+                row = await self.rt.dedup.claim_in_transaction(
+                    inb.platform, inb.event_id, inb.user_key, plan.label
+                )
+                if row is None:
+                    raise _Duplicate
+            replies = as_replies(await plan.func(plan.ctx))
+            if row is not None:
+                row.reply = json.dumps([r.text for r in replies], ensure_ascii=False)
+                await row.save(update_fields=["reply"])
+        return replies
+
+
+def split_args(rest: str, cmd: Command) -> list[str]:
+    """Tokens for the declared arguments; a trailing `rest` argument keeps its spaces."""
+    if not rest:
+        return []
+    if not (cmd.args and cmd.args[-1].rest):
+        return tokenize(rest)
+    fixed = len(cmd.args) - 1
+    folded = fold_width(rest)  # same length as `rest`: positions carry over
+    pos, head = 0, []
+    for _ in range(fixed):
+        while pos < len(folded) and folded[pos].isspace():
+            pos += 1
+        if pos >= len(folded):
+            break
+        end = pos
+        while end < len(folded) and not folded[end].isspace():
+            end += 1
+        head.append(folded[pos:end])
+        pos = end
+    tail = rest[pos:].strip()
+    return head + ([tail] if tail else [])
+
+
+def as_replies(result: Any) -> list[Reply]:
+    if result is None:
+        return []
+    if isinstance(result, Reply):
+        return [result]
+    if isinstance(result, str):
+        return [Reply(result)]
+    return [r if isinstance(r, Reply) else Reply(str(r)) for r in result]
+
+
+async def _expired_dialog(ctx: Ctx) -> Reply:
+    state = await ctx.runtime.dialogs.current(ctx.inbound.user_key, ctx.inbound.chat_key)
+    await ctx.dialog.finish()
+    return ctx.render(
+        "dialog_expired",
+        dialog=state.dialog if state else "",
+        timeout=ctx.runtime.config.bot.dialog_timeout_minutes,
+    )

@@ -1,0 +1,202 @@
+"""身份：(平台, 用户 id) → Person、角色、所在组织；带失效的进程内缓存。
+
+A person is created lazily, on the first thing they do that needs a record;
+reading commands (/帮助, /我) work for anyone without a write. Role and
+binding changes made here invalidate the cache at once; changes made by
+another process show up within `identity_cache_seconds`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
+
+ROLE_RANK = {"resident": 0, "member": 1, "officer": 2, "admin": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class OrgView:
+    id: int
+    code: str
+    name: str
+    kind: str
+    path: str
+
+    @classmethod
+    def of(cls, org: Organization) -> OrgView:
+        return cls(org.id, org.code, org.name, org.kind, org.path)
+
+    def contains(self, other: OrgView) -> bool:
+        return other.path.startswith(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class RoleView:
+    role: str
+    org: OrgView | None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a message, as far as the bot knows."""
+
+    platform: str
+    user_id: str
+    display_name: str
+    person_id: int | None = None
+    real_name: str | None = None
+    roles: tuple[RoleView, ...] = field(default=())
+
+    @property
+    def user_key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def name(self) -> str:
+        return self.real_name or self.display_name or self.user_id
+
+    @property
+    def is_admin(self) -> bool:
+        return any(r.role == "admin" for r in self.roles)
+
+    @property
+    def top_role(self) -> str:
+        return max((r.role for r in self.roles), key=ROLE_RANK.__getitem__, default="resident")
+
+    def has_role(self, role: str) -> bool:
+        """At least this role anywhere (admin counts as everything)."""
+        return ROLE_RANK[self.top_role] >= ROLE_RANK[role]
+
+    def officer_orgs(self) -> list[OrgView]:
+        return [r.org for r in self.roles if r.role == "officer" and r.org is not None]
+
+    def is_officer_of(self, org: OrgView | Organization) -> bool:
+        """Officer of this organisation or of one above it; admins everywhere."""
+        if self.is_admin:
+            return True
+        path = org.path
+        return any(path.startswith(o.path) for o in self.officer_orgs())
+
+
+class IdentityService:
+    def __init__(self, cache_seconds: float = 30.0) -> None:
+        self.cache_seconds = cache_seconds
+        self._callers: dict[str, tuple[float, Caller]] = {}
+        self._chat_orgs: dict[str, tuple[float, OrgView | None]] = {}
+
+    # -- callers ---------------------------------------------------------
+    async def resolve(self, platform: str, user_id: str, display_name: str = "") -> Caller:
+        key = f"{platform}:{user_id}"
+        hit = self._callers.get(key)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1]
+        caller = await self._load(platform, user_id, display_name)
+        self._callers[key] = (now + self.cache_seconds, caller)
+        if len(self._callers) > 100_000:  # bounded: drop the oldest half
+            for k in list(self._callers)[:50_000]:
+                self._callers.pop(k, None)
+        return caller
+
+    async def _load(self, platform: str, user_id: str, display_name: str) -> Caller:
+        identity = (
+            await Identity.filter(platform=platform, user_id=user_id)
+            .select_related("person")
+            .first()
+        )
+        if identity is None:
+            return Caller(platform, user_id, display_name)
+        person = identity.person
+        grants = await RoleGrant.filter(person_id=person.id).select_related("org")
+        roles = tuple(RoleView(g.role, OrgView.of(g.org) if g.org else None) for g in grants)
+        return Caller(
+            platform,
+            user_id,
+            person.display_name or display_name,
+            person.id,
+            person.real_name,
+            roles,
+        )
+
+    async def ensure_person(self, platform: str, user_id: str, display_name: str = "") -> Person:
+        """The caller's Person, created on first need; safe under concurrent first messages."""
+        identity = (
+            await Identity.filter(platform=platform, user_id=user_id)
+            .select_related("person")
+            .first()
+        )
+        if identity:
+            return identity.person
+        try:
+            async with in_transaction():
+                person = await Person.create(display_name=display_name[:64])
+                await Identity.create(platform=platform, user_id=user_id, person=person)
+        except IntegrityError:
+            # Another request created it first: use theirs.
+            identity = await Identity.get(platform=platform, user_id=user_id).prefetch_related(
+                "person"
+            )
+            person = identity.person
+        self.invalidate(f"{platform}:{user_id}")
+        return person
+
+    async def grant(
+        self, person: Person, role: str, org: Organization | None, granted_by: str = ""
+    ) -> bool:
+        """Grant a role; returns False when it was already held."""
+        _, created = await RoleGrant.get_or_create(
+            person=person, role=role, org=org, defaults={"granted_by": granted_by}
+        )
+        await self.invalidate_person(person.id)
+        return created
+
+    def invalidate(self, user_key: str) -> None:
+        self._callers.pop(user_key, None)
+
+    async def invalidate_person(self, person_id: int) -> None:
+        for ident in await Identity.filter(person_id=person_id):
+            self.invalidate(f"{ident.platform}:{ident.user_id}")
+
+    # -- group bindings --------------------------------------------------
+    async def chat_org(self, platform: str, chat_id: str) -> OrgView | None:
+        key = f"{platform}:{chat_id}"
+        hit = self._chat_orgs.get(key)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1]
+        binding = (
+            await GroupBinding.filter(platform=platform, chat_id=chat_id)
+            .select_related("org")
+            .first()
+        )
+        view = OrgView.of(binding.org) if binding else None
+        self._chat_orgs[key] = (now + self.cache_seconds, view)
+        return view
+
+    async def bind_chat(
+        self, platform: str, chat_id: str, org: Organization, by: Person | None
+    ) -> GroupBinding:
+        binding, created = await GroupBinding.get_or_create(
+            platform=platform, chat_id=chat_id, defaults={"org": org, "bound_by": by}
+        )
+        if not created and binding.org_id != org.id:
+            binding.org = org
+            binding.bound_by = by
+            await binding.save(update_fields=["org_id", "bound_by_id"])
+        self.forget_chat(platform, chat_id)
+        return binding
+
+    def forget_chat(self, platform: str, chat_id: str) -> None:
+        self._chat_orgs.pop(f"{platform}:{chat_id}", None)
+
+    async def bootstrap_admins(self, admins: list[str]) -> None:
+        """Make sure every `platform:user` in [bot].admins holds the admin role."""
+        for entry in admins:
+            platform, _, user_id = entry.partition(":")
+            person = await self.ensure_person(platform, user_id)
+            await self.grant(person, "admin", None, granted_by="config")

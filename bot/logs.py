@@ -1,0 +1,31 @@
+"""结构化日志：每个入站事件一行 JSON；不写密钥，手机号打码。"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from bot.text import mask_phones
+
+event_log = logging.getLogger("lianxin.event")
+
+
+def log_event(**fields: object) -> None:
+    event_log.info(mask_phones(json.dumps(fields, ensure_ascii=False, default=str)))
+
+
+class _MaskingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_phones(super().format(record))
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # The access log repeats what the event line says, and would log query-string signatures.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("tortoise").setLevel(logging.WARNING)

@@ -1,0 +1,229 @@
+"""命令注册表：每个处理函数声明中英文命令名、所需角色和参数。
+
+Handlers register on a `Router` (one per handler module), in the manner of
+aiogram routers; permissions are small objects composed with ``|`` and ``&``
+as in NoneBot2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.context import Ctx
+    from bot.identity import Caller, OrgView
+
+HandlerResult = "Reply | list[Reply] | None"
+Handler = Callable[["Ctx"], Awaitable[Any]]
+
+
+# -- permissions ----------------------------------------------------------
+class Permission:
+    """Who may use a command. `check` sees the caller and the chat's organisation."""
+
+    label = ""
+
+    def check(self, caller: Caller, org: OrgView | None) -> bool:
+        raise NotImplementedError
+
+    def __or__(self, other: Permission) -> Permission:
+        return _Any(self, other)
+
+    def __and__(self, other: Permission) -> Permission:
+        return _All(self, other)
+
+
+@dataclass(frozen=True)
+class Role(Permission):
+    """At least `role`. For officers: of the chat's organisation when the chat is bound."""
+
+    role: str
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return self.role
+
+    def check(self, caller: Caller, org: OrgView | None) -> bool:
+        if self.role == "officer":
+            if caller.is_admin:
+                return True
+            if org is not None:
+                return caller.is_officer_of(org)
+            return bool(caller.officer_orgs())
+        return caller.has_role(self.role)
+
+
+@dataclass(frozen=True)
+class _Any(Permission):
+    a: Permission
+    b: Permission
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"{self.a.label}|{self.b.label}"
+
+    def check(self, caller: Caller, org: OrgView | None) -> bool:
+        return self.a.check(caller, org) or self.b.check(caller, org)
+
+
+@dataclass(frozen=True)
+class _All(Permission):
+    a: Permission
+    b: Permission
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"{self.a.label}&{self.b.label}"
+
+    def check(self, caller: Caller, org: OrgView | None) -> bool:
+        return self.a.check(caller, org) and self.b.check(caller, org)
+
+
+EVERYONE = Role("resident")
+MEMBER = Role("member")
+OFFICER = Role("officer")
+ADMIN = Role("admin")
+
+
+# -- commands -------------------------------------------------------------
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    required: bool = True
+    # Takes the rest of the line, spaces and all (free text such as a request's content).
+    rest: bool = False
+
+
+@dataclass
+class Command:
+    key: str  # English name, also the key in templates/zh_CN/commands.toml
+    names: tuple[str, ...]  # every name it answers to, Chinese first
+    func: Handler
+    permission: Permission = EVERYONE
+    args: tuple[Arg, ...] = ()
+    # Changes state: runs in one transaction with its dedup record (bot/dedup.py).
+    mutates: bool = False
+    # Listed by /帮助 (hidden ones still work).
+    listed: bool = True
+    group_only: bool = False
+    private_only: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    def arity_ok(self, argc: int) -> bool:
+        required = sum(1 for a in self.args if a.required)
+        if argc < required:
+            return False
+        if self.args and self.args[-1].rest:
+            return True
+        return argc <= len(self.args)
+
+
+@dataclass
+class DialogStep:
+    dialog: str
+    step: str
+    func: Handler
+
+
+@dataclass
+class EventHandler:
+    kind: str
+    func: Handler
+    mutates: bool = False
+
+
+@dataclass
+class Router:
+    """One per handler module; the registry merges them."""
+
+    name: str
+    commands: list[Command] = field(default_factory=list)
+    steps: list[DialogStep] = field(default_factory=list)
+    events: list[EventHandler] = field(default_factory=list)
+
+    def command(
+        self,
+        *names: str,
+        permission: Permission = EVERYONE,
+        args: tuple[Arg, ...] | list[Arg] = (),
+        mutates: bool = False,
+        listed: bool = True,
+        group_only: bool = False,
+        private_only: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Register a command. The last name is the English key (`/帮助` = `/help`)."""
+
+        def deco(func: Handler) -> Handler:
+            self.commands.append(
+                Command(
+                    key=names[-1],
+                    names=tuple(n.lower() for n in names),
+                    func=func,
+                    permission=permission,
+                    args=tuple(args),
+                    mutates=mutates,
+                    listed=listed,
+                    group_only=group_only,
+                    private_only=private_only,
+                )
+            )
+            return func
+
+        return deco
+
+    def step(self, dialog: str, step: str) -> Callable[[Handler], Handler]:
+        def deco(func: Handler) -> Handler:
+            self.steps.append(DialogStep(dialog, step, func))
+            return func
+
+        return deco
+
+    def on_event(self, kind: str, *, mutates: bool = False) -> Callable[[Handler], Handler]:
+        def deco(func: Handler) -> Handler:
+            self.events.append(EventHandler(kind, func, mutates))
+            return func
+
+        return deco
+
+
+class Registry:
+    def __init__(self, routers: list[Router]) -> None:
+        self.commands: list[Command] = []
+        self.by_name: dict[str, Command] = {}
+        self.steps: dict[tuple[str, str], DialogStep] = {}
+        self.events: dict[str, EventHandler] = {}
+        for router in routers:
+            for cmd in router.commands:
+                for n in cmd.names:
+                    if n in self.by_name:
+                        raise ValueError(f"command name {n!r} registered twice")
+                    self.by_name[n] = cmd
+                self.commands.append(cmd)
+            for st in router.steps:
+                self.steps[(st.dialog, st.step)] = st
+            for ev in router.events:
+                self.events[ev.kind] = ev
+        # Longest first, for "/绑定DEMO" typed without a space.
+        self.names_longest_first = sorted(self.by_name, key=len, reverse=True)
+
+    def find(self, word: str) -> Command | None:
+        return self.by_name.get(word)
+
+    def closest(self, word: str, caller: Caller, org: OrgView | None) -> Command | None:
+        """The command the person most likely meant (difflib over every name they may use)."""
+        import difflib
+
+        usable = {n: c for n, c in self.by_name.items() if c.permission.check(caller, org)}
+        match = difflib.get_close_matches(word, list(usable), n=1, cutoff=0.4)
+        if match:
+            return usable[match[0]]
+        # One shared character is a good hint in Chinese ("报导" → "报到").
+        for n, c in usable.items():
+            if len(word) <= 4 and not n.isascii() and set(word) & set(n):
+                return c
+        return None

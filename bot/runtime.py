@@ -1,0 +1,77 @@
+"""运行时：一个进程里共享的服务（配置、模板、身份、去重、对话、指标、发送器）。"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bot.config import Config
+from bot.db import close_db, init_db
+from bot.dedup import DedupGate
+from bot.dialogs import Dialogs
+from bot.identity import IdentityService
+from bot.metrics import Metrics
+from bot.registry import Registry
+from bot.senders.base import Sender
+from bot.templates import Templates
+
+log = logging.getLogger("lianxin.runtime")
+
+
+@dataclass
+class Runtime:
+    config: Config
+    templates: Templates
+    identity: IdentityService
+    dialogs: Dialogs
+    dedup: DedupGate
+    metrics: Metrics
+    registry: Registry
+    senders: dict[str, Sender] = field(default_factory=dict)
+    http: aiohttp.ClientSession | None = None
+    dispatcher: Any = None  # bot.dispatcher.Dispatcher, set by build()
+
+    @classmethod
+    def build(cls, config: Config) -> Runtime:
+        from bot.dispatcher import Dispatcher
+        from handlers import ROUTERS
+
+        rt = cls(
+            config=config,
+            templates=Templates(config.bot.templates_dir or None),
+            identity=IdentityService(config.bot.identity_cache_seconds),
+            dialogs=Dialogs(config.bot.dialog_timeout_minutes),
+            dedup=DedupGate(),
+            metrics=Metrics(),
+            registry=Registry(ROUTERS),
+        )
+        rt.dispatcher = Dispatcher(rt)
+        return rt
+
+    async def start(self, *, database: bool = True) -> None:
+        if database:
+            await init_db(self.config.database.url)
+        await self.identity.bootstrap_admins(self.config.bot.admins)
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self._start_senders()
+
+    def _start_senders(self) -> None:
+        w = self.config.wechat
+        if w.enabled and w.appid and w.secret:
+            from bot.senders.tokens import TokenCache
+            from bot.senders.wechat import WechatSender
+
+            assert self.http is not None
+            self.senders["wechat"] = WechatSender(w, self.http, TokenCache())
+
+    async def stop(self, *, database: bool = True) -> None:
+        await self.dedup.close()
+        for sender in self.senders.values():
+            await sender.close()
+        if self.http is not None:
+            await self.http.close()
+        if database:
+            await close_db()

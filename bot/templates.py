@@ -1,0 +1,49 @@
+"""模板：机器人说的每一句话都来自 templates/zh_CN/*.j2。
+
+Loaded once per process; chat text is not HTML, so autoescape is off.
+Command descriptions (summary, usage, example) live beside the templates in
+commands.toml, so the words stay out of the code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates" / "zh_CN"
+
+
+class Templates:
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory) if directory else DEFAULT_DIR
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.directory),
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined,
+            auto_reload=False,
+        )
+
+    def render(self, _template: str, /, **variables: Any) -> str:
+        template = self.env.get_template(f"{_template}.j2")
+        return template.render(**variables).strip()
+
+    @cached_property
+    def commands(self) -> dict[str, dict[str, str]]:
+        """Per command key: summary, usage, example (commands.toml)."""
+        path = self.directory / "commands.toml"
+        return tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+
+    def command_info(self, key: str) -> dict[str, str]:
+        info = self.commands.get(key, {})
+        return {
+            "summary": info.get("summary", ""),
+            "usage": info.get("usage", ""),
+            "example": info.get("example", ""),
+            "detail": info.get("detail", ""),
+        }

@@ -1,0 +1,135 @@
+"""手机输入法产生的文本：全角斜杠与空格、中文标点、@提及、引号参数；按字节截断。"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Full-width ASCII (！..～) to half-width, ideographic space to space; one char to one
+# char, so positions in the folded text match the original.
+_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_WIDTH[0x3000] = 0x20
+_WIDTH[0x2005] = 0x20  # WeChat puts a four-per-em space after an @mention
+_WIDTH[0xA0] = 0x20
+
+# "/" on a Chinese keyboard types "、"; both "／" and "、" open a command.
+COMMAND_PREFIXES = ("/", "、")
+_LEADING_MENTIONS = re.compile(r"^(?:\s*@[^\s@]+)+\s*")
+# Punctuation people put between a command and its argument: "/绑定：DEMO".
+_ARG_LEAD = ":：,，、;；"
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "「": "」", "『": "』"}
+
+
+def fold_width(text: str) -> str:
+    return text.translate(_WIDTH)
+
+
+def strip_mentions(text: str) -> str:
+    """Remove leading "@连心 " text a client leaves in front of the words."""
+    return _LEADING_MENTIONS.sub("", text, count=1)
+
+
+@dataclass(slots=True)
+class CommandText:
+    word: str  # the command word as typed, folded ("帮助", "help")
+    rest: str  # the original text after the command word, trimmed
+
+
+def split_command(text: str) -> CommandText | None:
+    """Return the command word and the rest, or None when the text is not a command."""
+    folded = fold_width(strip_mentions(fold_width(text))).strip()
+    if not folded or folded[0] not in COMMAND_PREFIXES:
+        return None
+    body = folded[1:].lstrip()
+    m = re.match(r"[^\s:：,，;；]+", body)
+    if not m:
+        return CommandText("", "")
+    # Keep the original characters of the rest: content like "路灯坏了，请修" stays as typed.
+    original = strip_mentions(text.translate({0x2005: 0x20})).strip()[1:].lstrip()
+    rest = original[m.end() :].strip().lstrip(_ARG_LEAD).strip()
+    return CommandText(m.group(0).lower(), rest)
+
+
+def split_glued(word: str, names: list[str]) -> tuple[str, str] | None:
+    """ "/绑定DEMO01" → ("绑定", "DEMO01"): Chinese is typed without spaces.
+
+    `names` must be sorted longest first so "取消报名" wins over "取消".
+    """
+    for name in names:
+        if word.startswith(name) and len(word) > len(name):
+            return name, word[len(name) :]
+    return None
+
+
+def tokenize(rest: str) -> list[str]:
+    """Split arguments on spaces; quotes (ASCII or Chinese) keep spaces inside one argument.
+
+    An unclosed quote takes the rest of the line rather than failing.
+    """
+    s = fold_width(rest)
+    tokens: list[str] = []
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c.isspace():
+            i += 1
+            continue
+        if c in _QUOTES:
+            close = _QUOTES[c]
+            j = s.find(close, i + 1)
+            if j == -1:
+                tokens.append(s[i + 1 :].strip())
+                break
+            tokens.append(s[i + 1 : j])
+            i = j + 1
+            continue
+        j = i
+        while j < n and not s[j].isspace():
+            j += 1
+        tokens.append(s[i:j])
+        i = j
+    return [t for t in tokens if t != ""]
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def shorten(text: str, max_bytes: int, ellipsis: str = "…") -> str:
+    """Cut to at most max_bytes of UTF-8 without breaking a character, marking the cut."""
+    if utf8_len(text) <= max_bytes:
+        return text
+    budget = max_bytes - utf8_len(ellipsis)
+    cut = text.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+    return cut.rstrip() + ellipsis
+
+
+def split_for_limit(text: str, max_bytes: int) -> list[str]:
+    """Split a long text into parts of at most max_bytes, on line ends where possible."""
+    if utf8_len(text) <= max_bytes:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if utf8_len(candidate) <= max_bytes:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+        while utf8_len(line) > max_bytes:
+            head = line.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+            parts.append(head)
+            line = line[len(head) :]
+        current = line
+    if current:
+        parts.append(current)
+    return parts
+
+
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """138****1234: logs and other people never see a full mobile number."""
+    return _PHONE.sub(r"\1****\3", text)

@@ -1,0 +1,54 @@
+"""群绑定组织、改称呼（多步对话示例）、组织列表。"""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.inbound import Reply
+from bot.registry import OFFICER, Arg, Router
+from models.errors import DomainError
+from models.people import Organization
+
+router = Router("admin")
+
+
+@router.command(
+    "绑定", "bind", permission=OFFICER, args=[Arg("orgcode")], mutates=True, group_only=True
+)
+async def bind(ctx: Ctx) -> Reply:
+    """管理员/党务工作者把本群绑定到一个组织，之后群内命令默认属于该组织。"""
+    code = ctx.args[0].upper()
+    org = await Organization.filter(code=code).first()
+    if org is None:
+        raise DomainError("unknown_org", org_code=code)
+    if not ctx.caller.is_officer_of(org):
+        raise DomainError("not_officer_of", org_name=org.name)
+    person = await ctx.person()
+    await ctx.runtime.identity.bind_chat(ctx.inbound.platform, ctx.inbound.chat_id, org, person)
+    return ctx.render("bound", bound_org=org)
+
+
+@router.command("改称呼", "rename", mutates=True)
+async def rename(ctx: Ctx) -> Reply:
+    """设置机器人对你的称呼（一步一问的对话）。"""
+    await ctx.dialog.start("rename", "name")
+    return ctx.render("rename_ask")
+
+
+@router.step("rename", "name")
+async def rename_name(ctx: Ctx) -> Reply:
+    name = ctx.rest.strip()
+    if not 1 <= len(name) <= 20:
+        return ctx.render("rename_invalid")
+    person = await ctx.person()
+    person.display_name = name
+    await person.save(update_fields=["display_name"])
+    await ctx.dialog.finish()
+    await ctx.refresh_caller()
+    return ctx.render("rename_done", name=name)
+
+
+@router.command("组织", "orgs")
+async def orgs(ctx: Ctx) -> Reply:
+    """列出组织树（代码、名称、类别），绑定群时用。"""
+    rows = await Organization.all().order_by("path")
+    return ctx.render("orgs", orgs=rows)

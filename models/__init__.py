@@ -1,0 +1,6 @@
+"""数据模型。One tortoise app, ``models``; the modules below are its model modules.
+
+State transitions and domain rules live on the models (see people.py).
+"""
+
+MODEL_MODULES = ["models.people", "models.events", "models.tokens"]

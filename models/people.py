@@ -1,0 +1,109 @@
+"""人员、组织、身份与角色。"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+ORG_KINDS = ("district", "street", "community", "branch", "grid", "department", "partner")
+ROLES = ("resident", "member", "officer", "admin")
+
+
+class Organization(Model):
+    """党组织树：区委 → 街道党工委 → 社区党委 → 支部 → 网格/党小组。
+
+    `path` is the materialised chain of ancestor ids ("/1/4/9/") so that
+    "this organisation and its subtree" is one prefix match.
+    """
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=100)
+    kind = fields.CharField(max_length=16)
+    parent = fields.ForeignKeyField(
+        "models.Organization", related_name="children", null=True, on_delete=fields.RESTRICT
+    )
+    path = fields.CharField(max_length=255, default="/", db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "organization"
+
+    @classmethod
+    async def create_in_tree(
+        cls, code: str, name: str, kind: str, parent: Organization | None = None
+    ) -> Organization:
+        if kind not in ORG_KINDS:
+            raise ValueError(f"unknown organisation kind {kind!r}")
+        org = await cls.create(code=code, name=name, kind=kind, parent=parent)
+        org.path = f"{parent.path if parent else '/'}{org.id}/"
+        await org.save(update_fields=["path"])
+        return org
+
+    def contains(self, other: Organization) -> bool:
+        """True when `other` is this organisation or lies in its subtree."""
+        return other.path.startswith(self.path)
+
+
+class Person(Model):
+    """一个人，可在多个平台有身份（微信 openid、QQ 号）。"""
+
+    id = fields.IntField(primary_key=True)
+    display_name = fields.CharField(max_length=64, default="")
+    real_name = fields.CharField(max_length=64, null=True)
+    phone = fields.CharField(max_length=20, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "person"
+
+    @property
+    def name(self) -> str:
+        return self.real_name or self.display_name or f"#{self.id}"
+
+
+class Identity(Model):
+    """(平台, 平台用户 id) → Person，唯一。"""
+
+    id = fields.IntField(primary_key=True)
+    platform = fields.CharField(max_length=16)
+    user_id = fields.CharField(max_length=128)
+    person = fields.ForeignKeyField("models.Person", related_name="identities")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "identity"
+        unique_together = (("platform", "user_id"),)
+
+
+class RoleGrant(Model):
+    """角色授予。officer 限定于某个组织及其下级；member 记录所属组织；admin 全局。"""
+
+    id = fields.IntField(primary_key=True)
+    person = fields.ForeignKeyField("models.Person", related_name="roles")
+    role = fields.CharField(max_length=16)
+    org = fields.ForeignKeyField(
+        "models.Organization", related_name="role_grants", null=True, on_delete=fields.CASCADE
+    )
+    granted_by = fields.CharField(max_length=160, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "role_grant"
+        unique_together = (("person", "role", "org"),)
+
+
+class GroupBinding(Model):
+    """群与组织的绑定：之后在该群内的命令默认属于这个组织。"""
+
+    id = fields.IntField(primary_key=True)
+    platform = fields.CharField(max_length=16)
+    chat_id = fields.CharField(max_length=128)
+    org = fields.ForeignKeyField("models.Organization", related_name="groups")
+    bound_by = fields.ForeignKeyField("models.Person", related_name="bindings", null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "group_binding"
+        unique_together = (("platform", "chat_id"),)

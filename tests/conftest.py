@@ -1,0 +1,118 @@
+"""Shared fixtures: a real database (SQLite file, and PostgreSQL when LIANXIN_TEST_PG_URL is
+set — .ci/run starts one on 127.0.0.1) and the real app on aiohttp's loopback test server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bot.config import Config, load_config
+from bot.db import close_db, init_db, upgrade
+
+PG_URL = os.environ.get("LIANXIN_TEST_PG_URL", "")
+REQUIRE_PG = os.environ.get("LIANXIN_REQUIRE_PG") == "1"
+
+
+async def reset_pg(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A migrated, empty database; every test that takes it runs on both engines."""
+    if request.param == "sqlite":
+        url = f"sqlite://{tmp_path}/lianxin.sqlite3"
+    else:
+        if not PG_URL:
+            if REQUIRE_PG:
+                pytest.fail("LIANXIN_REQUIRE_PG=1 but LIANXIN_TEST_PG_URL is not set")
+            pytest.skip("PostgreSQL not configured (set LIANXIN_TEST_PG_URL)")
+        url = PG_URL
+        await reset_pg(url)
+    await upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[str]:
+    """The database opened for direct model use in the test itself."""
+    await init_db(db_url)
+    yield db_url
+    await close_db()
+
+
+def make_config(db_url: str, **sections: dict[str, Any]) -> Config:
+    env = {"LIANXIN_DATABASE__URL": db_url, "LIANXIN_CONSOLE__ENABLED": "true"}
+    for section, values in sections.items():
+        for key, value in values.items():
+            env[f"LIANXIN_{section.upper()}__{key.upper()}"] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
+    return load_config(None, env=env)
+
+
+@pytest.fixture
+def config(db_url: str) -> Config:
+    return make_config(db_url)
+
+
+@pytest.fixture
+async def client(aiohttp_client, config: Config):
+    """The whole app (console channel on) behind a real HTTP server on 127.0.0.1."""
+    from bot.app import create_app
+
+    return await aiohttp_client(create_app(config))
+
+
+class Console:
+    """Talk to the bot over /console the way a developer's client would."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.counter = 0
+
+    async def say(
+        self,
+        text: str,
+        user: str = "alice",
+        group: str | None = None,
+        name: str = "",
+        event_id: str | None = None,
+        mention: bool = False,
+    ) -> list[str]:
+        body: dict[str, Any] = {"user": user, "text": text, "name": name or user}
+        if group:
+            body.update(group=True, chat=group)
+        if mention:
+            body["mention"] = True
+        if event_id:
+            body["id"] = event_id
+        resp = await self.client.post("/console", json=body)
+        assert resp.status == 200, await resp.text()
+        return (await resp.json())["replies"]
+
+    async def one(self, text: str, **kw: Any) -> str:
+        replies = await self.say(text, **kw)
+        assert len(replies) == 1, replies
+        return replies[0]
+
+
+@pytest.fixture
+async def console(client) -> Console:
+    return Console(client)
+
+
+@pytest.fixture
+async def demo(client) -> None:
+    """The demo organisation tree (DEMO > JD01 > SQ001 > ZB001 ...) and console:secretary."""
+    from bot.demo import seed
+
+    await seed()
