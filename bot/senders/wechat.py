@@ -1,0 +1,362 @@
+"""微信公众号出站发送：客服消息（custom/send）和模板消息（template/send）。
+
+Every call carries the stable access token (``POST /cgi-bin/stable_token``) from
+the shared TokenCache. Platform trouble never raises to the caller; it comes back
+as a SendResult:
+
+* token rejected (40001 / 42001 / 40014): the token is refreshed once, for all
+  concurrent callers together, and the call is retried once;
+* transient (timeout, connection error, HTTP 5xx, errcode -1, 45009, 45011):
+  retried with exponential backoff, ``max_attempts`` calls in all;
+* anything else: returned at once, ``permanent`` when resending the same
+  message to the same person cannot succeed (45015 window closed, 43004 not
+  following, 40003 bad openid, ...).
+
+Neither the AppSecret nor any token value is ever logged; URLs are logged
+without their query string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+
+from bot.config import WechatConfig
+from bot.senders.base import Sender, SendResult
+from bot.senders.tokens import TokenCache
+
+log = logging.getLogger("lianxin.senders.wechat")
+
+# The platform did not accept the access token: refresh it and retry once.
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+# Worth another try after a short wait.
+TRANSIENT_ERRORS = frozenset({-1, 45009, 45011})
+
+# errcode -> (readable reason, permanent). permanent = resending this message to
+# this person will not work (a later, different interaction may open the window).
+KNOWN_ERRORS: dict[int, tuple[str, bool]] = {
+    -1: ("微信系统繁忙", False),
+    40001: ("access_token 无效或不是最新", False),
+    40003: ("openid 无效（不是本公众号的用户）", True),
+    40014: ("access_token 不合法", False),
+    40037: ("模板 ID 无效", True),
+    40164: ("调用接口的 IP 不在公众号的白名单中", False),
+    42001: ("access_token 已过期", False),
+    43004: ("用户未关注公众号", True),
+    43101: ("用户拒绝接收消息", True),
+    44002: ("请求内容为空", True),
+    44004: ("文本消息内容为空", True),
+    45002: ("消息内容超过长度限制", True),
+    45009: ("接口调用超过频率限制", False),
+    45011: ("接口调用太频繁，请稍后再试", False),
+    45015: ("超出 48 小时回复时限，或用户已取消关注", True),
+    45047: ("客服消息下行条数超过上限", False),
+    47001: ("请求数据格式错误", True),
+    48001: ("公众号没有该接口的权限", False),
+}
+
+# Errors of the stable_token call itself (configuration, not the recipient).
+TOKEN_FETCH_ERRORS: dict[int, str] = {
+    40002: "grant_type 不合法",
+    40013: "AppID 无效",
+    40125: "AppSecret 无效",
+    40164: "调用接口的 IP 不在公众号的白名单中",
+    41002: "缺少 AppID",
+    41004: "缺少 AppSecret",
+    45009: "获取 access_token 超过频率限制",
+}
+
+# WeChat asks for ≥30 s between forced refreshes (and allows 20 a day).
+FORCE_REFRESH_INTERVAL = 30.0
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """One HTTP exchange, classified."""
+
+    ok: bool
+    code: int | None = None
+    reason: str = ""
+    transient: bool = False
+    permanent: bool = False
+    token_rejected: bool = False
+
+
+class WechatTokenError(Exception):
+    """stable_token did not give a token (code None for transport failures)."""
+
+    def __init__(self, code: int | None, reason: str, transient: bool) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.transient = transient
+
+
+class WechatSender(Sender):
+    platform = "wechat"
+
+    def __init__(
+        self,
+        config: WechatConfig,
+        session: aiohttp.ClientSession,
+        tokens: TokenCache,
+        *,
+        timeout: float = 10.0,
+        max_attempts: int = 3,
+        backoff_base: float = 0.5,
+    ) -> None:
+        self.config = config
+        self.session = session
+        self.tokens = tokens
+        self.api_base = config.api_base.rstrip("/")
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_base = backoff_base
+        self.token_key = f"wechat:{config.appid}"
+        self._limiter = (
+            AsyncLimiter(config.rate_per_minute, 60) if config.rate_per_minute > 0 else None
+        )
+        self._last_forced: float | None = None
+
+    # -- public API ---------------------------------------------------------
+
+    async def send_text(self, user_id: str, text: str) -> SendResult:
+        """Customer-service text message (only within 48 h of the user's last action)."""
+        body = {"touser": user_id, "msgtype": "text", "text": {"content": text}}
+        return await self._send("/cgi-bin/message/custom/send", body)
+
+    async def send_template(
+        self,
+        openid: str,
+        template_id: str,
+        data: Mapping[str, Any],
+        url: str | None = None,
+        *,
+        miniprogram: Mapping[str, str] | None = None,
+        client_msg_id: str | None = None,
+    ) -> SendResult:
+        """Template message; ``data`` values may be plain strings or ``{"value": ...}``.
+
+        ``client_msg_id`` makes WeChat drop duplicates of the same openid+id for
+        10 minutes; when not given, one is generated so that our own retries
+        after a timeout do not deliver the message twice.
+        """
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {
+                k: dict(v) if isinstance(v, Mapping) else {"value": str(v)} for k, v in data.items()
+            },
+            "client_msg_id": client_msg_id or uuid.uuid4().hex,
+        }
+        if url:
+            body["url"] = url
+        if miniprogram:
+            body["miniprogram"] = dict(miniprogram)
+        return await self._send("/cgi-bin/message/template/send", body)
+
+    # -- the shared call path ----------------------------------------------
+
+    async def _send(self, path: str, body: dict[str, Any]) -> SendResult:
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        attempts = 0
+        refreshed = False
+        while True:
+            attempts += 1
+            outcome, token = await self._attempt(path, payload)
+            if outcome.ok:
+                return SendResult(ok=True, attempts=attempts)
+            last = attempts >= self.max_attempts
+            if outcome.token_rejected and not refreshed and not last and token is not None:
+                refreshed = True
+                log.info(
+                    "%s: token for %s rejected (%s), refreshing",
+                    path,
+                    self.token_key,
+                    outcome.code,
+                )
+                try:
+                    await self.tokens.refresh(
+                        self.token_key, lambda stale=token: self._fetch_token(stale), token
+                    )
+                except WechatTokenError as exc:
+                    return self._token_failure(exc, attempts)
+                continue
+            if outcome.transient and not last:
+                delay = self.backoff_base * (2 ** (attempts - 1))
+                log.info(
+                    "%s: attempt %d failed (%s), retrying in %.2fs",
+                    path,
+                    attempts,
+                    outcome.reason,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            log.warning(
+                "%s: send failed after %d attempt(s): %s %s",
+                path,
+                attempts,
+                outcome.code,
+                outcome.reason,
+            )
+            return SendResult(
+                ok=False,
+                code=outcome.code,
+                reason=outcome.reason,
+                permanent=outcome.permanent,
+                attempts=attempts,
+            )
+
+    async def _attempt(self, path: str, payload: bytes) -> tuple[_Outcome, str | None]:
+        """One try: get a token, POST. Returns the outcome and the token used."""
+        try:
+            token = await self.tokens.get(self.token_key, self._fetch_token)
+        except WechatTokenError as exc:
+            return (
+                _Outcome(
+                    ok=False,
+                    code=exc.code,
+                    reason=f"获取 access_token 失败：{exc.reason}",
+                    transient=exc.transient,
+                ),
+                None,
+            )
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        url = f"{self.api_base}{path}"
+        try:
+            async with self.session.post(
+                url,
+                params={"access_token": token},
+                data=payload,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+                timeout=self.timeout,
+            ) as resp:
+                status = resp.status
+                raw = await resp.read()
+        except TimeoutError:
+            return _Outcome(ok=False, reason="请求微信接口超时", transient=True), token
+        except aiohttp.ClientError as exc:
+            # The exception text can contain the URL (with the token): name only.
+            reason = f"连接微信接口失败（{type(exc).__name__}）"
+            return _Outcome(ok=False, reason=reason, transient=True), token
+        return self._classify(status, raw), token
+
+    @staticmethod
+    def _classify(status: int, raw: bytes) -> _Outcome:
+        if status >= 500:
+            return _Outcome(ok=False, reason=f"微信接口 HTTP {status}", transient=True)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return _Outcome(
+                ok=False,
+                reason=f"微信接口返回了无法解析的内容（HTTP {status}）",
+                transient=status == 200,
+            )
+        errcode = data.get("errcode", 0 if status == 200 else None)
+        if errcode == 0:
+            return _Outcome(ok=True, code=0)
+        if not isinstance(errcode, int):
+            return _Outcome(ok=False, reason=f"微信接口 HTTP {status}")
+        errmsg = str(data.get("errmsg", ""))
+        text, permanent = KNOWN_ERRORS.get(errcode, ("微信接口返回错误", False))
+        return _Outcome(
+            ok=False,
+            code=errcode,
+            reason=f"{text}（{errmsg}）" if errmsg else text,
+            transient=errcode in TRANSIENT_ERRORS,
+            permanent=permanent,
+            token_rejected=errcode in TOKEN_ERRORS,
+        )
+
+    def _token_failure(self, exc: WechatTokenError, attempts: int) -> SendResult:
+        log.warning("access token for %s unavailable: %s %s", self.token_key, exc.code, exc.reason)
+        return SendResult(
+            ok=False,
+            code=exc.code,
+            reason=f"获取 access_token 失败：{exc.reason}",
+            attempts=attempts,
+        )
+
+    # -- access token ------------------------------------------------------
+
+    async def _fetch_token(self, stale: str | None = None) -> tuple[str, float]:
+        """stable_token in normal mode; forced only if WeChat insists on a rejected token.
+
+        WeChat recommends force_refresh only for leaked tokens (20 a day, 30 s
+        apart) and a forced refresh invalidates the token every other holder
+        uses, so a rejected token first gets a normal-mode call: that returns
+        the current token when someone else (another process, another server
+        without our database) already rotated it.
+        """
+        token, expires_in = await self._stable_token(force=False)
+        if stale is None or token != stale:
+            return token, expires_in
+        now = time.monotonic()
+        if self._last_forced is not None and now - self._last_forced < FORCE_REFRESH_INTERVAL:
+            log.warning(
+                "token for %s still rejected; forced refresh skipped (30 s rule)", self.token_key
+            )
+            return token, expires_in
+        self._last_forced = now
+        log.warning("token for %s rejected but still current: forcing a refresh", self.token_key)
+        return await self._stable_token(force=True)
+
+    async def _stable_token(self, *, force: bool) -> tuple[str, float]:
+        body = {
+            "grant_type": "client_credential",
+            "appid": self.config.appid,
+            "secret": self.config.secret,
+            "force_refresh": force,
+        }
+        try:
+            async with self.session.post(
+                f"{self.api_base}/cgi-bin/stable_token", json=body, timeout=self.timeout
+            ) as resp:
+                status = resp.status
+                raw = await resp.read()
+        except TimeoutError:
+            raise WechatTokenError(None, "请求超时", transient=True) from None
+        except aiohttp.ClientError as exc:
+            raise WechatTokenError(None, f"连接失败（{type(exc).__name__}）", True) from None
+        if status >= 500:
+            raise WechatTokenError(None, f"HTTP {status}", transient=True)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise WechatTokenError(None, f"无法解析的回答（HTTP {status}）", transient=True)
+        token = data.get("access_token")
+        if isinstance(token, str) and token:
+            try:
+                expires_in = float(data.get("expires_in", 7200))
+            except (TypeError, ValueError):
+                expires_in = 7200.0
+            return token, expires_in
+        errcode = data.get("errcode")
+        errmsg = str(data.get("errmsg", ""))
+        text = (
+            TOKEN_FETCH_ERRORS.get(errcode, "微信接口返回错误")
+            if isinstance(errcode, int)
+            else ("回答中没有 access_token")
+        )
+        reason = f"{text}（{errmsg}）" if errmsg else text
+        raise WechatTokenError(
+            errcode if isinstance(errcode, int) else None,
+            reason,
+            transient=errcode in TRANSIENT_ERRORS,
+        )
