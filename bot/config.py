@@ -219,5 +219,10 @@ def validate(cfg: Config) -> None:
                 f"got {w.reply_budget_seconds}"
             )
     o = cfg.onebot
+    if o.enabled and not o.secret:
+        raise ConfigError(
+            "onebot.secret: required when onebot.enabled (the same secret as in the OneBot "
+            "implementation's HTTP POST settings; it signs every event)"
+        )
     if o.enabled and o.api_url and not o.api_url.startswith(("http://", "https://")):
         raise ConfigError(f"onebot.api_url: expected an http(s) URL, got {o.api_url!r}")

@@ -1,0 +1,56 @@
+"""The operator's commands, run as an operator runs them (a subprocess per command)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def run(tmp_path):
+    env = {
+        **os.environ,
+        "LIANXIN_DATABASE__URL": f"sqlite://{tmp_path}/cli.sqlite3",
+    }
+
+    def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+
+    return _run
+
+
+def test_upgrade_demo_grant_and_chat(run):
+    assert run("db", "upgrade").returncode == 0
+    again = run("db", "upgrade")
+    assert again.returncode == 0 and "schema up to date" in again.stdout
+    assert "demo organisation created" in run("demo", "--if-empty").stdout
+    assert "nothing to do" in run("demo", "--if-empty").stdout
+
+    granted = run("admin", "grant", "onebot:12345", "officer", "zb001")
+    assert granted.returncode == 0, granted.stderr
+    assert granted.stdout.strip() == "granted: onebot:12345 officer of ZB001"
+    assert run("admin", "grant", "onebot:12345", "officer", "ZB001").stdout.startswith(
+        "already had"
+    )
+
+    bad = run("admin", "grant", "onebot:12345", "officer", "NOPE")
+    assert bad.returncode == 2 and "unknown organisation code 'NOPE'" in bad.stderr
+    assert run("admin", "grant", "onebot:12345", "officer").returncode == 2
+    assert run("admin", "grant", "nobody", "admin").returncode == 2
+
+    chat = run("chat", "--user", "secretary", stdin="/我\n/组织\n")
+    assert chat.returncode == 0, chat.stderr
+    assert "您好，王书记！" in chat.stdout
+    assert "角色：党务工作者（和平社区党委）" in chat.stdout
+    assert "SQ001 · 和平社区党委（社区）" in chat.stdout

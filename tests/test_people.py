@@ -1,0 +1,73 @@
+"""People, organisations and roles: the scope rules, tested on the models and services."""
+
+from __future__ import annotations
+
+from bot.demo import seed
+from bot.identity import IdentityService
+from bot.registry import ADMIN, MEMBER, OFFICER, Role
+from models.people import Identity, Organization, Person, RoleGrant
+
+
+async def test_tree_paths_and_subtree(db):
+    await seed()
+    street = await Organization.get(code="JD01")
+    community = await Organization.get(code="SQ001")
+    branch = await Organization.get(code="ZB001")
+    other = await Organization.get(code="SQ002")
+    assert branch.path == f"{community.path}{branch.id}/"
+    assert street.contains(branch) and community.contains(branch)
+    assert not community.contains(other) and not branch.contains(community)
+
+
+async def test_officer_scope_covers_subtree_only(db):
+    await seed()
+    identity = IdentityService()
+    caller = await identity.resolve("console", "secretary")
+    assert caller.top_role == "officer"
+    assert caller.is_officer_of(await Organization.get(code="SQ001"))
+    assert caller.is_officer_of(await Organization.get(code="WG01"))
+    assert not caller.is_officer_of(await Organization.get(code="SQ002"))
+    assert not caller.is_officer_of(await Organization.get(code="JD01"))
+
+
+async def test_permissions_compose(db):
+    await seed()
+    identity = IdentityService()
+    officer = await identity.resolve("console", "secretary")
+    nobody = await identity.resolve("console", "stranger")
+    sq002 = await identity.chat_org("console", "none")  # unbound chat → None
+    assert sq002 is None
+    assert OFFICER.check(officer, None) and not OFFICER.check(nobody, None)
+    assert not (OFFICER & ADMIN).check(officer, None)
+    assert (MEMBER | OFFICER).check(officer, None)
+    assert Role("resident").check(nobody, None)
+    # Bound to an organisation outside the officer's scope: refused there.
+    other = await Organization.get(code="SQ002")
+    await identity.bind_chat("console", "g", other, None)
+    assert not OFFICER.check(officer, await identity.chat_org("console", "g"))
+
+
+async def test_ensure_person_once_and_grant_invalidates_cache(db):
+    identity = IdentityService(cache_seconds=3600)
+    before = await identity.resolve("wechat", "o1")
+    assert before.person_id is None and before.top_role == "resident"
+    p1 = await identity.ensure_person("wechat", "o1", "小王")
+    p2 = await identity.ensure_person("wechat", "o1", "别的名字")
+    assert p1.id == p2.id and p2.display_name == "小王"
+    assert await Identity.filter(platform="wechat", user_id="o1").count() == 1
+    assert await identity.grant(p1, "member", None) is True
+    assert await identity.grant(p1, "member", None) is False
+    after = await identity.resolve("wechat", "o1")
+    assert after.top_role == "member" and after.person_id == p1.id
+
+
+async def test_bootstrap_admins_idempotent(db):
+    identity = IdentityService()
+    await identity.bootstrap_admins(["onebot:10001", "wechat:oAdmin"])
+    await identity.bootstrap_admins(["onebot:10001", "wechat:oAdmin"])
+    assert await RoleGrant.filter(role="admin").count() == 2
+    admin = await identity.resolve("onebot", "10001")
+    assert admin.is_admin and admin.is_officer_of(
+        await Organization.create_in_tree("X", "x", "grid")
+    )
+    assert await Person.all().count() == 2

@@ -1,0 +1,68 @@
+"""`lianxin serve` as an operator starts it: a real process on 127.0.0.1, stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, body: dict | None = None) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return resp.status, resp.read()
+
+
+def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
+    env = {**os.environ, "LIANXIN_DATABASE__URL": f"sqlite://{tmp_path}/s.sqlite3"}
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = _get(f"{base}/healthz")
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        assert status == 200 and json.loads(body)["database"] is True
+        status, body = _get(f"{base}/console", {"user": "amy", "text": "/我"})
+        assert "平台身份：console:amy" in json.loads(body)["replies"][0]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        stderr = proc.stderr.read()
+        assert "Traceback" not in stderr
+        # One structured line per event, with the outcome.
+        assert '"platform": "console"' in stderr and '"outcome": "ok"' in stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
