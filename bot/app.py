@@ -23,6 +23,8 @@ CHANNEL_CLASSES = {
     "console": "bot.channels.console:ConsoleChannel",
     "wechat": "bot.channels.wechat:WechatChannel",
     "onebot": "bot.channels.onebot:OnebotChannel",
+    "wecom": "bot.channels.wecom:WecomChannel",
+    "qq": "bot.channels.qq:QQChannel",
 }
 
 
@@ -32,8 +34,9 @@ def enabled_channels(config: Config) -> list[str]:
         names.append("console")
     if config.wechat.enabled:
         names.append("wechat")
-    if config.onebot.enabled:
-        names.append("onebot")
+    for name in ("onebot", "wecom", "qq"):
+        if getattr(config, name).enabled:
+            names.append(name)
     return names
 
 

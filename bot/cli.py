@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("role", choices=["member", "officer", "admin"])
     grant.add_argument("org", nargs="?", help="organisation code (required for officer)")
 
+    send = sub.add_parser("send", parents=[common], help="send a text to a person or group")
+    send.add_argument("target", help="e.g. onebot-group:123456, wechat:oABC, wecom-robot:notices")
+    send.add_argument("text")
+
+    sub.add_parser("channels", parents=[common], help="what each platform lets the bot send")
+
     demo = sub.add_parser("demo", parents=[common], help="seed a demo organisation")
     demo.add_argument("--if-empty", action="store_true", help="only when no organisation exists")
     return p
@@ -60,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(db_upgrade(config))
     if args.cmd == "admin":
         return asyncio.run(admin_grant(config, args.user, args.role, args.org))
+    if args.cmd == "send":
+        return asyncio.run(send(config, args.target, args.text))
+    if args.cmd == "channels":
+        return channels(config)
     if args.cmd == "demo":
         return asyncio.run(seed_demo(config, args.if_empty))
     return 2
@@ -139,6 +149,50 @@ async def seed_demo(config: Config, if_empty: bool) -> int:
         return 0
     finally:
         await close_db()
+
+
+async def send(config: Config, target: str, text: str) -> int:
+    """Send one text through the configured platform and print the outcome."""
+    from bot.runtime import Runtime
+
+    runtime = Runtime.build(config)
+    await runtime.start()
+    try:
+        why = runtime.outbound.refusal(target)
+        delivery = await runtime.outbound.send(target, text, purpose="cli")
+    finally:
+        await runtime.stop()
+    if delivery.status == "sent":
+        print(f"sent to {delivery.target} (delivery #{delivery.id})")
+        return 0
+    code = f" [{delivery.error_code}]" if delivery.error_code is not None else ""
+    print(f"{delivery.status}{code}: {why or delivery.reason} (delivery #{delivery.id})")
+    return 2 if delivery.status == "refused" else 1
+
+
+def channels(config: Config) -> int:
+    """Print what each platform lets the bot do, and whether it is configured here."""
+    import importlib
+    import importlib.util
+
+    from bot.app import enabled_channels
+    from bot.runtime import SENDER_BUILDERS
+
+    on = set(enabled_channels(config))
+    yes = {True: "yes", False: "no"}
+    print(
+        f"{'platform':<8} {'enabled':<8} {'reply':<6} {'push→person':<12} {'push→group':<11} limits"
+    )
+    for platform, ref in SENDER_BUILDERS.items():
+        module_name = ref.partition(":")[0]
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        caps = importlib.import_module(module_name).CAPABILITIES
+        print(
+            f"{platform:<8} {yes[platform in on]:<8} {yes[caps.reply]:<6} "
+            f"{yes[caps.push_user]:<12} {yes[caps.push_group]:<11} {caps.note}"
+        )
+    return 0
 
 
 async def chat(config: Config, user: str, group: str | None) -> int:

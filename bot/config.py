@@ -57,6 +57,30 @@ class OnebotConfig:
 
 
 @dataclass
+class WecomConfig:
+    enabled: bool = False
+    corp_id: str = ""
+    agent_id: int = 0
+    secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    api_base: str = "https://qyapi.weixin.qq.com"
+    # Group robot webhooks (send-only): name → key, targets "wecom-robot:<name>".
+    robot_keys: dict[str, str] = field(default_factory=dict)
+    rate_per_minute: int = 0
+
+
+@dataclass
+class QQConfig:
+    enabled: bool = False
+    appid: str = ""
+    secret: str = ""
+    api_base: str = "https://api.sgroup.qq.com"
+    token_url: str = "https://bots.qq.com/app/getAppAccessToken"
+    rate_per_minute: int = 0
+
+
+@dataclass
 class ConsoleConfig:
     # None = on only when the server binds to loopback.
     enabled: bool | None = None
@@ -78,6 +102,8 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     wechat: WechatConfig = field(default_factory=WechatConfig)
     onebot: OnebotConfig = field(default_factory=OnebotConfig)
+    wecom: WecomConfig = field(default_factory=WecomConfig)
+    qq: QQConfig = field(default_factory=QQConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     bot: BotConfig = field(default_factory=BotConfig)
 
@@ -94,6 +120,17 @@ SECTIONS = {f.name: f for f in fields(Config)}
 def _coerce(key: str, value: Any, typ: Any) -> Any:
     """Turn a TOML or environment value into the declared type, or say what is expected."""
     origin = get_origin(typ)
+    if origin is dict:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{key}: expected a table of strings, got {value!r}") from exc
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(f"{key}: expected a table of strings, got {value!r}")
+        return value
     if origin is list:
         if isinstance(value, str):
             try:
@@ -160,7 +197,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     for section, values in raw.items():
         if section not in SECTIONS:
             # Later issues' sections (wecom, qq, ...) are tolerated, not silently typo'd.
-            if section in ("wecom", "qq", "requests", "checkin", "activities", "broadcasts"):
+            if section in ("requests", "checkin", "activities", "broadcasts"):
                 continue
             raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SECTIONS)})")
         if not isinstance(values, dict):
@@ -224,5 +261,18 @@ def validate(cfg: Config) -> None:
             "onebot.secret: required when onebot.enabled (the same secret as in the OneBot "
             "implementation's HTTP POST settings; it signs every event)"
         )
+    c = cfg.wecom
+    if c.enabled:
+        for name in ("corp_id", "secret", "token"):
+            if not getattr(c, name):
+                raise ConfigError(f"wecom.{name}: required when wecom.enabled")
+        if len(c.encoding_aes_key) != 43:
+            raise ConfigError("wecom.encoding_aes_key: expected the 43-character EncodingAESKey")
+        if c.agent_id <= 0:
+            raise ConfigError("wecom.agent_id: expected the app's AgentId (a positive number)")
+    q = cfg.qq
+    if q.enabled and (not q.appid or not q.secret):
+        missing = "appid" if not q.appid else "secret"
+        raise ConfigError(f"qq.{missing}: required when qq.enabled (q.qq.com → 开发设置)")
     if o.enabled and o.api_url and not o.api_url.startswith(("http://", "https://")):
         raise ConfigError(f"onebot.api_url: expected an http(s) URL, got {o.api_url!r}")

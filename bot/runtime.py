@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,9 +18,18 @@ from bot.identity import IdentityService
 from bot.metrics import Metrics
 from bot.registry import Registry
 from bot.senders.base import Sender
+from bot.senders.tokens import TokenCache
 from bot.templates import Templates
 
 log = logging.getLogger("lianxin.runtime")
+
+# platform → "module:function(section_config, http_session, token_cache) -> Sender | None"
+SENDER_BUILDERS = {
+    "wechat": "bot.senders.wechat:build",
+    "onebot": "bot.senders.onebot:build",
+    "wecom": "bot.senders.wecom:build",
+    "qq": "bot.senders.qq:build",
+}
 
 
 @dataclass
@@ -33,6 +44,7 @@ class Runtime:
     senders: dict[str, Sender] = field(default_factory=dict)
     http: aiohttp.ClientSession | None = None
     dispatcher: Any = None  # bot.dispatcher.Dispatcher, set by build()
+    outbound: Any = None  # bot.outbound.Outbound, set by start()
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -57,15 +69,22 @@ class Runtime:
         await self.identity.bootstrap_admins(self.config.bot.admins)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self._start_senders()
+        from bot.outbound import Outbound
+
+        self.outbound = Outbound(self.senders, self.metrics)
 
     def _start_senders(self) -> None:
-        w = self.config.wechat
-        if w.enabled and w.appid and w.secret:
-            from bot.senders.tokens import TokenCache
-            from bot.senders.wechat import WechatSender
-
-            assert self.http is not None
-            self.senders["wechat"] = WechatSender(w, self.http, TokenCache())
+        """One sender per enabled platform; each module's `build` says if it can send."""
+        assert self.http is not None
+        tokens = TokenCache()
+        for platform, ref in SENDER_BUILDERS.items():
+            section = getattr(self.config, platform)
+            module_name, _, func = ref.partition(":")
+            if not section.enabled or importlib.util.find_spec(module_name) is None:
+                continue
+            sender = getattr(importlib.import_module(module_name), func)(section, self.http, tokens)
+            if sender is not None:
+                self.senders[platform] = sender
 
     async def stop(self, *, database: bool = True) -> None:
         await self.dedup.close()

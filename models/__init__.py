@@ -3,4 +3,4 @@
 State transitions and domain rules live on the models (see people.py).
 """
 
-MODEL_MODULES = ["models.people", "models.events", "models.tokens"]
+MODEL_MODULES = ["models.people", "models.events", "models.tokens", "models.deliveries"]

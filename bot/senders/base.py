@@ -1,10 +1,17 @@
-"""出站发送接口。Channels and the dispatcher use a Sender to say something later
-(a late WeChat reply, a broadcast); each platform implements it once."""
+"""出站发送接口。Channels, the dispatcher and the scheduler say things later (a late
+WeChat reply, a broadcast, a reminder) through one `Sender` per platform; the
+Outbound service (bot/outbound.py) picks the sender, paces, and records a
+Delivery row for every outcome."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.inbound import Reply
+    from bot.targets import Target
 
 
 @dataclass(slots=True)
@@ -18,12 +25,38 @@ class SendResult:
     attempts: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a platform lets a bot do; `lianxin channels` prints these."""
+
+    reply: bool  # answer inside a conversation
+    push_user: bool  # message a person unasked
+    push_group: bool  # post into a group unasked
+    note: str = ""  # the platform's own limits, for operators
+
+
 class Sender(ABC):
     platform: str = ""
+    capabilities = Capabilities(reply=True, push_user=True, push_group=False)
 
     @abstractmethod
     async def send_text(self, user_id: str, text: str) -> SendResult:
         """Send a text to one person (platform user id without prefix)."""
+
+    async def send(self, target: Target, reply: Reply) -> SendResult:
+        """Send to a person or a group. Senders that reach groups override this."""
+        if target.kind == "user":
+            return await self.send_text(target.id, reply.text)
+        return SendResult(False, None, f"{self.platform} cannot post to {target}", permanent=True)
+
+    def refusal(self, target: Target) -> str | None:
+        """Why this sender cannot reach the target, or None (checked when scheduling)."""
+        caps = self.capabilities
+        if target.kind == "user" and not caps.push_user:
+            return f"{self.platform}: the platform does not let a bot message a person unasked"
+        if target.kind != "user" and not caps.push_group:
+            return f"{self.platform}: the platform does not let a bot post into this group"
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (most senders share the app's HTTP session)."""

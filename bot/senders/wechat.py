@@ -31,7 +31,7 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 
 from bot.config import WechatConfig
-from bot.senders.base import Sender, SendResult
+from bot.senders.base import Capabilities, Sender, SendResult
 from bot.senders.tokens import TokenCache
 
 log = logging.getLogger("lianxin.senders.wechat")
@@ -101,7 +101,16 @@ class WechatTokenError(Exception):
         self.transient = transient
 
 
+CAPABILITIES = Capabilities(
+    reply=True,
+    push_user=True,
+    push_group=False,
+    note="客服消息仅限粉丝最后一次互动后48小时内（5条）；模板消息不限；不能发到微信群",
+)
+
+
 class WechatSender(Sender):
+    capabilities = CAPABILITIES
     platform = "wechat"
 
     def __init__(
@@ -360,3 +369,12 @@ class WechatSender(Sender):
             reason,
             transient=errcode in TRANSIENT_ERRORS,
         )
+
+
+def build(
+    config: WechatConfig, session: aiohttp.ClientSession, tokens: TokenCache
+) -> Sender | None:
+    """The sender for late replies and pushes; needs the AppID and AppSecret."""
+    if not (config.appid and config.secret):
+        return None
+    return WechatSender(config, session, tokens)

@@ -1,0 +1,132 @@
+"""出站投递：给任何平台上的一个人或一个群发消息，按群限速，每个结果记一行 Delivery。
+
+The one way the bot says something unasked (late replies, broadcasts,
+reminders, `lianxin send`). Senders handle tokens, platform limits and
+retries; this layer adds what is the same for all of them:
+
+* a target a platform cannot reach is refused up front, with the reason;
+* a default pace of one message per second per group, because bursts get bot
+  accounts banned;
+* a `Delivery` row for every outcome (pending → sent / failed / refused);
+* with a `dedup_key`, a delivery that was already sent is never sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from aiolimiter import AsyncLimiter
+from tortoise.exceptions import IntegrityError
+
+from bot.inbound import Reply
+from bot.metrics import Metrics
+from bot.senders.base import Sender, SendResult
+from bot.targets import BadTarget, Target
+from models.deliveries import Delivery
+
+log = logging.getLogger("lianxin.outbound")
+
+
+class Outbound:
+    def __init__(
+        self,
+        senders: dict[str, Sender],
+        metrics: Metrics | None = None,
+        group_pace_seconds: float = 1.0,
+    ) -> None:
+        self.senders = senders
+        self.metrics = metrics
+        self.group_pace_seconds = group_pace_seconds
+        self._paces: OrderedDict[str, AsyncLimiter] = OrderedDict()
+
+    def refusal(self, target: str | Target) -> str | None:
+        """Why `target` cannot be reached from here, or None. Call it when scheduling."""
+        try:
+            t = target if isinstance(target, Target) else Target.parse(target)
+        except BadTarget as exc:
+            return str(exc)
+        sender = self.senders.get(t.platform)
+        if sender is None:
+            return f"{t.platform}: not configured (no sender for this platform)"
+        return sender.refusal(t)
+
+    async def send(
+        self, target: str | Target, text: str, *, purpose: str = "", dedup_key: str | None = None
+    ) -> Delivery:
+        """Send one text and return its Delivery row (never raises for platform trouble)."""
+        t: Target | None
+        try:
+            t = target if isinstance(target, Target) else Target.parse(target)
+        except BadTarget:
+            t = None
+        if dedup_key is not None:
+            done = await Delivery.filter(dedup_key=dedup_key).first()
+            if done is not None and done.status in ("sent", "refused"):
+                return done
+        row = await self._open_row(str(target), t, text, purpose, dedup_key)
+        if row.status != "pending":
+            return row
+        why = self.refusal(t if t is not None else str(target))
+        if why is not None or t is None:
+            return await self._finish(row, SendResult(False, None, why or "bad target", True), 0)
+        sender = self.senders[t.platform]
+        if t.is_group and self.group_pace_seconds > 0:
+            async with self._pace(str(t)):
+                result = await sender.send(t, Reply(text))
+        else:
+            result = await sender.send(t, Reply(text))
+        return await self._finish(row, result, result.attempts)
+
+    async def _open_row(
+        self, target: str, t: Target | None, text: str, purpose: str, dedup_key: str | None
+    ) -> Delivery:
+        platform = t.platform if t else ""
+        try:
+            return await Delivery.create(
+                target=target[:191],
+                platform=platform,
+                purpose=purpose[:32],
+                dedup_key=dedup_key,
+                text=text,
+                status="pending",
+            )
+        except IntegrityError:
+            # Same dedup_key written by a concurrent or earlier attempt: reuse that row.
+            row = await Delivery.get(dedup_key=dedup_key)
+            return row
+
+    async def _finish(self, row: Delivery, result: SendResult, attempts: int) -> Delivery:
+        if result.ok:
+            row.status = "sent"
+        elif result.permanent and result.code is None and attempts == 0:
+            row.status = "refused"
+        else:
+            row.status = "failed"
+        row.error_code = result.code
+        row.reason = (result.reason or "")[:255]
+        row.attempts = attempts
+        row.finished_at = datetime.now(UTC)
+        await row.save(update_fields=["status", "error_code", "reason", "attempts", "finished_at"])
+        if self.metrics is not None:
+            self.metrics.sends.labels(row.platform or "-", row.status).inc()
+        if row.status != "sent":
+            log.warning(
+                "delivery %s to %s %s: %s %s",
+                row.id,
+                row.target,
+                row.status,
+                row.error_code,
+                row.reason,
+            )
+        return row
+
+    def _pace(self, key: str) -> AsyncLimiter:
+        limiter = self._paces.get(key)
+        if limiter is None:
+            limiter = AsyncLimiter(1, self.group_pace_seconds)
+            self._paces[key] = limiter
+            if len(self._paces) > 10_000:
+                self._paces.popitem(last=False)
+        return limiter
