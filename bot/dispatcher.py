@@ -67,7 +67,8 @@ class Dispatcher:
                 seen = self.rt.dedup.seen_locally(key)
                 if seen is not None:
                     texts = seen if isinstance(seen, list) else await asyncio.shield(seen)
-                    answer = _Answer([Reply(t) for t in texts], "", "duplicate")
+                    replies = [Reply(t, at_sender=inb.is_group) for t in texts]
+                    answer = _Answer(replies, "", "duplicate")
                     self.rt.metrics.dedup_hits.labels(inb.platform).inc()
                     return answer.replies
                 self.rt.dedup.begin(key)
@@ -229,7 +230,8 @@ class Dispatcher:
                 replies = as_replies(await plan.func(plan.ctx))
         except _Duplicate:
             texts = await self.rt.dedup.stored_replies(inb.platform, inb.event_id)
-            return _Answer([Reply(t) for t in texts], plan.label, "duplicate")
+            replies = [Reply(t, at_sender=inb.is_group) for t in texts]
+            return _Answer(replies, plan.label, "duplicate")
         except DomainError as err:
             text = self.rt.templates.render("refused", code=err.code, **err.details)
             return _Answer([Reply(text, at_sender=inb.is_group)], plan.label, "refused")
