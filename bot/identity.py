@@ -8,10 +8,12 @@ another process show up within `identity_cache_seconds`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
@@ -83,11 +85,28 @@ class Caller:
         return any(path.startswith(o.path) for o in self.officer_orgs())
 
 
+@dataclass(frozen=True, slots=True)
+class _Record:
+    person: Person
+    roles: tuple[RoleView, ...]
+
+    def caller(self, platform: str, user_id: str, display_name: str) -> Caller:
+        p = self.person
+        return Caller(
+            platform, user_id, p.display_name or display_name, p.id, p.real_name, self.roles
+        )
+
+
 class IdentityService:
     def __init__(self, cache_seconds: float = 30.0) -> None:
         self.cache_seconds = cache_seconds
         self._callers: dict[str, tuple[float, Caller]] = {}
         self._chat_orgs: dict[str, tuple[float, OrgView | None]] = {}
+        # Lookups that arrive together are loaded together (one query for the batch).
+        self._waiting: dict[tuple[str, str], asyncio.Future[_Record | None]] = {}
+        self._loader: asyncio.Task[None] | None = None
+        # Bumped on every invalidation: a load that started before it is not cached.
+        self._generation = 0
 
     # -- callers ---------------------------------------------------------
     async def resolve(self, platform: str, user_id: str, display_name: str = "") -> Caller:
@@ -96,32 +115,65 @@ class IdentityService:
         now = time.monotonic()
         if hit and hit[0] > now:
             return hit[1]
-        caller = await self._load(platform, user_id, display_name)
-        self._callers[key] = (now + self.cache_seconds, caller)
-        if len(self._callers) > 100_000:  # bounded: drop the oldest half
-            for k in list(self._callers)[:50_000]:
-                self._callers.pop(k, None)
+        generation = self._generation
+        record = await self._lookup(platform, user_id)
+        caller = record.caller(platform, user_id, display_name) if record else None
+        caller = caller or Caller(platform, user_id, display_name)
+        if generation == self._generation:
+            self._callers[key] = (now + self.cache_seconds, caller)
+            if len(self._callers) > 100_000:  # bounded: drop the oldest half
+                for k in list(self._callers)[:50_000]:
+                    self._callers.pop(k, None)
         return caller
 
-    async def _load(self, platform: str, user_id: str, display_name: str) -> Caller:
-        identity = (
-            await Identity.filter(platform=platform, user_id=user_id)
-            .select_related("person")
-            .first()
-        )
-        if identity is None:
-            return Caller(platform, user_id, display_name)
-        person = identity.person
-        grants = await RoleGrant.filter(person_id=person.id).select_related("org")
-        roles = tuple(RoleView(g.role, OrgView.of(g.org) if g.org else None) for g in grants)
-        return Caller(
-            platform,
-            user_id,
-            person.display_name or display_name,
-            person.id,
-            person.real_name,
-            roles,
-        )
+    def _lookup(self, platform: str, user_id: str) -> asyncio.Future[_Record | None]:
+        fut = self._waiting.get((platform, user_id))
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            self._waiting[(platform, user_id)] = fut
+            if self._loader is None or self._loader.done():
+                self._loader = asyncio.create_task(self._load_batch())
+        return fut
+
+    async def _load_batch(self) -> None:
+        await asyncio.sleep(0)  # let the requests already running queue their lookups
+        while self._waiting:
+            batch, self._waiting = self._waiting, {}
+            try:
+                records = await self._load(list(batch))
+            except Exception as exc:  # every waiter learns of the failure
+                for fut in batch.values():
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for key, fut in batch.items():
+                if not fut.done():
+                    fut.set_result(records.get(key))
+
+    @staticmethod
+    async def _load(keys: list[tuple[str, str]]) -> dict[tuple[str, str], _Record]:
+        by_platform: dict[str, list[str]] = {}
+        for platform, user_id in keys:
+            by_platform.setdefault(platform, []).append(user_id)
+        query = None
+        for platform, users in by_platform.items():
+            q = Q(platform=platform, user_id__in=users)
+            query = q if query is None else query | q
+        identities = await Identity.filter(query).select_related("person")
+        if not identities:
+            return {}
+        grants = await RoleGrant.filter(
+            person_id__in=[i.person_id for i in identities]
+        ).select_related("org")
+        roles: dict[int, list[RoleView]] = {}
+        for g in grants:
+            roles.setdefault(g.person_id, []).append(
+                RoleView(g.role, OrgView.of(g.org) if g.org else None)
+            )
+        return {
+            (i.platform, i.user_id): _Record(i.person, tuple(roles.get(i.person_id, ())))
+            for i in identities
+        }
 
     async def ensure_person(self, platform: str, user_id: str, display_name: str = "") -> Person:
         """The caller's Person, created on first need; safe under concurrent first messages."""
@@ -156,6 +208,7 @@ class IdentityService:
         return created
 
     def invalidate(self, user_key: str) -> None:
+        self._generation += 1
         self._callers.pop(user_key, None)
 
     async def invalidate_person(self, person_id: int) -> None:

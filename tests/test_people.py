@@ -71,3 +71,43 @@ async def test_bootstrap_admins_idempotent(db):
         await Organization.create_in_tree("X", "x", "grid")
     )
     assert await Person.all().count() == 2
+
+
+async def test_concurrent_lookups_resolve_each_person_right(db):
+    import asyncio
+
+    await seed()
+    identity = IdentityService()
+    for i in range(0, 40, 4):
+        person = await identity.ensure_person("onebot", str(i), f"成员{i}")
+        await identity.grant(person, "member", None)
+    users = [str(i) for i in range(40)] + ["secretary"]
+    callers = await asyncio.gather(
+        *[identity.resolve("console" if u == "secretary" else "onebot", u, "群名片") for u in users]
+    )
+    for user, caller in zip(users, callers, strict=True):
+        if user == "secretary":
+            assert caller.top_role == "officer" and caller.display_name == "王书记"
+        elif int(user) % 4 == 0:
+            assert (caller.top_role, caller.display_name) == ("member", f"成员{user}")
+        else:
+            assert (caller.person_id, caller.top_role, caller.display_name) == (
+                None,
+                "resident",
+                "群名片",
+            )
+
+
+async def test_grant_during_lookup_is_not_lost(db):
+    identity = IdentityService(cache_seconds=3600)
+    person = await identity.ensure_person("wechat", "o9")
+    pending = asyncio_task(identity.resolve("wechat", "o9"))
+    await identity.grant(person, "member", None)
+    await pending
+    assert (await identity.resolve("wechat", "o9")).top_role == "member"
+
+
+def asyncio_task(coro):
+    import asyncio
+
+    return asyncio.ensure_future(coro)
