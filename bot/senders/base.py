@@ -5,13 +5,18 @@ Delivery row for every outcome."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.inbound import Reply
     from bot.targets import Target
+
+log = logging.getLogger("lianxin.senders")
 
 
 @dataclass(slots=True)
@@ -60,3 +65,41 @@ class Sender(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (most senders share the app's HTTP session)."""
+
+
+@dataclass(slots=True)
+class Attempt:
+    """The outcome of one try, and whether trying again may help."""
+
+    result: SendResult
+    transient: bool = False
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[Attempt]],
+    *,
+    max_attempts: int = 3,
+    backoff_base: float = 0.5,
+    label: str = "",
+) -> SendResult:
+    """Try, and on a transient failure wait base·2ⁿ and try again, `max_attempts` in all."""
+    tries = 0
+    while True:
+        tries += 1
+        outcome = await attempt()
+        outcome.result.attempts = tries
+        if outcome.result.ok or not outcome.transient or tries >= max_attempts:
+            if not outcome.result.ok:
+                log.warning(
+                    "%s: failed after %d attempt(s): %s %s",
+                    label,
+                    tries,
+                    outcome.result.code,
+                    outcome.result.reason,
+                )
+            return outcome.result
+        delay = backoff_base * (2 ** (tries - 1))
+        log.info(
+            "%s: attempt %d failed (%s), retry in %.2fs", label, tries, outcome.result.reason, delay
+        )
+        await asyncio.sleep(delay)
