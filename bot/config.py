@@ -6,6 +6,8 @@ console channel on. Every key is documented in config.example.toml.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import tomllib
@@ -212,6 +214,16 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     return cfg
 
 
+def is_aes_key(value: str) -> bool:
+    """A 43-character EncodingAESKey that decodes to the 32-byte AES key."""
+    if len(value) != 43:
+        return False
+    try:
+        return len(base64.b64decode(value + "=", validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
 def validate(cfg: Config) -> None:
     s = cfg.server
     if not 0 < s.port < 65536:
@@ -241,7 +253,7 @@ def validate(cfg: Config) -> None:
         if not w.token:
             raise ConfigError("wechat.token: required when wechat.enabled (the 令牌 Token)")
         if w.mode != "plain":
-            if len(w.encoding_aes_key) != 43:
+            if not is_aes_key(w.encoding_aes_key):
                 raise ConfigError(
                     "wechat.encoding_aes_key: expected the 43-character EncodingAESKey "
                     f"for mode {w.mode!r}"
@@ -266,7 +278,7 @@ def validate(cfg: Config) -> None:
         for name in ("corp_id", "secret", "token"):
             if not getattr(c, name):
                 raise ConfigError(f"wecom.{name}: required when wecom.enabled")
-        if len(c.encoding_aes_key) != 43:
+        if not is_aes_key(c.encoding_aes_key):
             raise ConfigError("wecom.encoding_aes_key: expected the 43-character EncodingAESKey")
         if c.agent_id <= 0:
             raise ConfigError("wecom.agent_id: expected the app's AgentId (a positive number)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiolimiter import AsyncLimiter
@@ -55,28 +56,62 @@ class Outbound:
     async def send(
         self, target: str | Target, text: str, *, purpose: str = "", dedup_key: str | None = None
     ) -> Delivery:
-        """Send one text and return its Delivery row (never raises for platform trouble)."""
-        t: Target | None
+        """Push one text and return its Delivery row (never raises for platform trouble)."""
         try:
             t = target if isinstance(target, Target) else Target.parse(target)
-        except BadTarget:
-            t = None
+        except BadTarget as exc:
+            return await self._record(str(target), None, text, None, purpose, dedup_key, str(exc))
+        why = self.refusal(t)
+        sender = self.senders.get(t.platform)
+
+        async def call() -> SendResult:
+            assert sender is not None
+            return await sender.send(t, Reply(text))
+
+        return await self._record(str(t), t, text, call, purpose, dedup_key, why)
+
+    async def deliver(
+        self,
+        target: str | Target,
+        text: str,
+        send: Callable[[], Awaitable[SendResult]],
+        *,
+        purpose: str = "",
+        dedup_key: str | None = None,
+    ) -> Delivery:
+        """Record a send the caller makes itself (a QQ passive reply with msg_id/msg_seq).
+
+        A reply is not a push, so there is no capability check; the row, pacing,
+        metrics and dedup_key rule are the same as `send`.
+        """
+        t = target if isinstance(target, Target) else Target.parse(target)
+        return await self._record(str(t), t, text, send, purpose, dedup_key, None)
+
+    async def _record(
+        self,
+        target: str,
+        t: Target | None,
+        text: str,
+        call: Callable[[], Awaitable[SendResult]] | None,
+        purpose: str,
+        dedup_key: str | None,
+        refusal: str | None,
+    ) -> Delivery:
         if dedup_key is not None:
             done = await Delivery.filter(dedup_key=dedup_key).first()
             if done is not None and done.status in ("sent", "refused"):
                 return done
-        row = await self._open_row(str(target), t, text, purpose, dedup_key)
+        row = await self._open_row(target, t, text, purpose, dedup_key)
         if row.status != "pending":
             return row
-        why = self.refusal(t if t is not None else str(target))
-        if why is not None or t is None:
-            return await self._finish(row, SendResult(False, None, why or "bad target", True), 0)
-        sender = self.senders[t.platform]
+        if refusal is not None or call is None or t is None:
+            result = SendResult(False, None, refusal or "bad target", permanent=True)
+            return await self._finish(row, result, 0)
         if t.is_group and self.group_pace_seconds > 0:
             async with self._pace(str(t)):
-                result = await sender.send(t, Reply(text))
+                result = await call()
         else:
-            result = await sender.send(t, Reply(text))
+            result = await call()
         return await self._finish(row, result, result.attempts)
 
     async def _open_row(
