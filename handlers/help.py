@@ -71,6 +71,14 @@ async def unsubscribe(ctx: Ctx) -> None:
     return None
 
 
+@router.on_event("location_report")
+@router.on_event("templatesendjobfinish")
+@router.on_event("masssendjobfinish")
+async def silent_event(ctx: Ctx) -> None:
+    """自动上报位置、群发/模板消息结果：平台自动发的事件，不回复。"""
+    return None
+
+
 @router.on_event("view")
 async def view(ctx: Ctx) -> None:
     """点击菜单跳转链接：微信不接收回复。"""

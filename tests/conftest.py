@@ -3,8 +3,10 @@ set — .ci/run starts one on 127.0.0.1) and the real app on aiohttp's loopback 
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -17,6 +19,28 @@ PG_URL = os.environ.get("LIANXIN_TEST_PG_URL", "")
 REQUIRE_PG = os.environ.get("LIANXIN_REQUIRE_PG") == "1"
 
 
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of this test run's own on the server at LIANXIN_TEST_PG_URL, dropped after,
+    so that two runs against one server never reset each other's schema."""
+    if not PG_URL:
+        yield ""
+        return
+    base, _, _ = PG_URL.rpartition("/")
+    name = f"lianxin_t{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield f"{base}/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 async def reset_pg(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -26,16 +50,16 @@ async def reset_pg(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+async def db_url(request: pytest.FixtureRequest, tmp_path, pg_url: str) -> str:
     """A migrated, empty database; every test that takes it runs on both engines."""
     if request.param == "sqlite":
         url = f"sqlite://{tmp_path}/lianxin.sqlite3"
     else:
-        if not PG_URL:
+        if not pg_url:
             if REQUIRE_PG:
                 pytest.fail("LIANXIN_REQUIRE_PG=1 but LIANXIN_TEST_PG_URL is not set")
             pytest.skip("PostgreSQL not configured (set LIANXIN_TEST_PG_URL)")
-        url = PG_URL
+        url = pg_url
         await reset_pg(url)
     await upgrade(url)
     return url
