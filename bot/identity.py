@@ -66,9 +66,12 @@ class Caller:
     def is_admin(self) -> bool:
         return any(r.role == "admin" for r in self.roles)
 
-    @property
-    def top_role(self) -> str:
-        return max((r.role for r in self.roles), key=ROLE_RANK.__getitem__, default="resident")
+    # Derived once: permission checks run several times per message.
+    top_role: str = field(init=False, default="resident")
+
+    def __post_init__(self) -> None:
+        top = max((r.role for r in self.roles), key=ROLE_RANK.__getitem__, default="resident")
+        object.__setattr__(self, "top_role", top)
 
     def has_role(self, role: str) -> bool:
         """At least this role anywhere (admin counts as everything)."""

@@ -17,10 +17,18 @@ def log_event(**fields: object) -> None:
 
 class _MaskingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return mask_phones(super().format(record))
+        text = super().format(record)
+        # Event lines were masked when they were built; mask everything else here.
+        return text if record.name == event_log.name else mask_phones(text)
 
 
 def setup_logging(level: str = "INFO") -> None:
+    # The logging docs' "Optimization" settings: we never log threads, processes or the
+    # caller's source line, and finding them costs more than the event line itself.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None  # type: ignore[attr-defined]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()

@@ -8,6 +8,7 @@ commands.toml, so the words stay out of the code.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Hashable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,21 @@ class Templates:
             undefined=jinja2.StrictUndefined,
             auto_reload=False,
         )
+        self._memo: dict[Hashable, str] = {}
 
     def render(self, _template: str, /, **variables: Any) -> str:
         template = self.env.get_template(f"{_template}.j2")
         return template.render(**variables).strip()
+
+    def memo(self, key: Hashable, produce: Callable[[], str]) -> str:
+        """A rendered text that depends only on `key` (e.g. the /帮助 menu of a role), kept."""
+        text = self._memo.get(key)
+        if text is None:
+            text = produce()
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[key] = text
+        return text
 
     @cached_property
     def commands(self) -> dict[str, dict[str, str]]:

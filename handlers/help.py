@@ -24,8 +24,18 @@ async def help_command(ctx: Ctx) -> Reply:
         info = templates.command_info(cmd.key)
         return ctx.render("help_one", command=cmd, info=info, allowed=allowed)
     menu = dispatcher.menu_for(ctx.caller, ctx.org, ctx.inbound.is_group)
-    items = [(c, templates.command_info(c.key)) for c in menu]
-    return ctx.render("help", items=items)
+    # The list depends only on these three, so it is rendered once per combination.
+    key = ("help", tuple(c.key for c in menu), ctx.org, ctx.inbound.is_group)
+    text = templates.memo(
+        key,
+        lambda: templates.render(
+            "help",
+            items=[(c, templates.command_info(c.key)) for c in menu],
+            org=ctx.org,
+            is_group=ctx.inbound.is_group,
+        ),
+    )
+    return Reply(text, at_sender=ctx.inbound.is_group)
 
 
 @router.command("我", "我是谁", "me")
