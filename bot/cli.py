@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 
@@ -15,7 +16,10 @@ log = logging.getLogger("lianxin.cli")
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="TOML config file (default: built-in defaults)")
+    # SUPPRESS: a subcommand must not reset a --config given before it to None.
+    common.add_argument(
+        "--config", default=argparse.SUPPRESS, help="TOML config file (default: built-in defaults)"
+    )
     p = argparse.ArgumentParser(
         prog="lianxin", description="连心 · 社区党群服务机器人", parents=[common]
     )
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging()
     try:
-        config = load_config(args.config)
+        config = load_config(getattr(args, "config", None))
     except ConfigError as exc:
         print(f"配置错误 / config error: {exc}", file=sys.stderr)
         return 2
@@ -85,6 +89,7 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
     if port:
         config.server.port = port
     app = create_app(config)
+    app.on_startup.append(_freeze_heap)  # after the app's own startup
     log.info("listening on http://%s:%s", config.server.host, config.server.port)
     # SIGTERM/SIGINT: stop accepting, let in-flight requests finish within shutdown_timeout.
     web.run_app(
@@ -96,6 +101,13 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
         print=None,
     )
     return 0
+
+
+async def _freeze_heap(app: object) -> None:
+    """Modules, models and templates live as long as the process: frozen, the collector's
+    full passes skip them (50-80 ms event-loop stalls at ~100k objects otherwise)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def db_upgrade(config: Config) -> int:

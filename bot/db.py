@@ -35,6 +35,10 @@ def tortoise_config(url: str) -> dict[str, Any]:
         path = url[len("sqlite://") :]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if "synchronous=" not in url:
+            # WAL + NORMAL: a commit survives a crash of the process, only a power loss
+            # can undo the last ones; FULL (SQLite's default) fsyncs on every commit.
+            url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
     return {
         "connections": {"default": url},
         "apps": {

@@ -2,8 +2,8 @@
 
 Two ways in, chosen by whether the work changes state:
 
-* Read-only answers (/帮助, /我) ride on a group commit: keys queue up for a
-  few milliseconds and go to the database in one
+* Read-only answers (/帮助, /我) ride on a group commit: keys that arrive
+  while a write is in flight queue up and go to the database in one
   ``INSERT … ON CONFLICT DO NOTHING RETURNING``; the rows returned are the
   ones seen for the first time.
 * A command that changes state inserts its key inside the same transaction
@@ -41,7 +41,7 @@ class _Pending:
 
 class DedupGate:
     def __init__(
-        self, flush_interval: float = 0.002, max_batch: int = 500, remember: int = 50_000
+        self, flush_interval: float = 0.0, max_batch: int = 500, remember: int = 50_000
     ) -> None:
         self.flush_interval = flush_interval
         self.max_batch = max_batch
@@ -89,11 +89,16 @@ class DedupGate:
 
     async def _flush_loop(self) -> None:
         while self._pending:
-            try:
-                assert self._wake is not None
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            except TimeoutError:
-                pass
+            if self.flush_interval > 0:
+                try:
+                    assert self._wake is not None
+                    await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                except TimeoutError:
+                    pass
+            else:
+                # No timer: one pass of the loop lets the requests already running add
+                # their keys; whatever comes during the write goes in the next batch.
+                await asyncio.sleep(0)
             self._wake = asyncio.Event()
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:

@@ -54,3 +54,26 @@ def test_upgrade_demo_grant_and_chat(run):
     assert "您好，王书记！" in chat.stdout
     assert "角色：党务工作者（和平社区党委）" in chat.stdout
     assert "SQ001 · 和平社区党委（社区）" in chat.stdout
+
+
+def test_config_file_before_or_after_the_subcommand(run, tmp_path):
+    for i, order in enumerate(["before", "after"]):
+        path = tmp_path / f"c{i}.toml"
+        db = tmp_path / f"from-file-{i}.sqlite3"
+        path.write_text(f'[database]\nurl = "sqlite://{db}"\n', "utf-8")
+        env_db = tmp_path / "cli.sqlite3"
+        args = ["--config", str(path), "db", "upgrade"]
+        if order == "after":
+            args = ["db", "upgrade", "--config", str(path)]
+        # The environment override still wins over the file; drop it for this check.
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            env={k: v for k, v in os.environ.items() if not k.startswith("LIANXIN_")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        assert db.exists(), order
+        assert not env_db.exists()
