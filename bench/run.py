@@ -374,6 +374,12 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
             spy.proc.wait(timeout=30)
     text, md = report(cells, targets, concurrencies, missing, args)
     print(f"\n{text}")
+    if not args.only or any("fanout" in o for o in args.only):
+        from bench import fanout
+
+        line = fanout.report(await fanout.fanout())
+        print(f"\n{fanout.HEADER}\n{line}")
+        md += f"\n\n{fanout.HEADER}\n{line}\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(md, "utf-8")
     print(f"\nwritten to {RESULTS.relative_to(REPO)}")
