@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -71,6 +72,13 @@ async def db(db_url: str) -> AsyncIterator[str]:
     await init_db(db_url)
     yield db_url
     await close_db()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client session for the senders (the app shares one like it)."""
+    async with aiohttp.ClientSession() as s:
+        yield s
 
 
 def make_config(db_url: str, **sections: dict[str, Any]) -> Config:

@@ -136,10 +136,7 @@ async def eventually(condition, timeout: float = 5.0) -> None:
 
 @pytest.fixture
 async def fake(aiohttp_server) -> FakeQQAPI:
-    api = FakeQQAPI(APPID, SECRET)
-    server = await aiohttp_server(api.app)
-    api.base_url = str(server.make_url("")).rstrip("/")
-    return api
+    return await FakeQQAPI(APPID, SECRET).serve(aiohttp_server)
 
 
 async def start_bot(aiohttp_client, db_url: str, fake: FakeQQAPI, **qq: Any) -> QQPlatform:

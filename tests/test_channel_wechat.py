@@ -2,8 +2,8 @@
 
 Requests are built the way WeChat's message-push server builds them
 (shared/protocols.md §1): query ``signature``/``timestamp``/``nonce`` with
-``signature = sha1(sorted(token, timestamp, nonce))`` computed here with
-hashlib, XML bodies with CDATA fields, the samples from
+``signature = sha1(sorted(token, timestamp, nonce))`` computed with hashlib
+(tests/tencent_crypto.py), XML bodies with CDATA fields, the samples from
 tests/samples (copies of shared/platform-samples) verbatim. Safe/compatible mode is in
 test_channel_wechat_crypto.py; the 5-second budget, retries and the
 customer-service path in test_channel_wechat_late.py. The helpers here are
@@ -13,7 +13,6 @@ shared by those files.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import secrets
 import time
@@ -26,10 +25,11 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import RUNTIME, create_app
-from bot.channels.wechat import cdata, declares_dtd, text_reply_xml
+from bot.channels.tencent import cdata, declares_dtd, text_reply_xml
 from bot.inbound import Inbound
 from bot.text import utf8_len
 from tests.conftest import make_config
+from tests.tencent_crypto import sha1_signature
 
 SAMPLES = Path(__file__).parent / "samples"  # copies of shared/platform-samples
 VECTORS = json.loads((SAMPLES / "published_vectors.json").read_text("utf-8"))
@@ -60,11 +60,6 @@ HELP_HEAD = "连心 · 可用命令"
 
 
 # -- building requests the way WeChat does ---------------------------------------
-
-
-def sha1_signature(*parts: str) -> str:
-    """protocols.md §1.1/§1.5: sort, concatenate, SHA-1, lowercase hex."""
-    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
 
 
 def fresh_query(token: str = TOKEN, *, ts: int | None = None, **extra: str) -> dict[str, str]:

@@ -1,21 +1,18 @@
 """WeChat safe mode (安全模式) and compatible mode (兼容模式) over real loopback HTTP.
 
-The AES side of WeChat is written here with the ``cryptography`` package from
-the rules in shared/protocols.md §1.5 (AES-256-CBC, IV = key[:16], PKCS#7 with
-block 32, random(16) + msg_len + msg + appid) and checked against the published
-vectors first, so the channel's answers are judged by an independent
-implementation, never by its own encoder.
+The AES side of WeChat is written with the ``cryptography`` package
+(tests/tencent_crypto.py) from the rules in shared/protocols.md §1.5
+(AES-256-CBC, IV = key[:16], PKCS#7 with block 32, random(16) + msg_len + msg +
+appid) and checked against the published vectors first, so the channel's
+answers are judged by an independent implementation, never by its own encoder.
 """
 
 from __future__ import annotations
 
-import base64
-import os
-import struct
 import time
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
+from tests.tencent_crypto import decrypt as wx_decrypt
+from tests.tencent_crypto import encrypt as wx_encrypt
 from tests.test_channel_wechat import (
     ACCOUNT,
     AES_KEY,
@@ -36,35 +33,6 @@ from tests.test_channel_wechat import (
     start,
     text_xml,
 )
-
-# -- WeChat's side of the cipher ------------------------------------------------------
-
-
-def aes_key(encoding_aes_key: str) -> bytes:
-    key = base64.b64decode(encoding_aes_key + "=")
-    assert len(key) == 32
-    return key
-
-
-def wx_encrypt(encoding_aes_key: str, appid: str, msg: bytes, random16: bytes | None = None) -> str:
-    key = aes_key(encoding_aes_key)
-    full = (random16 or os.urandom(16)) + struct.pack(">I", len(msg)) + msg + appid.encode()
-    pad = 32 - len(full) % 32
-    full += bytes([pad]) * pad
-    enc = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
-    return base64.b64encode(enc.update(full) + enc.finalize()).decode()
-
-
-def wx_decrypt(encoding_aes_key: str, encrypt: str) -> tuple[bytes, bytes, str]:
-    """(random, msg, appid), checking the K=32 PKCS#7 padding."""
-    key = aes_key(encoding_aes_key)
-    dec = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
-    raw = dec.update(base64.b64decode(encrypt)) + dec.finalize()
-    pad = raw[-1]
-    assert 1 <= pad <= 32 and raw[-pad:] == bytes([pad]) * pad
-    raw = raw[:-pad]
-    (length,) = struct.unpack(">I", raw[16:20])
-    return raw[:16], raw[20 : 20 + length], raw[20 + length :].decode()
 
 
 def encrypted_request(

@@ -41,10 +41,7 @@ HOLD = 1.5
 
 @pytest.fixture
 async def fake(aiohttp_server):
-    api = FakeWechatAPI(APPID, SECRET)
-    server = await aiohttp_server(api.app)
-    api.base_url = str(server.make_url("")).rstrip("/")
-    return api
+    return await FakeWechatAPI(APPID, SECRET).serve(aiohttp_server)
 
 
 async def with_sender(aiohttp_client, db_url: str, fake: FakeWechatAPI, **more: Any):

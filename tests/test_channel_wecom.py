@@ -1,9 +1,9 @@
 """WeCom self-built app callback (/wecom) over real loopback HTTP.
 
 Requests are built the way WeCom builds them (shared/protocols.md §2): the
-published vectors verbatim, and fresh messages encrypted here with the
-`cryptography` package directly (AES-256-CBC, IV = key[:16], PKCS#7 to 32 bytes,
-random(16) + msg_len + msg + CorpID) — never with the channel's own encoder.
+published vectors verbatim, and fresh messages encrypted with the `cryptography`
+package directly (tests/tencent_crypto.py: AES-256-CBC, IV = key[:16], PKCS#7 to
+32 bytes, random(16) + msg_len + msg + CorpID) — never with the channel's own encoder.
 Replies are opened the same way and their MsgSignature recomputed.
 """
 
@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
-import os
-import struct
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,7 +19,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from yarl import URL
 
 from bot.app import CHANNELS, RUNTIME
@@ -33,6 +29,8 @@ from models.events import DialogState, InboundEvent
 from models.people import Person
 from tests.conftest import make_config
 from tests.fakes.wecom_api import FakeWecomAPI
+from tests.tencent_crypto import decrypt, encrypt
+from tests.tencent_crypto import sha1_signature as sha1_sig
 
 SAMPLES = Path("/work/shared/platform-samples")
 VECTORS = json.loads((SAMPLES / "published_vectors.json").read_text("utf-8"))
@@ -57,39 +55,6 @@ PLAIN_HINT = "您好，我是连心服务助手。发送 /帮助 查看我能做
 WELCOME = "欢迎关注连心！"
 RENAME_ASK = "请问怎么称呼您？（直接回复称呼，1 到 20 个字；发送 /取消 退出）"
 RENAME_DONE = "好的，以后就称呼您“小明”。"
-
-
-# -- the AES scheme, written out independently of wechatpy ------------------
-
-
-def sha1_sig(*parts: str) -> str:
-    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
-
-
-def aes_key(encoding_aes_key: str) -> bytes:
-    key = base64.b64decode(encoding_aes_key + "=")
-    assert len(key) == 32
-    return key
-
-
-def encrypt(encoding_aes_key: str, receive_id: str, msg: bytes, random: bytes | None = None) -> str:
-    key = aes_key(encoding_aes_key)
-    full = (random or os.urandom(16)) + struct.pack(">I", len(msg)) + msg + receive_id.encode()
-    pad = 32 - len(full) % 32
-    full += bytes([pad]) * pad
-    enc = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
-    return base64.b64encode(enc.update(full) + enc.finalize()).decode()
-
-
-def decrypt(encoding_aes_key: str, encrypted: str) -> tuple[bytes, str]:
-    key = aes_key(encoding_aes_key)
-    dec = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
-    full = dec.update(base64.b64decode(encrypted)) + dec.finalize()
-    pad = full[-1]
-    assert 1 <= pad <= 32 and full[-pad:] == bytes([pad]) * pad, "bad PKCS#7 (K=32) padding"
-    body = full[16:-pad]
-    (length,) = struct.unpack(">I", body[:4])
-    return body[4 : 4 + length], body[4 + length :].decode()
 
 
 def xml_fields(text: str | bytes) -> dict[str, str]:
@@ -180,7 +145,7 @@ class WecomServer:
         assert env["MsgSignature"] == sha1_sig(
             self.token, env["TimeStamp"], env["Nonce"], env["Encrypt"]
         )
-        plain, receive_id = decrypt(self.key, env["Encrypt"])
+        _, plain, receive_id = decrypt(self.key, env["Encrypt"])
         assert receive_id == self.corp
         return xml_fields(plain)
 
@@ -206,10 +171,7 @@ def creds(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.fixture
 async def fake(aiohttp_server, creds) -> FakeWecomAPI:
-    api = FakeWecomAPI(creds["corp"], SECRET, creds["agent"])
-    server = await aiohttp_server(api.app)
-    api.base_url = str(server.make_url("")).rstrip("/")
-    return api
+    return await FakeWecomAPI(creds["corp"], SECRET, creds["agent"]).serve(aiohttp_server)
 
 
 @pytest.fixture

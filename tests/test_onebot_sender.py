@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import aiohttp
 import pytest
 
 from bot.config import OnebotConfig
@@ -19,16 +18,7 @@ from tests.fakes.onebot_api import FakeOnebotAPI
 
 @pytest.fixture
 async def fake(aiohttp_server):
-    api = FakeOnebotAPI(access_token="tok")
-    server = await aiohttp_server(api.app)
-    api.base_url = str(server.make_url("")).rstrip("/")
-    return api
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
+    return await FakeOnebotAPI(access_token="tok").serve(aiohttp_server)
 
 
 def make(fake, session, **kw) -> OnebotSender:

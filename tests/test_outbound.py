@@ -16,9 +16,7 @@ from tests.fakes.wechat_api import FakeWechatAPI
 
 @pytest.fixture
 async def wechat(aiohttp_server, db):
-    fake = FakeWechatAPI()
-    server = await aiohttp_server(fake.app)
-    fake.base_url = str(server.make_url("")).rstrip("/")
+    fake = await FakeWechatAPI().serve(aiohttp_server)
     config = WechatConfig(
         enabled=True, token="t", appid=fake.appid, secret=fake.secret, api_base=fake.base_url
     )

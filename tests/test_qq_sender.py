@@ -32,16 +32,7 @@ MSG = "ROBOT1.0_eBIyWnxpmSu6uLQ7u7fU0eGloKGYg4eEa737vRyKnMCgyZjKi7JLYkQ9B0VapbiY
 
 @pytest.fixture
 async def fake(aiohttp_server):
-    api = FakeQQAPI(APPID, SECRET)
-    server = await aiohttp_server(api.app)
-    api.base_url = str(server.make_url("")).rstrip("/")
-    return api
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
+    return await FakeQQAPI(APPID, SECRET).serve(aiohttp_server)
 
 
 def qq_config(fake: FakeQQAPI, **overrides) -> QQConfig:
@@ -170,9 +161,8 @@ async def test_token_refreshed_before_it_expires(db, aiohttp_server, session):
         def __call__(self) -> datetime:
             return self.now
 
-    api = FakeQQAPI(APPID, SECRET, token_ttl=50)  # inside the platform's 60 s window
-    server = await aiohttp_server(api.app)
-    api.base_url = str(server.make_url("")).rstrip("/")
+    # token_ttl inside the platform's 60 s window
+    api = await FakeQQAPI(APPID, SECRET, token_ttl=50).serve(aiohttp_server)
     clock = Clock()
     sender = make_sender(api, session, TokenCache(margin_seconds=300, now=clock))
 

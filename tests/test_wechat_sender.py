@@ -36,16 +36,7 @@ async def sqlite_db(tmp_path):
 
 @pytest.fixture
 async def fake(aiohttp_server):
-    api = FakeWechatAPI(APPID, SECRET)
-    server = await aiohttp_server(api.app)
-    api.base_url = str(server.make_url("")).rstrip("/")
-    return api
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
+    return await FakeWechatAPI(APPID, SECRET).serve(aiohttp_server)
 
 
 def make_sender(

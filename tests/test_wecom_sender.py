@@ -32,15 +32,7 @@ USER = "ZhangSan"
 @pytest.fixture
 async def fake(aiohttp_server):
     api = FakeWecomAPI(CORP, SECRET, AGENT, chats={"CHAT001"}, robot_keys={ROBOT_KEY})
-    server = await aiohttp_server(api.app)
-    api.base_url = str(server.make_url("")).rstrip("/")
-    return api
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
+    return await api.serve(aiohttp_server)
 
 
 def make_config(fake: FakeWecomAPI, **changes) -> WecomConfig:

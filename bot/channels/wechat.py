@@ -60,21 +60,11 @@ retries answered here without dispatching in ``lianxin_dedup_hits_total``.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import logging
-import re
-import time
-from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from xml.etree.ElementTree import ParseError
 
-import defusedxml.ElementTree as SafeET
 from aiohttp import web
-from defusedxml.common import DefusedXmlException
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import (
@@ -95,9 +85,18 @@ from wechatpy.messages import (
     VoiceMessage,
 )
 
-from bot.channels.base import Channel
-from bot.inbound import Inbound, Reply
-from bot.text import shorten, split_for_limit, utf8_len
+from bot.channels.tencent import (
+    MAX_TEXT_BYTES,
+    Accepted,
+    Refused,
+    TencentChannel,
+    check_signature,
+    open_envelope,
+    parse_xml,
+    query_timestamp,
+)
+from bot.inbound import Inbound
+from bot.text import shorten, split_for_limit
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -105,85 +104,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("lianxin.channels.wechat")
 
 SUCCESS = "success"
-# Passive text replies (and customer-service texts) are cut at 2048 bytes of UTF-8.
-MAX_TEXT_BYTES = 2048
 # Customer-service messages allowed after one interaction (protocols.md §1.6).
 MAX_FOLLOWUPS_AFTER_MESSAGE = 5
 MAX_FOLLOWUPS_AFTER_EVENT = 3
-# Event ids whose reply went out through the customer-service API: a retry of
-# one of them is answered "success". WeChat retries within ~15 s.
-LATE_MEMORY_SECONDS = 600.0
-LATE_MEMORY_SIZE = 10_000
-
-# Characters XML 1.0 does not allow in a document.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-@dataclass(slots=True)
-class _Request:
-    inbound: Inbound
-    account: str  # the Official Account's id (inbound ToUserName, gh_…)
-    encrypted: bool
-    nonce: str
-
-
-def _sha1_signature(*parts: str) -> str:
-    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
-
-
-def _same(expected: str, given: str) -> bool:
-    return hmac.compare_digest(expected.encode("utf-8"), given.strip().lower().encode("utf-8"))
-
-
-def declares_dtd(body: bytes) -> bool:
-    """True when the body has a <!DOCTYPE or <!ENTITY outside CDATA sections.
-
-    A linear scan, so that a body full of unterminated CDATA openers costs no
-    more than one pass. Text a user typed (always inside CDATA) may contain
-    "<!DOCTYPE" and is not refused for it.
-    """
-    pos = 0
-    while True:
-        i = body.find(b"<!", pos)
-        if i < 0:
-            return False
-        if body.startswith(b"<![CDATA[", i):
-            end = body.find(b"]]>", i + 9)
-            if end < 0:
-                # Unterminated CDATA: malformed; the (DTD-forbidding) parser refuses it.
-                return False
-            pos = end + 3
-            continue
-        word = body[i + 2 : i + 9].upper()
-        if word.startswith((b"DOCTYPE", b"ENTITY")):
-            return True
-        pos = i + 2
-
-
-def cdata(text: str) -> str:
-    """A CDATA section for any text: "]]>" is split across two sections."""
-    clean = _XML_INVALID.sub("", text)
-    return "<![CDATA[" + clean.replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
-
-def text_reply_xml(to_user: str, from_user: str, content: str, create_time: int) -> str:
-    """Passive text reply (protocols.md §1.4, vector wechat_reply_text.xml)."""
-    return (
-        "<xml>"
-        f"<ToUserName>{cdata(to_user)}</ToUserName>"
-        f"<FromUserName>{cdata(from_user)}</FromUserName>"
-        f"<CreateTime>{int(create_time)}</CreateTime>"
-        "<MsgType><![CDATA[text]]></MsgType>"
-        f"<Content>{cdata(content)}</Content>"
-        "</xml>"
-    )
 
 
 def _float(value: Any) -> float | None:
@@ -197,20 +120,22 @@ def _success() -> web.Response:
     return web.Response(text=SUCCESS, content_type="text/plain")
 
 
-class WechatChannel(Channel):
+# What the encrypted envelope's errors are refused as (others: 400 bad_encrypt).
+_ENVELOPE_REFUSALS = {
+    InvalidAppIdException: (403, "wrong_appid"),
+    InvalidSignatureException: (403, "bad_signature"),
+}
+
+
+class WechatChannel(TencentChannel):
     name = "wechat"
     path = "/wechat"
+    quiet_words = SUCCESS
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime)
         self.cfg = runtime.config.wechat
         self.crypto = self._make_crypto()
-        # Background deliveries (late replies, follow-up parts), awaited at shutdown.
-        self._tasks: set[asyncio.Task[None]] = set()
-        # event_id → the dispatcher task of a delivery still running here.
-        self._inflight: dict[str, asyncio.Task[list[Reply]]] = {}
-        # event_id → loop time its reply was handed to the customer-service path.
-        self._late: OrderedDict[str, float] = OrderedDict()
 
     def _make_crypto(self) -> WeChatCrypto | None:
         if not (self.cfg.encoding_aes_key and self.cfg.appid):
@@ -225,6 +150,17 @@ class WechatChannel(Channel):
     def routes(self) -> list[web.RouteDef]:
         return [web.get(self.path, self.verify), web.post(self.path, self.receive)]
 
+    def quiet(self) -> web.Response:
+        return _success()
+
+    @property
+    def reply_budget(self) -> float:  # type: ignore[override]
+        return self.cfg.reply_budget_seconds
+
+    @property
+    def max_clock_skew(self) -> float:  # type: ignore[override]
+        return self.cfg.max_clock_skew_seconds
+
     # -- GET: URL verification ------------------------------------------------
 
     async def verify(self, request: web.Request) -> web.Response:
@@ -234,162 +170,59 @@ class WechatChannel(Channel):
         if not timestamp or not nonce or not echostr:
             return self.reject(400, "missing_params", "timestamp, nonce and echostr are required")
         try:
-            ts = self._timestamp(timestamp)
-            if not signature:
-                raise _Refused(403, "missing_signature")
-            if not _same(_sha1_signature(self.cfg.token, timestamp, nonce), signature):
-                raise _Refused(403, "bad_signature")
+            ts = query_timestamp(timestamp)
+            check_signature(signature, self.cfg.token, timestamp, nonce)
             self._check_skew(ts)
-        except _Refused as refused:
+        except Refused as refused:
             return self.reject(refused.status, refused.reason)
         return web.Response(text=echostr, content_type="text/plain")
 
-    # -- POST: messages and events ------------------------------------------
+    # -- POST: messages and events (receive: TencentChannel) -----------------
 
-    async def receive(self, request: web.Request) -> web.StreamResponse:
-        started = asyncio.get_running_loop().time()
-        try:
-            req = await self._accept(request)
-            return await self._answer(request, req, started)
-        except _Refused as refused:
-            return self.reject(refused.status, refused.reason)
-        except web.HTTPRequestEntityTooLarge:
-            self.rt.metrics.rejected.labels(self.name, "too_large").inc()
-            raise
-        except web.HTTPException:
-            raise
-        except Exception:
-            log.exception("wechat: unexpected failure, answering success")
-            self.rt.metrics.events.labels(self.name, "-", "channel_error").inc()
-            return _success()
-
-    async def _accept(self, request: web.Request) -> _Request:
-        """Check the query, read, verify, decrypt and parse; raise _Refused on any problem."""
+    async def _accept(self, request: web.Request) -> Accepted:
+        """Check the query, read, verify, decrypt and parse; raise Refused on any problem."""
         q = request.query
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
         if not timestamp or not nonce:
-            raise _Refused(400, "missing_params")
-        ts = self._timestamp(timestamp)
+            raise Refused(400, "missing_params")
+        ts = query_timestamp(timestamp)
         encrypted = q.get("encrypt_type", "").lower() == "aes"
         msg_signature = q.get("msg_signature", "")
         if encrypted:
             if self.crypto is None:
-                raise _Refused(400, "no_aes_key")
+                raise Refused(400, "no_aes_key")
             if not msg_signature:
-                raise _Refused(403, "missing_signature")
+                raise Refused(403, "missing_signature")
         else:
             if self.cfg.mode == "safe":
-                raise _Refused(403, "plain_refused")
-            signature = q.get("signature", "")
-            if not signature:
-                raise _Refused(403, "missing_signature")
-            if not _same(_sha1_signature(self.cfg.token, timestamp, nonce), signature):
-                raise _Refused(403, "bad_signature")
+                raise Refused(403, "plain_refused")
+            check_signature(q.get("signature", ""), self.cfg.token, timestamp, nonce)
             self._check_skew(ts)
 
         # aiohttp raises 413 here when the body is over client_max_size.
         body = await request.read()
-        text, fields = self._parse_xml(body)
+        text, fields = parse_xml(body)
         if encrypted:
-            assert self.crypto is not None
-            encrypt = fields.get("Encrypt", "").strip()
-            if not encrypt:
-                raise _Refused(400, "missing_encrypt")
-            expected = _sha1_signature(self.cfg.token, timestamp, nonce, encrypt)
-            if not _same(expected, msg_signature):
-                raise _Refused(403, "bad_signature")
-            self._check_skew(ts)
-            try:
-                plain = self.crypto.decrypt_message(
-                    {"Encrypt": encrypt}, expected, timestamp, nonce
-                )
-            except InvalidAppIdException:
-                raise _Refused(403, "wrong_appid") from None
-            except InvalidSignatureException:
-                raise _Refused(403, "bad_signature") from None
-            except Exception:
-                raise _Refused(400, "bad_encrypt") from None
-            text, fields = self._parse_xml(plain.encode("utf-8"))
-        inbound, account = self._to_inbound(text, fields)
-        return _Request(inbound, account, encrypted, nonce)
-
-    @staticmethod
-    def _timestamp(value: str) -> int:
-        try:
-            return int(value)
-        except ValueError:
-            raise _Refused(400, "bad_timestamp") from None
-
-    def _check_skew(self, ts: int) -> None:
-        if abs(time.time() - ts) > self.cfg.max_clock_skew_seconds:
-            raise _Refused(403, "stale_timestamp")
-
-    @staticmethod
-    def _parse_xml(body: bytes) -> tuple[str, dict[str, str]]:
-        """The body as text and its top-level fields; DTDs refused before parsing."""
-        if not body.strip():
-            raise _Refused(400, "empty_body")
-        if declares_dtd(body):
-            raise _Refused(400, "dtd_forbidden")
-        try:
-            text = body.decode("utf-8")  # WeChat always sends UTF-8
-        except UnicodeDecodeError:
-            raise _Refused(400, "bad_encoding") from None
-        try:
-            root = SafeET.fromstring(
-                text, forbid_dtd=True, forbid_entities=True, forbid_external=True
+            text, fields = open_envelope(
+                self.crypto,
+                self.cfg.token,
+                fields,
+                timestamp,
+                nonce,
+                msg_signature,
+                check_fresh=lambda: self._check_skew(ts),
+                refusals=_ENVELOPE_REFUSALS,
             )
-        except DefusedXmlException:
-            raise _Refused(400, "dtd_forbidden") from None
-        except ParseError:
-            raise _Refused(400, "bad_xml") from None
-        if root.tag != "xml":
-            raise _Refused(400, "bad_xml")
-        fields: dict[str, str] = {}
-        for child in root:
-            if child.tag in fields:
-                # wechatpy would see a list; WeChat never repeats a top-level field.
-                raise _Refused(400, "bad_xml")
-            fields[child.tag] = (child.text or "").strip() if len(child) == 0 else ""
-        return text, fields
+        inbound = self._to_inbound(text, fields)
+        return Accepted(inbound, fields.get("ToUserName", ""), nonce, encrypted)
 
-    def _to_inbound(self, text: str, fields: dict[str, str]) -> tuple[Inbound, str]:
-        msg_type = fields.get("MsgType", "")
-        openid = fields.get("FromUserName", "")
-        if not msg_type or not openid:
-            raise _Refused(400, "missing_fields")
-        try:
-            create_time = int(fields.get("CreateTime", ""))
-        except ValueError:
-            raise _Refused(400, "bad_create_time") from None
-        try:
-            msg = parse_message(text)
-            kind, body, extra = self._classify(msg, fields)
-        except _Refused:
-            raise
-        except Exception:
-            log.info("wechat: unparsable %s message", msg_type, exc_info=True)
-            raise _Refused(400, "bad_message") from None
-        if msg_type.lower() == "event" or not fields.get("MsgId"):
-            # FromUserName+CreateTime (WeChat's rule), plus the event: a subscribe and the
-            # LOCATION report that follows it in the same second are two events.
-            event_id = f"{openid}:{create_time}:{fields.get('Event', msg_type)}"
-        else:
-            event_id = fields["MsgId"]
-        inbound = Inbound(
-            platform=self.name,
-            user_id=openid,
-            chat_id=openid,
-            text=body,
-            display_name="",
-            is_group=False,
-            kind=kind,
-            event_id=event_id,
-            timestamp=float(create_time),
-            raw=fields,
-            extra=extra,
-        )
-        return inbound, fields.get("ToUserName", "")
+    def _read_message(self, text: str, fields: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
+        return self._classify(parse_message(text), fields)
+
+    def _event_name(self, fields: dict[str, str]) -> str:
+        # FromUserName+CreateTime (WeChat's rule), plus the event: a subscribe and the
+        # LOCATION report that follows it in the same second are two events.
+        return fields.get("Event", fields["MsgType"])
 
     @staticmethod
     def _classify(msg: Any, fields: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
@@ -449,93 +282,15 @@ class WechatChannel(Channel):
             return event or "event", "", {"key": fields.get("EventKey", "")}
         return msg_type, "", {}
 
-    # -- answering -----------------------------------------------------------
+    # -- answering (TencentChannel) -----------------------------------------
 
-    async def _answer(
-        self, request: web.Request, req: _Request, started: float
-    ) -> web.StreamResponse:
-        inb = req.inbound
-        key = inb.event_id
-        self._forget_old_late()
-        if key in self._inflight or key in self._late:
-            # A WeChat retry of a delivery that is still running here, or whose
-            # reply goes out through the customer-service API: answer nothing.
-            self.rt.metrics.dedup_hits.labels(self.name).inc()
-            log.info("wechat: retry of %s answered success", key)
-            return _success()
-        task: asyncio.Task[list[Reply]] = asyncio.create_task(self.rt.dispatcher.handle(inb))
-        self._inflight[key] = task
-        task.add_done_callback(lambda t: self._inflight.pop(key, None))
-        loop = asyncio.get_running_loop()
-        remaining = self.cfg.reply_budget_seconds - (loop.time() - started)
-        try:
-            replies = await asyncio.wait_for(asyncio.shield(task), max(0.0, remaining))
-        except TimeoutError:
-            log.info("wechat: %s not answered within the budget; replying later", key)
-            self._deliver_later(task, inb)
-            return _success()
-        except asyncio.CancelledError:
-            self._deliver_later(task, inb)
-            raise
-        return await self._passive(request, req, replies)
+    def _can_follow_up(self) -> bool:
+        return self.rt.senders.get("wechat") is not None
 
-    async def _passive(
-        self, request: web.Request, req: _Request, replies: list[Reply]
-    ) -> web.StreamResponse:
-        inb = req.inbound
-        text = "\n\n".join(r.text for r in replies if r.text.strip())
-        if not text.strip():
-            return _success()
-        followups: list[str] = []
-        if utf8_len(text) > MAX_TEXT_BYTES:
-            if self.rt.senders.get("wechat") is not None:
-                parts = [p for p in split_for_limit(text, MAX_TEXT_BYTES) if p.strip()]
-                text, followups = parts[0], parts[1:]
-            else:
-                text = shorten(text, MAX_TEXT_BYTES)
-        now = int(time.time())
-        xml = text_reply_xml(inb.user_id, req.account, text, now)
-        if req.encrypted:
-            assert self.crypto is not None
-            xml = self.crypto.encrypt_message(xml, req.nonce, str(now))
-        resp = web.Response(text=xml, content_type="application/xml")
-        if followups:
-            # Hand the passive part to WeChat first, then send the rest.
-            await resp.prepare(request)
-            await resp.write_eof()
-            self._spawn(self._send_texts(inb, followups))
-        return resp
+    async def _send_followups(self, inb: Inbound, parts: list[str]) -> None:
+        await self._send_texts(inb, parts)
 
-    def _deliver_later(self, task: asyncio.Task[list[Reply]], inb: Inbound) -> None:
-        self._late[inb.event_id] = asyncio.get_running_loop().time()
-        self._late.move_to_end(inb.event_id)
-        while len(self._late) > LATE_MEMORY_SIZE:
-            self._late.popitem(last=False)
-        self._spawn(self._late_reply(task, inb))
-
-    def _forget_old_late(self) -> None:
-        cutoff = asyncio.get_running_loop().time() - LATE_MEMORY_SECONDS
-        while self._late:
-            oldest = next(iter(self._late.values()))
-            if oldest >= cutoff:
-                break
-            self._late.popitem(last=False)
-
-    def _spawn(self, coro: Any) -> None:
-        bg = asyncio.create_task(coro)
-        self._tasks.add(bg)
-        bg.add_done_callback(self._tasks.discard)
-
-    async def _late_reply(self, task: asyncio.Task[list[Reply]], inb: Inbound) -> None:
-        try:
-            replies = await task
-        except Exception:
-            log.exception("wechat: late handler for %s failed", inb.event_id)
-            self.rt.metrics.sends.labels(self.name, "error").inc()
-            return
-        text = "\n\n".join(r.text for r in replies if r.text.strip())
-        if not text.strip():
-            return
+    async def _send_late(self, inb: Inbound, text: str) -> None:
         parts = [p for p in split_for_limit(text, MAX_TEXT_BYTES) if p.strip()]
         await self._send_texts(inb, parts)
 
@@ -575,17 +330,3 @@ class WechatChannel(Channel):
                 self.rt.metrics.sends.labels(self.name, "failed").inc()
                 return
             self.rt.metrics.sends.labels(self.name, "ok").inc()
-
-    async def shutdown(self) -> None:
-        """Wait (bounded by server.shutdown_timeout) for late replies still on their way."""
-        pending = [t for t in self._tasks if not t.done()]
-        if not pending:
-            return
-        timeout = self.rt.config.server.shutdown_timeout
-        log.info("wechat: waiting up to %.1fs for %d late reply(ies)", timeout, len(pending))
-        _, not_done = await asyncio.wait(pending, timeout=timeout)
-        if not_done:
-            log.warning("wechat: %d late reply(ies) dropped at shutdown", len(not_done))
-            for t in not_done:
-                t.cancel()
-            await asyncio.wait(not_done, timeout=1.0)

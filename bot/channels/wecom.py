@@ -64,18 +64,14 @@ Status codes (counted in ``lianxin_rejected_requests_total{platform="wecom"}``):
          counted as ``lianxin_events_total{platform="wecom",command="-",
          outcome="channel_error"}`` and answered with an empty body.
 
-The XML helpers (DTD check, defusedxml parsing, signature, CDATA reply) are the
-WeChat channel's; the two protocols share them.
+The XML helpers (DTD check, defusedxml parsing, signature, encrypted envelope,
+CDATA reply) and the late-reply machinery are bot/channels/tencent.py's; the
+WeChat channel shares them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -92,17 +88,17 @@ from wechatpy.enterprise.events import (
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.enterprise.messages import TextMessage
 
-from bot.channels.base import Channel
-from bot.channels.wechat import (
-    WechatChannel,
-    _Refused,
-    _same,
-    _sha1_signature,
-    text_reply_xml,
+from bot.channels.tencent import (
+    Accepted,
+    Refused,
+    TencentChannel,
+    check_signature,
+    open_envelope,
+    parse_xml,
+    query_timestamp,
 )
 from bot.config import ConfigError
-from bot.inbound import Inbound, Reply
-from bot.text import split_for_limit, utf8_len
+from bot.inbound import Inbound
 
 log = logging.getLogger("lianxin.channels.wecom")
 
@@ -110,23 +106,10 @@ log = logging.getLogger("lianxin.channels.wecom")
 REPLY_BUDGET_SECONDS = 4.5
 # Signed timestamps older (or newer) than this are replays.
 MAX_CLOCK_SKEW_SECONDS = 300
-# Passive and app text messages carry at most 2048 bytes of UTF-8.
-MAX_TEXT_BYTES = 2048
 # Events dispatched even without a handler of their own (the dispatcher knows them).
 ALWAYS_DISPATCHED = frozenset({"subscribe", "unsubscribe", "click"})
-# Event ids whose reply went out through the app message API: a retry of one of
-# them is answered with an empty body. WeCom retries within ~15 s.
-LATE_MEMORY_SECONDS = 600.0
-LATE_MEMORY_SIZE = 10_000
-
-_parse_xml = WechatChannel._parse_xml
-
-
-@dataclass(slots=True)
-class _Request:
-    inbound: Inbound
-    corp_id: str  # the inbound ToUserName: our CorpID, the reply's FromUserName
-    nonce: str
+# What the encrypted envelope's errors are refused as (others: 400 bad_encrypt).
+_ENVELOPE_REFUSALS = {InvalidCorpIdException: (403, "wrong_corp_id")}
 
 
 def _empty() -> web.Response:
@@ -134,9 +117,10 @@ def _empty() -> web.Response:
     return web.Response(status=200, body=b"", content_type="text/plain")
 
 
-class WecomChannel(Channel):
+class WecomChannel(TencentChannel):
     name = "wecom"
     path = "/wecom"
+    quiet_words = "with an empty body"
 
     def __init__(self, runtime: Any) -> None:
         super().__init__(runtime)
@@ -152,17 +136,12 @@ class WecomChannel(Channel):
         self.max_clock_skew = float(
             getattr(self.cfg, "max_clock_skew_seconds", MAX_CLOCK_SKEW_SECONDS)
         )
-        # Wall clock for the replay check and reply timestamps (tests pin it).
-        self.clock: Callable[[], float] = time.time
-        # Background deliveries (late replies, follow-up parts), awaited at shutdown.
-        self._tasks: set[asyncio.Task[None]] = set()
-        # event_id → the dispatcher task of a delivery still running here.
-        self._inflight: dict[str, asyncio.Task[list[Reply]]] = {}
-        # event_id → loop time its reply was handed to the app message API.
-        self._late: OrderedDict[str, float] = OrderedDict()
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(self.path, self.verify), web.post(self.path, self.receive)]
+
+    def quiet(self) -> web.Response:
+        return _empty()
 
     # -- GET: URL verification ------------------------------------------------
 
@@ -175,115 +154,57 @@ class WecomChannel(Channel):
         if not timestamp or not nonce or not echostr:
             return self.reject(400, "missing_params", "timestamp, nonce and echostr are required")
         try:
-            ts = self._timestamp(timestamp)
-            if not signature:
-                raise _Refused(403, "missing_signature")
-            expected = _sha1_signature(self.cfg.token, timestamp, nonce, echostr)
-            if not _same(expected, signature):
-                raise _Refused(403, "bad_signature")
+            ts = query_timestamp(timestamp)
+            expected = check_signature(signature, self.cfg.token, timestamp, nonce, echostr)
             self._check_skew(ts)
             try:
                 plain = self.crypto.check_signature(expected, timestamp, nonce, echostr)
             except InvalidCorpIdException:
-                raise _Refused(403, "wrong_corp_id") from None
+                raise Refused(403, "wrong_corp_id") from None
             except Exception:
-                raise _Refused(400, "bad_echostr") from None
-        except _Refused as refused:
+                raise Refused(400, "bad_echostr") from None
+        except Refused as refused:
             return self.reject(refused.status, refused.reason)
         return web.Response(body=plain.encode("utf-8"), content_type="text/plain")
 
-    # -- POST: messages and events ------------------------------------------
+    # -- POST: messages and events (receive: TencentChannel) -----------------
 
-    async def receive(self, request: web.Request) -> web.StreamResponse:
-        started = asyncio.get_running_loop().time()
-        try:
-            req = await self._accept(request)
-            return await self._answer(request, req, started)
-        except _Refused as refused:
-            return self.reject(refused.status, refused.reason)
-        except web.HTTPRequestEntityTooLarge:
-            self.rt.metrics.rejected.labels(self.name, "too_large").inc()
-            raise
-        except web.HTTPException:
-            raise
-        except Exception:
-            log.exception("wecom: unexpected failure, answering with an empty body")
-            self.rt.metrics.events.labels(self.name, "-", "channel_error").inc()
-            return _empty()
-
-    async def _accept(self, request: web.Request) -> _Request:
-        """Check the query, read, verify, decrypt and parse; raise _Refused on any problem."""
+    async def _accept(self, request: web.Request) -> Accepted:
+        """Check the query, read, verify, decrypt and parse; raise Refused on any problem."""
         q = request.query
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
         if not timestamp or not nonce:
-            raise _Refused(400, "missing_params")
-        ts = self._timestamp(timestamp)
+            raise Refused(400, "missing_params")
+        ts = query_timestamp(timestamp)
         signature = q.get("msg_signature", "")
         if not signature:
-            raise _Refused(403, "missing_signature")
+            raise Refused(403, "missing_signature")
         # aiohttp raises 413 here when the body is over client_max_size.
         body = await request.read()
-        _, outer = _parse_xml(body)
-        encrypt = outer.get("Encrypt", "").strip()
-        if not encrypt:
-            raise _Refused(400, "missing_encrypt")
-        expected = _sha1_signature(self.cfg.token, timestamp, nonce, encrypt)
-        if not _same(expected, signature):
-            raise _Refused(403, "bad_signature")
-        self._check_skew(ts)
-        try:
-            plain = self.crypto.decrypt_message({"Encrypt": encrypt}, expected, timestamp, nonce)
-        except InvalidCorpIdException:
-            raise _Refused(403, "wrong_corp_id") from None
-        except Exception:
-            raise _Refused(400, "bad_encrypt") from None
-        text, fields = _parse_xml(plain.encode("utf-8"))
+        _, outer = parse_xml(body)
+        text, fields = open_envelope(
+            self.crypto,
+            self.cfg.token,
+            outer,
+            timestamp,
+            nonce,
+            signature,
+            check_fresh=lambda: self._check_skew(ts),
+            refusals=_ENVELOPE_REFUSALS,
+        )
         inbound = self._to_inbound(text, fields)
-        return _Request(inbound, fields.get("ToUserName") or self.cfg.corp_id, nonce)
-
-    @staticmethod
-    def _timestamp(value: str) -> int:
-        try:
-            return int(value)
-        except ValueError:
-            raise _Refused(400, "bad_timestamp") from None
-
-    def _check_skew(self, ts: int) -> None:
-        if abs(self.clock() - ts) > self.max_clock_skew:
-            raise _Refused(403, "stale_timestamp")
+        return Accepted(inbound, fields.get("ToUserName") or self.cfg.corp_id, nonce, True)
 
     def _to_inbound(self, text: str, fields: dict[str, str]) -> Inbound:
-        msg_type = fields.get("MsgType", "")
-        user_id = fields.get("FromUserName", "")
-        if not msg_type or not user_id:
-            raise _Refused(400, "missing_fields")
-        try:
-            create_time = int(fields.get("CreateTime", ""))
-        except ValueError:
-            raise _Refused(400, "bad_create_time") from None
-        try:
-            msg = parse_message(text)
-            kind, body, extra = self._classify(msg, fields)
-        except Exception:
-            log.info("wecom: unparsable %s message", msg_type, exc_info=True)
-            raise _Refused(400, "bad_message") from None
-        if msg_type.lower() == "event" or not fields.get("MsgId"):
-            event_id = f"{user_id}:{create_time}:{fields.get('Event', '')}"
-        else:
-            event_id = fields["MsgId"]
-        extra["agent_id"] = fields.get("AgentID", "")
-        return Inbound(
-            platform=self.name,
-            user_id=user_id,
-            chat_id=user_id,
-            text=body,
-            is_group=False,
-            kind=kind,
-            event_id=event_id,
-            timestamp=float(create_time),
-            raw=fields,
-            extra=extra,
-        )
+        inbound = super()._to_inbound(text, fields)
+        inbound.extra["agent_id"] = fields.get("AgentID", "")
+        return inbound
+
+    def _read_message(self, text: str, fields: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
+        return self._classify(parse_message(text), fields)
+
+    def _event_name(self, fields: dict[str, str]) -> str:
+        return fields.get("Event", "")
 
     @staticmethod
     def _classify(msg: Any, fields: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
@@ -322,90 +243,21 @@ class WecomChannel(Channel):
     # -- answering -----------------------------------------------------------
 
     async def _answer(
-        self, request: web.Request, req: _Request, started: float
+        self, request: web.Request, req: Accepted, started: float
     ) -> web.StreamResponse:
         inb = req.inbound
         if not self._dispatched(inb):
             log.debug("wecom: %s event from %s not dispatched", inb.kind, inb.user_id)
             self.rt.metrics.events.labels(self.name, inb.kind, "ignored").inc()
             return _empty()
-        key = inb.event_id
-        self._forget_old_late()
-        if key in self._inflight or key in self._late:
-            # A WeCom retry of a delivery that is still running here, or whose
-            # reply goes out through the app message API: answer nothing.
-            self.rt.metrics.dedup_hits.labels(self.name).inc()
-            log.info("wecom: retry of %s answered with an empty body", key)
-            return _empty()
-        task: asyncio.Task[list[Reply]] = asyncio.create_task(self.rt.dispatcher.handle(inb))
-        self._inflight[key] = task
-        task.add_done_callback(lambda t: self._inflight.pop(key, None))
-        loop = asyncio.get_running_loop()
-        remaining = self.reply_budget - (loop.time() - started)
-        try:
-            replies = await asyncio.wait_for(asyncio.shield(task), max(0.0, remaining))
-        except TimeoutError:
-            log.info("wecom: %s not answered within the budget; replying later", key)
-            self._deliver_later(task, inb)
-            return _empty()
-        except asyncio.CancelledError:
-            self._deliver_later(task, inb)
-            raise
-        return await self._passive(request, req, replies)
+        return await super()._answer(request, req, started)
 
-    async def _passive(
-        self, request: web.Request, req: _Request, replies: list[Reply]
-    ) -> web.StreamResponse:
-        inb = req.inbound
-        text = "\n\n".join(r.text for r in replies if r.text.strip())
-        if not text.strip():
-            return _empty()
-        followups: list[str] = []
-        if utf8_len(text) > MAX_TEXT_BYTES:
-            parts = [p for p in split_for_limit(text, MAX_TEXT_BYTES) if p.strip()]
-            text, followups = parts[0], parts[1:]
-        now = str(int(self.clock()))
-        xml = text_reply_xml(inb.user_id, req.corp_id, text, int(now))
-        envelope = self.crypto.encrypt_message(xml, req.nonce, now)
-        resp = web.Response(text=envelope, content_type="application/xml")
-        if followups:
-            # Hand the passive part to WeCom first, then send the rest.
-            await resp.prepare(request)
-            await resp.write_eof()
-            self._spawn(self._send_later(inb, followups, "followup"))
-        return resp
+    async def _send_followups(self, inb: Inbound, parts: list[str]) -> None:
+        await self._send_later(inb, parts, "followup")
 
-    def _deliver_later(self, task: asyncio.Task[list[Reply]], inb: Inbound) -> None:
-        self._late[inb.event_id] = asyncio.get_running_loop().time()
-        self._late.move_to_end(inb.event_id)
-        while len(self._late) > LATE_MEMORY_SIZE:
-            self._late.popitem(last=False)
-        self._spawn(self._late_reply(task, inb))
-
-    def _forget_old_late(self) -> None:
-        cutoff = asyncio.get_running_loop().time() - LATE_MEMORY_SECONDS
-        while self._late:
-            _, at = next(iter(self._late.items()))
-            if at >= cutoff:
-                break
-            self._late.popitem(last=False)
-
-    def _spawn(self, coro: Any) -> None:
-        bg = asyncio.create_task(coro)
-        self._tasks.add(bg)
-        bg.add_done_callback(self._tasks.discard)
-
-    async def _late_reply(self, task: asyncio.Task[list[Reply]], inb: Inbound) -> None:
-        try:
-            replies = await task
-        except Exception:
-            log.exception("wecom: late handler for %s failed", inb.event_id)
-            self.rt.metrics.sends.labels(self.name, "error").inc()
-            return
-        text = "\n\n".join(r.text for r in replies if r.text.strip())
-        if text.strip():
-            # The sender cuts a long text into several messages itself.
-            await self._send_later(inb, [text], "late_reply")
+    async def _send_late(self, inb: Inbound, text: str) -> None:
+        # The sender cuts a long text into several messages itself.
+        await self._send_later(inb, [text], "late_reply")
 
     async def _send_later(self, inb: Inbound, parts: list[str], purpose: str) -> None:
         """App messages through the outbound layer (a Delivery row each), in order."""
@@ -430,17 +282,3 @@ class WecomChannel(Channel):
                     len(parts) - i - 1,
                 )
                 return
-
-    async def shutdown(self) -> None:
-        """Wait (bounded by server.shutdown_timeout) for late replies still on their way."""
-        pending = [t for t in self._tasks if not t.done()]
-        if not pending:
-            return
-        timeout = self.rt.config.server.shutdown_timeout
-        log.info("wecom: waiting up to %.1fs for %d late reply(ies)", timeout, len(pending))
-        _, not_done = await asyncio.wait(pending, timeout=timeout)
-        if not_done:
-            log.warning("wecom: %d late reply(ies) dropped at shutdown", len(not_done))
-            for t in not_done:
-                t.cancel()
-            await asyncio.wait(not_done, timeout=1.0)

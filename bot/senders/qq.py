@@ -31,19 +31,23 @@ Neither the secret nor any token value is ever logged.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from aiolimiter import AsyncLimiter
 
 from bot.config import QQConfig
 from bot.inbound import Reply
 from bot.senders.base import Capabilities, Sender, SendResult
+from bot.senders.token_api import (
+    Outcome,
+    TokenError,
+    TokenSender,
+    read_token_reply,
+    token_lifetime,
+)
 from bot.senders.tokens import TokenCache
 from bot.targets import BadTarget, Target
 
@@ -106,59 +110,22 @@ KNOWN_ERRORS: dict[int, tuple[str, bool]] = {
 NO_PUSH = "qq: 平台自 2025-04-21 起不再提供主动推送，只能在用户消息后被动回复"
 
 
-@dataclass(slots=True)
-class _Outcome:
-    """One HTTP exchange, classified."""
-
-    ok: bool
-    code: int | None = None
-    reason: str = ""
-    transient: bool = False
-    retry_once: bool = False
-    permanent: bool = False
-    token_rejected: bool = False
-    # The request may have reached the platform (timeout, 5xx): a later
-    # "duplicate msg_seq" then means it did.
-    uncertain: bool = False
-
-
-class QQTokenError(Exception):
+class QQTokenError(TokenError):
     """getAppAccessToken did not give a token (code None when the platform sent none)."""
 
-    def __init__(self, code: int | None, reason: str, transient: bool) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.transient = transient
 
+class QQSender(TokenSender):
+    """Passive replies. The ``timeout`` (10 s unless given) must stay at least 5 s
+    (send.md), or a message that arrived looks failed."""
 
-class QQSender(Sender):
     platform = "qq"
     capabilities = CAPABILITIES
+    timeout_reason = "请求 QQ 接口超时"
+    connect_reason = "连接 QQ 接口失败"
+    config: QQConfig
 
-    def __init__(
-        self,
-        config: QQConfig,
-        session: aiohttp.ClientSession,
-        tokens: TokenCache,
-        *,
-        timeout: float = 10.0,
-        max_attempts: int = 3,
-        backoff_base: float = 0.5,
-    ) -> None:
-        self.config = config
-        self.session = session
-        self.tokens = tokens
-        self.api_base = config.api_base.rstrip("/")
-        self.token_url = config.token_url
-        # send.md asks for at least 5 s, or a message that arrived looks failed.
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.max_attempts = max(1, max_attempts)
-        self.backoff_base = backoff_base
-        self.token_key = f"qq:{config.appid}"
-        self._limiter = (
-            AsyncLimiter(config.rate_per_minute, 60) if config.rate_per_minute > 0 else None
-        )
+    def _token_key(self) -> str:
+        return f"qq:{self.config.appid}"
 
     # -- public API ---------------------------------------------------------
 
@@ -195,92 +162,36 @@ class QQSender(Sender):
 
     async def _send(self, path: str, body: dict[str, Any]) -> SendResult:
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        attempts = 0
-        refreshed = False
+        tries = 0
         uncertain = False
-        while True:
-            attempts += 1
+
+        async def attempt() -> tuple[Outcome, str | None]:
+            nonlocal tries, uncertain
+            tries += 1
             outcome, token = await self._attempt(path, payload)
             if outcome.code == DUPLICATE_SEQ and uncertain:
                 # An earlier attempt timed out or got a 5xx, yet the platform has it.
-                log.info("%s: msg_seq already delivered by attempt %d", path, attempts - 1)
-                return SendResult(ok=True, attempts=attempts)
+                log.info("%s: msg_seq already delivered by attempt %d", path, tries - 1)
+                return Outcome(ok=True), token
             uncertain = uncertain or outcome.uncertain
-            if outcome.ok:
-                return SendResult(
-                    ok=True, code=outcome.code, reason=outcome.reason, attempts=attempts
-                )
-            last = attempts >= self.max_attempts
-            if outcome.token_rejected and not refreshed and not last and token is not None:
-                refreshed = True
-                log.info(
-                    "%s: token for %s rejected (%s), refreshing", path, self.token_key, outcome.code
-                )
-                try:
-                    await self.tokens.refresh(self.token_key, self._fetch_token, token)
-                except QQTokenError as exc:
-                    return self._token_failure(exc, attempts)
-                continue
-            retry = outcome.transient or (outcome.retry_once and attempts == 1)
-            if retry and not last:
-                delay = self.backoff_base * (2 ** (attempts - 1))
-                log.info(
-                    "%s: attempt %d failed (%s %s), retrying in %.2fs",
-                    path,
-                    attempts,
-                    outcome.code,
-                    outcome.reason,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            log.warning(
-                "%s: send failed after %d attempt(s): %s %s",
-                path,
-                attempts,
-                outcome.code,
-                outcome.reason,
-            )
-            return SendResult(
-                ok=False,
-                code=outcome.code,
-                reason=outcome.reason,
-                permanent=outcome.permanent,
-                attempts=attempts,
-            )
+            return outcome, token
 
-    async def _attempt(self, path: str, payload: bytes) -> tuple[_Outcome, str | None]:
+        return await self._call(path, attempt)
+
+    async def _attempt(self, path: str, payload: bytes) -> tuple[Outcome, str | None]:
         """One try: get a token, POST. Returns the outcome and the token used."""
-        try:
-            token = await self.tokens.get(self.token_key, self._fetch_token)
-        except QQTokenError as exc:
-            reason = f"获取 access_token 失败：{exc.reason}"
-            return _Outcome(ok=False, code=exc.code, reason=reason, transient=exc.transient), None
-        if self._limiter is not None:
-            await self._limiter.acquire()
-        try:
-            async with self.session.post(
-                f"{self.api_base}{path}",
-                data=payload,
-                headers={
-                    "Authorization": f"QQBot {token}",
-                    "Content-Type": "application/json; charset=utf-8",
-                },
-                timeout=self.timeout,
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
-        except TimeoutError:
-            return _Outcome(
-                ok=False, reason="请求 QQ 接口超时", transient=True, uncertain=True
-            ), token
-        except aiohttp.ClientError as exc:
-            reason = f"连接 QQ 接口失败（{type(exc).__name__}）"
-            return _Outcome(ok=False, reason=reason, transient=True, uncertain=True), token
-        return self._classify(status, raw), token
+        token = await self._token()
+        if isinstance(token, Outcome):
+            return token, None
+        reply = await self._post(
+            f"{self.api_base}{path}", payload, headers={"Authorization": f"QQBot {token}"}
+        )
+        if isinstance(reply, Outcome):
+            return reply, token
+        return self._classify(*reply), token
 
     @staticmethod
-    def _classify(status: int, raw: bytes) -> _Outcome:
+    def _classify(status: int, raw: bytes) -> Outcome:
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:
@@ -295,22 +206,22 @@ class QQSender(Sender):
                     break
             message = str(data.get("message") or "")
         if 200 <= status < 300 and code is None:
-            return _Outcome(ok=True)
+            return Outcome(ok=True)
         if 200 <= status < 300 and code in ACCEPTED_FOR_REVIEW:
-            return _Outcome(ok=True, code=code, reason=f"已提交，等待平台审核（{message}）")
+            return Outcome(ok=True, code=code, reason=f"已提交，等待平台审核（{message}）")
         if code is None:
             if status >= 500:
-                return _Outcome(
+                return Outcome(
                     ok=False, reason=f"QQ 接口 HTTP {status}", transient=True, uncertain=True
                 )
-            return _Outcome(
+            return Outcome(
                 ok=False,
                 reason=f"QQ 接口 HTTP {status}" + (f"（{message}）" if message else ""),
                 transient=status == 429,
                 token_rejected=status == 401,
             )
         text, permanent = KNOWN_ERRORS.get(code, ("QQ 接口返回错误", False))
-        return _Outcome(
+        return Outcome(
             ok=False,
             code=code,
             reason=f"{text}（{message}）" if message else text,
@@ -321,42 +232,18 @@ class QQSender(Sender):
             uncertain=status >= 500,
         )
 
-    def _token_failure(self, exc: QQTokenError, attempts: int) -> SendResult:
-        log.warning("access token for %s unavailable: %s %s", self.token_key, exc.code, exc.reason)
-        return SendResult(
-            ok=False,
-            code=exc.code,
-            reason=f"获取 access_token 失败：{exc.reason}",
-            attempts=attempts,
-        )
-
     # -- access token ------------------------------------------------------
 
     async def _fetch_token(self) -> tuple[str, float]:
         body = {"appId": self.config.appid, "clientSecret": self.config.secret}
-        try:
-            async with self.session.post(self.token_url, json=body, timeout=self.timeout) as resp:
-                status = resp.status
-                raw = await resp.read()
-        except TimeoutError:
-            raise QQTokenError(None, "请求超时", transient=True) from None
-        except aiohttp.ClientError as exc:
-            raise QQTokenError(None, f"连接失败（{type(exc).__name__}）", True) from None
-        if status >= 500:
-            raise QQTokenError(None, f"HTTP {status}", transient=True)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
+        status, data = await read_token_reply(
+            self.session.post(self.config.token_url, json=body, timeout=self.timeout), QQTokenError
+        )
         if not isinstance(data, dict):
             raise QQTokenError(None, f"无法解析的回答（HTTP {status}）", transient=status == 200)
         token = data.get("access_token")
         if isinstance(token, str) and token:
-            try:
-                expires_in = float(data.get("expires_in", 7200))  # "7200": a string
-            except (TypeError, ValueError):
-                expires_in = 7200.0
-            return token, expires_in
+            return token, token_lifetime(data)  # "7200": a string
         code = data.get("code")
         code = code if isinstance(code, int) and not isinstance(code, bool) else None
         message = str(data.get("message") or "")

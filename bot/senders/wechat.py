@@ -18,20 +18,25 @@ without their query string.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiolimiter import AsyncLimiter
 
 from bot.config import WechatConfig
 from bot.senders.base import Capabilities, Sender, SendResult
+from bot.senders.token_api import (
+    Outcome,
+    TokenError,
+    TokenSender,
+    errcode_outcome,
+    read_token_reply,
+    token_lifetime,
+)
 from bot.senders.tokens import TokenCache
 
 log = logging.getLogger("lianxin.senders.wechat")
@@ -79,26 +84,8 @@ TOKEN_FETCH_ERRORS: dict[int, str] = {
 FORCE_REFRESH_INTERVAL = 30.0
 
 
-@dataclass(slots=True)
-class _Outcome:
-    """One HTTP exchange, classified."""
-
-    ok: bool
-    code: int | None = None
-    reason: str = ""
-    transient: bool = False
-    permanent: bool = False
-    token_rejected: bool = False
-
-
-class WechatTokenError(Exception):
+class WechatTokenError(TokenError):
     """stable_token did not give a token (code None for transport failures)."""
-
-    def __init__(self, code: int | None, reason: str, transient: bool) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.transient = transient
 
 
 CAPABILITIES = Capabilities(
@@ -109,32 +96,18 @@ CAPABILITIES = Capabilities(
 )
 
 
-class WechatSender(Sender):
+class WechatSender(TokenSender):
     capabilities = CAPABILITIES
     platform = "wechat"
+    timeout_reason = "请求微信接口超时"
+    connect_reason = "连接微信接口失败"
+    config: WechatConfig
 
-    def __init__(
-        self,
-        config: WechatConfig,
-        session: aiohttp.ClientSession,
-        tokens: TokenCache,
-        *,
-        timeout: float = 10.0,
-        max_attempts: int = 3,
-        backoff_base: float = 0.5,
-    ) -> None:
-        self.config = config
-        self.session = session
-        self.tokens = tokens
-        self.api_base = config.api_base.rstrip("/")
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.max_attempts = max(1, max_attempts)
-        self.backoff_base = backoff_base
-        self.token_key = f"wechat:{config.appid}"
-        self._limiter = (
-            AsyncLimiter(config.rate_per_minute, 60) if config.rate_per_minute > 0 else None
-        )
-        self._last_forced: float | None = None
+    # When the last forced refresh was asked for (time.monotonic()).
+    _last_forced: float | None = None
+
+    def _token_key(self) -> str:
+        return f"wechat:{self.config.appid}"
 
     # -- public API ---------------------------------------------------------
 
@@ -177,130 +150,34 @@ class WechatSender(Sender):
 
     async def _send(self, path: str, body: dict[str, Any]) -> SendResult:
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        attempts = 0
-        refreshed = False
-        while True:
-            attempts += 1
-            outcome, token = await self._attempt(path, payload)
-            if outcome.ok:
-                return SendResult(ok=True, attempts=attempts)
-            last = attempts >= self.max_attempts
-            if outcome.token_rejected and not refreshed and not last and token is not None:
-                refreshed = True
-                log.info(
-                    "%s: token for %s rejected (%s), refreshing",
-                    path,
-                    self.token_key,
-                    outcome.code,
-                )
-                try:
-                    await self.tokens.refresh(
-                        self.token_key, lambda stale=token: self._fetch_token(stale), token
-                    )
-                except WechatTokenError as exc:
-                    return self._token_failure(exc, attempts)
-                continue
-            if outcome.transient and not last:
-                delay = self.backoff_base * (2 ** (attempts - 1))
-                log.info(
-                    "%s: attempt %d failed (%s), retrying in %.2fs",
-                    path,
-                    attempts,
-                    outcome.reason,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            log.warning(
-                "%s: send failed after %d attempt(s): %s %s",
-                path,
-                attempts,
-                outcome.code,
-                outcome.reason,
-            )
-            return SendResult(
-                ok=False,
-                code=outcome.code,
-                reason=outcome.reason,
-                permanent=outcome.permanent,
-                attempts=attempts,
-            )
+        return await self._call(path, lambda: self._attempt(path, payload))
 
-    async def _attempt(self, path: str, payload: bytes) -> tuple[_Outcome, str | None]:
+    async def _attempt(self, path: str, payload: bytes) -> tuple[Outcome, str | None]:
         """One try: get a token, POST. Returns the outcome and the token used."""
-        try:
-            token = await self.tokens.get(self.token_key, self._fetch_token)
-        except WechatTokenError as exc:
-            return (
-                _Outcome(
-                    ok=False,
-                    code=exc.code,
-                    reason=f"获取 access_token 失败：{exc.reason}",
-                    transient=exc.transient,
-                ),
-                None,
-            )
-        if self._limiter is not None:
-            await self._limiter.acquire()
-        url = f"{self.api_base}{path}"
-        try:
-            async with self.session.post(
-                url,
-                params={"access_token": token},
-                data=payload,
-                headers={"Content-Type": "application/json; charset=utf-8"},
-                timeout=self.timeout,
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
-        except TimeoutError:
-            return _Outcome(ok=False, reason="请求微信接口超时", transient=True), token
-        except aiohttp.ClientError as exc:
-            # The exception text can contain the URL (with the token): name only.
-            reason = f"连接微信接口失败（{type(exc).__name__}）"
-            return _Outcome(ok=False, reason=reason, transient=True), token
-        return self._classify(status, raw), token
+        token = await self._token()
+        if isinstance(token, Outcome):
+            return token, None
+        reply = await self._post(f"{self.api_base}{path}", payload, params={"access_token": token})
+        if isinstance(reply, Outcome):
+            return reply, token
+        return self._classify(*reply), token
 
     @staticmethod
-    def _classify(status: int, raw: bytes) -> _Outcome:
-        if status >= 500:
-            return _Outcome(ok=False, reason=f"微信接口 HTTP {status}", transient=True)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            return _Outcome(
-                ok=False,
-                reason=f"微信接口返回了无法解析的内容（HTTP {status}）",
-                transient=status == 200,
-            )
-        errcode = data.get("errcode", 0 if status == 200 else None)
-        if errcode == 0:
-            return _Outcome(ok=True, code=0)
-        if not isinstance(errcode, int):
-            return _Outcome(ok=False, reason=f"微信接口 HTTP {status}")
-        errmsg = str(data.get("errmsg", ""))
-        text, permanent = KNOWN_ERRORS.get(errcode, ("微信接口返回错误", False))
-        return _Outcome(
-            ok=False,
-            code=errcode,
-            reason=f"{text}（{errmsg}）" if errmsg else text,
-            transient=errcode in TRANSIENT_ERRORS,
-            permanent=permanent,
-            token_rejected=errcode in TOKEN_ERRORS,
+    def _classify(status: int, raw: bytes) -> Outcome:
+        outcome, _ = errcode_outcome(
+            status,
+            raw,
+            api="微信接口",
+            known=KNOWN_ERRORS,
+            transient=TRANSIENT_ERRORS,
+            token_errors=TOKEN_ERRORS,
         )
-
-    def _token_failure(self, exc: WechatTokenError, attempts: int) -> SendResult:
-        log.warning("access token for %s unavailable: %s %s", self.token_key, exc.code, exc.reason)
-        return SendResult(
-            ok=False,
-            code=exc.code,
-            reason=f"获取 access_token 失败：{exc.reason}",
-            attempts=attempts,
-        )
+        return outcome
 
     # -- access token ------------------------------------------------------
+
+    async def _replace_token(self, stale: str) -> tuple[str, float]:
+        return await self._fetch_token(stale)
 
     async def _fetch_token(self, stale: str | None = None) -> tuple[str, float]:
         """stable_token in normal mode; forced only if WeChat insists on a rejected token.
@@ -331,31 +208,17 @@ class WechatSender(Sender):
             "secret": self.config.secret,
             "force_refresh": force,
         }
-        try:
-            async with self.session.post(
+        status, data = await read_token_reply(
+            self.session.post(
                 f"{self.api_base}/cgi-bin/stable_token", json=body, timeout=self.timeout
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
-        except TimeoutError:
-            raise WechatTokenError(None, "请求超时", transient=True) from None
-        except aiohttp.ClientError as exc:
-            raise WechatTokenError(None, f"连接失败（{type(exc).__name__}）", True) from None
-        if status >= 500:
-            raise WechatTokenError(None, f"HTTP {status}", transient=True)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
+            ),
+            WechatTokenError,
+        )
         if not isinstance(data, dict):
             raise WechatTokenError(None, f"无法解析的回答（HTTP {status}）", transient=True)
         token = data.get("access_token")
         if isinstance(token, str) and token:
-            try:
-                expires_in = float(data.get("expires_in", 7200))
-            except (TypeError, ValueError):
-                expires_in = 7200.0
-            return token, expires_in
+            return token, token_lifetime(data)
         errcode = data.get("errcode")
         errmsg = str(data.get("errmsg", ""))
         text = (

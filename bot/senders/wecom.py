@@ -37,7 +37,6 @@ logged without their query string and robots by name.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -48,8 +47,15 @@ from aiolimiter import AsyncLimiter
 
 from bot.config import WecomConfig
 from bot.senders.base import Capabilities, Sender, SendResult
+from bot.senders.token_api import (
+    Outcome,
+    TokenError,
+    TokenSender,
+    errcode_outcome,
+    read_token_reply,
+    token_lifetime,
+)
 from bot.senders.tokens import TokenCache
-from bot.senders.wechat import WechatTokenError, _Outcome
 from bot.targets import Target
 from bot.text import split_for_limit
 
@@ -129,7 +135,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-class WecomTokenError(WechatTokenError):
+class WecomTokenError(TokenError):
     """gettoken did not give a token (code None for transport failures)."""
 
 
@@ -143,9 +149,12 @@ def _listed(value: Any, who: str) -> bool:
     return isinstance(value, str) and who in value.split("|")
 
 
-class WecomSender(Sender):
+class WecomSender(TokenSender):
     capabilities = CAPABILITIES
     platform = "wecom"
+    timeout_reason = "请求企业微信接口超时"
+    connect_reason = "连接企业微信接口失败"
+    config: WecomConfig
 
     def __init__(
         self,
@@ -159,21 +168,21 @@ class WecomSender(Sender):
         robot_burst: int = ROBOT_BURST,
         robot_period: float = ROBOT_PERIOD,
     ) -> None:
-        self.config = config
-        self.session = session
-        self.tokens = tokens
-        self.api_base = config.api_base.rstrip("/")
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.max_attempts = max(1, max_attempts)
-        self.backoff_base = backoff_base
+        super().__init__(
+            config,
+            session,
+            tokens,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+        )
         self.robot_burst = robot_burst
         self.robot_period = robot_period
-        self.token_key = f"wecom:{config.corp_id}:{config.agent_id}"
-        self._limiter = (
-            AsyncLimiter(config.rate_per_minute, 60) if config.rate_per_minute > 0 else None
-        )
         # robot key → its limiter (two names for one key share it).
         self._robot_limiters: dict[str, AsyncLimiter] = {}
+
+    def _token_key(self) -> str:
+        return f"wecom:{self.config.corp_id}:{self.config.agent_id}"
 
     @property
     def app_configured(self) -> bool:
@@ -284,49 +293,7 @@ class WecomSender(Sender):
     ) -> SendResult:
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         what = f"{path} (robot {robot[0]!r})" if robot else path
-        attempts = 0
-        refreshed = False
-        while True:
-            attempts += 1
-            outcome, token = await self._attempt(path, payload, recipient, robot)
-            if outcome.ok:
-                return SendResult(ok=True, attempts=attempts)
-            last = attempts >= self.max_attempts
-            if outcome.token_rejected and not refreshed and not last and token is not None:
-                refreshed = True
-                log.info(
-                    "%s: token for %s rejected (%s), refreshing", what, self.token_key, outcome.code
-                )
-                try:
-                    await self.tokens.refresh(self.token_key, self._fetch_token, token)
-                except WecomTokenError as exc:
-                    return self._token_failure(exc, attempts)
-                continue
-            if outcome.transient and not last:
-                delay = self.backoff_base * (2 ** (attempts - 1))
-                log.info(
-                    "%s: attempt %d failed (%s), retrying in %.2fs",
-                    what,
-                    attempts,
-                    outcome.reason,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            log.warning(
-                "%s: send failed after %d attempt(s): %s %s",
-                what,
-                attempts,
-                outcome.code,
-                outcome.reason,
-            )
-            return SendResult(
-                ok=False,
-                code=outcome.code,
-                reason=outcome.reason,
-                permanent=outcome.permanent,
-                attempts=attempts,
-            )
+        return await self._call(what, lambda: self._attempt(path, payload, recipient, robot))
 
     async def _attempt(
         self,
@@ -334,43 +301,22 @@ class WecomSender(Sender):
         payload: bytes,
         recipient: str | None,
         robot: tuple[str, str] | None,
-    ) -> tuple[_Outcome, str | None]:
+    ) -> tuple[Outcome, str | None]:
         """One try: get a token (not for robots), wait for the limiters, POST."""
         token: str | None = None
         if robot is None:
-            try:
-                token = await self.tokens.get(self.token_key, self._fetch_token)
-            except WecomTokenError as exc:
-                outcome = _Outcome(
-                    ok=False,
-                    code=exc.code,
-                    reason=f"获取 access_token 失败：{exc.reason}",
-                    transient=exc.transient,
-                )
-                return outcome, None
+            got = await self._token()
+            if isinstance(got, Outcome):
+                return got, None
+            token = got
             params = {"access_token": token}
         else:
             params = {"key": robot[1]}
             await self._robot_limiter(robot[1]).acquire()
-        if self._limiter is not None:
-            await self._limiter.acquire()
-        try:
-            async with self.session.post(
-                f"{self.api_base}{path}",
-                params=params,
-                data=payload,
-                headers={"Content-Type": "application/json; charset=utf-8"},
-                timeout=self.timeout,
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
-        except TimeoutError:
-            return _Outcome(ok=False, reason="请求企业微信接口超时", transient=True), token
-        except aiohttp.ClientError as exc:
-            # The exception text can contain the URL (token or robot key): name only.
-            reason = f"连接企业微信接口失败（{type(exc).__name__}）"
-            return _Outcome(ok=False, reason=reason, transient=True), token
-        return self._classify(status, raw, recipient), token
+        reply = await self._post(f"{self.api_base}{path}", payload, params=params)
+        if isinstance(reply, Outcome):
+            return reply, token
+        return self._classify(*reply, recipient), token
 
     def _robot_limiter(self, key: str) -> AsyncLimiter:
         limiter = self._robot_limiters.get(key)
@@ -380,89 +326,47 @@ class WecomSender(Sender):
         return limiter
 
     @staticmethod
-    def _classify(status: int, raw: bytes, recipient: str | None) -> _Outcome:
-        if status >= 500:
-            return _Outcome(ok=False, reason=f"企业微信接口 HTTP {status}", transient=True)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            return _Outcome(
-                ok=False,
-                reason=f"企业微信接口返回了无法解析的内容（HTTP {status}）",
-                transient=status == 200,
-            )
-        errcode = data.get("errcode", 0 if status == 200 else None)
-        if errcode == 0:
-            if recipient is not None:
-                # Partly invalid recipients still give errcode 0 (protocols.md §2).
-                if _listed(data.get("invaliduser"), recipient):
-                    return _Outcome(
-                        ok=False,
-                        reason=f"成员 {recipient} 无效或不在应用的可见范围内（invaliduser）",
-                        permanent=True,
-                    )
-                if _listed(data.get("unlicenseduser"), recipient):
-                    return _Outcome(
-                        ok=False,
-                        reason=f"成员 {recipient} 没有接口许可（unlicenseduser）",
-                        permanent=True,
-                    )
-            return _Outcome(ok=True, code=0)
-        if not isinstance(errcode, int):
-            return _Outcome(ok=False, reason=f"企业微信接口 HTTP {status}")
-        errmsg = _short_errmsg(str(data.get("errmsg", "")))
-        text, permanent = KNOWN_ERRORS.get(errcode, ("企业微信接口返回错误", False))
-        return _Outcome(
-            ok=False,
-            code=errcode,
-            reason=f"{text}（{errmsg}）" if errmsg else text,
-            transient=errcode in TRANSIENT_ERRORS,
-            permanent=permanent,
-            token_rejected=errcode in TOKEN_ERRORS,
+    def _classify(status: int, raw: bytes, recipient: str | None) -> Outcome:
+        outcome, data = errcode_outcome(
+            status,
+            raw,
+            api="企业微信接口",
+            known=KNOWN_ERRORS,
+            transient=TRANSIENT_ERRORS,
+            token_errors=TOKEN_ERRORS,
+            errmsg=_short_errmsg,
         )
-
-    def _token_failure(self, exc: WecomTokenError, attempts: int) -> SendResult:
-        log.warning("access token for %s unavailable: %s %s", self.token_key, exc.code, exc.reason)
-        return SendResult(
-            ok=False,
-            code=exc.code,
-            reason=f"获取 access_token 失败：{exc.reason}",
-            attempts=attempts,
-        )
+        if outcome.ok and recipient is not None:
+            # Partly invalid recipients still give errcode 0 (protocols.md §2).
+            if _listed(data.get("invaliduser"), recipient):
+                return Outcome(
+                    ok=False,
+                    reason=f"成员 {recipient} 无效或不在应用的可见范围内（invaliduser）",
+                    permanent=True,
+                )
+            if _listed(data.get("unlicenseduser"), recipient):
+                return Outcome(
+                    ok=False,
+                    reason=f"成员 {recipient} 没有接口许可（unlicenseduser）",
+                    permanent=True,
+                )
+        return outcome
 
     # -- access token ------------------------------------------------------
 
     async def _fetch_token(self) -> tuple[str, float]:
         """GET gettoken. WeCom hands out the same token again while it is valid."""
         params = {"corpid": self.config.corp_id, "corpsecret": self.config.secret}
-        try:
-            async with self.session.get(
-                f"{self.api_base}{TOKEN_PATH}", params=params, timeout=self.timeout
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
-        except TimeoutError:
-            raise WecomTokenError(None, "请求超时", transient=True) from None
-        except aiohttp.ClientError as exc:
-            raise WecomTokenError(None, f"连接失败（{type(exc).__name__}）", True) from None
-        if status >= 500:
-            raise WecomTokenError(None, f"HTTP {status}", transient=True)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
+        status, data = await read_token_reply(
+            self.session.get(f"{self.api_base}{TOKEN_PATH}", params=params, timeout=self.timeout),
+            WecomTokenError,
+        )
         if not isinstance(data, dict):
             raise WecomTokenError(None, f"无法解析的回答（HTTP {status}）", transient=True)
         errcode = data.get("errcode", 0)
         token = data.get("access_token")
         if errcode == 0 and isinstance(token, str) and token:
-            try:
-                expires_in = float(data.get("expires_in", 7200))
-            except (TypeError, ValueError):
-                expires_in = 7200.0
-            return token, expires_in
+            return token, token_lifetime(data)
         errmsg = _short_errmsg(str(data.get("errmsg", "")))
         if isinstance(errcode, int) and errcode != 0:
             text = TOKEN_FETCH_ERRORS.get(errcode, "企业微信接口返回错误")

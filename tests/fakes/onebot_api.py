@@ -19,8 +19,7 @@ Follows botuniverse/onebot-11 ``communication/http.md``,
 * Scripted trouble for the next calls: ``fail_next(retcode)`` (status
   "failed"), ``http_error_next(status)``, ``delay_next(seconds)``.
 
-Use it with pytest-aiohttp (``server = await aiohttp_server(fake.app)``,
-``fake.base_url = str(server.make_url("")).rstrip("/")``) or on its own::
+Use it with pytest-aiohttp (``await fake.serve(aiohttp_server)``) or on its own::
 
     async with FakeOnebotAPI(access_token="t") as fake:
         config.onebot.api_url = fake.base_url
@@ -28,13 +27,14 @@ Use it with pytest-aiohttp (``server = await aiohttp_server(fake.app)``,
 
 from __future__ import annotations
 
-import asyncio
 import json
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from tests.fakes.base import FakeAPI, Script, json_response
 
 SEND_PRIVATE = "/send_private_msg"
 SEND_GROUP = "/send_group_msg"
@@ -42,97 +42,33 @@ SEND_MSG = "/send_msg"
 ACTIONS = (SEND_PRIVATE, SEND_GROUP, SEND_MSG)
 
 
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: bytes
-    # The action's parameters (query merged with the JSON or form body).
-    params: dict[str, Any]
-    headers: dict[str, str]
-
-
-@dataclass
-class _Script:
-    kind: str  # "retcode" | "http" | "delay"
-    retcode: int = 100
-    message: str = ""
-    status: int = 500
-    seconds: float = 0.0
-
-
-class FakeOnebotAPI:
+class FakeOnebotAPI(FakeAPI):
     SEND_PRIVATE = SEND_PRIVATE
     SEND_GROUP = SEND_GROUP
     SEND_MSG = SEND_MSG
 
     def __init__(self, access_token: str = "", *, first_message_id: int = 1000) -> None:
+        super().__init__()
         self.access_token = access_token
-        self.requests: list[RecordedRequest] = []
         self.delivered: list[dict[str, Any]] = []
-        self.base_url = ""
         self._next_id = first_message_id
-        self._scripts: list[_Script] = []
-        self._runner: web.AppRunner | None = None
-        self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     # -- scripting -----------------------------------------------------------
 
     def fail_next(self, retcode: int = 100, message: str = "", times: int = 1) -> None:
         """Answer the next ``times`` actions with status "failed" and this retcode."""
-        for _ in range(times):
-            self._scripts.append(_Script("retcode", retcode=retcode, message=message))
+        reason = message or "scripted failure"
+        answer = partial(_result, "failed", retcode, None, reason)
+        self._script(Script(None, "fail", answer=answer), times)
 
-    def http_error_next(self, status: int = 500, times: int = 1) -> None:
-        """Answer the next ``times`` actions with a bare HTTP error."""
-        for _ in range(times):
-            self._scripts.append(_Script("http", status=status))
-
-    def delay_next(self, seconds: float, times: int = 1) -> None:
-        """Hold the next ``times`` actions for ``seconds``, then answer normally."""
-        for _ in range(times):
-            self._scripts.append(_Script("delay", seconds=seconds))
-
-    def clear_scripts(self) -> None:
-        self._scripts.clear()
-
-    # -- running without pytest-aiohttp -------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        self.base_url = f"http://{host}:{self._runner.addresses[0][1]}"
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOnebotAPI:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    # http_error_next, delay_next, clear_scripts: FakeAPI (every action; no path here).
 
     # -- handling ------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        rec = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            body=body,
-            params={},
-            headers=dict(request.headers),
-        )
-        self.requests.append(rec)
+        rec = await self._record(request)
+        body = rec.body
         if request.method not in ("GET", "POST"):
             return web.Response(status=405)
         denied = self._check_token(request)
@@ -162,7 +98,7 @@ class FakeOnebotAPI:
             else:
                 return web.Response(status=406)
         rec.params = params
-        scripted = await self._scripted()
+        scripted = await self._scripted(path)
         if scripted is not None:
             return scripted
         message, problem = _message_params(action, params)
@@ -192,16 +128,8 @@ class FakeOnebotAPI:
             return web.Response(status=403)
         return None
 
-    async def _scripted(self) -> web.Response | None:
-        if not self._scripts:
-            return None
-        script = self._scripts.pop(0)
-        if script.kind == "delay":
-            await asyncio.sleep(script.seconds)
-            return None
-        if script.kind == "http":
-            return web.Response(status=script.status, text=f"{script.status}")
-        return _result("failed", script.retcode, None, script.message or "scripted failure")
+    def _http_error(self, status: int) -> web.Response:
+        return web.Response(status=status, text=f"{status}")
 
 
 def _as_int(value: Any) -> int | None:
@@ -258,8 +186,4 @@ def _result(status: str, retcode: int, data: Any, message: str = "") -> web.Resp
     if message:
         payload["msg"] = message
         payload["wording"] = message
-    return web.Response(
-        body=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-        content_type="application/json",
-        charset="utf-8",
-    )
+    return json_response(payload)

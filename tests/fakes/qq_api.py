@@ -27,8 +27,7 @@ the sender and the channel:
   (handled at once, answered late), ``expire_tokens``, and ``hold_messages`` /
   ``release_messages`` (message calls wait in between).
 
-Use it with pytest-aiohttp (``server = await aiohttp_server(fake.app)``,
-``fake.base_url = str(server.make_url("")).rstrip("/")``) or on its own::
+Use it with pytest-aiohttp (``await fake.serve(aiohttp_server)``) or on its own::
 
     async with FakeQQAPI() as fake:
         config.api_base, config.token_url = fake.base_url, fake.token_url
@@ -37,12 +36,14 @@ Use it with pytest-aiohttp (``server = await aiohttp_server(fake.app)``,
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.base import FakeTokenAPI, Script, json_response
 
 TOKEN_PATH = "/app/getAppAccessToken"
 GROUP_PATH = "/v2/groups/{openid}/messages"
@@ -66,34 +67,13 @@ NEW_TOKEN_WINDOW = 60
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    body: bytes
-    # The parsed JSON body, or None when it was empty or not JSON.
-    json: Any
-    headers: dict[str, str]
-
-
-@dataclass
-class _Script:
-    path: str | None  # None: any message endpoint (not the token endpoint)
-    kind: str  # "code" | "http" | "delay" | "late"
-    code: int = 0
-    message: str = ""
-    status: int = 400
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class _Token:
     value: str
     expires_at: float  # time.monotonic()
     expired: bool = False
 
 
-class FakeQQAPI:
+class FakeQQAPI(FakeTokenAPI):
     TOKEN_PATH = TOKEN_PATH
 
     def __init__(
@@ -103,24 +83,19 @@ class FakeQQAPI:
         *,
         token_ttl: int = 7200,
     ) -> None:
+        super().__init__()
         self.appid = appid
         self.secret = secret
         self.token_ttl = token_ttl
-        self.requests: list[RecordedRequest] = []
         # Accepted messages, in order: the body plus "kind" and "target".
         self.delivered: list[dict[str, Any]] = []
         # Replies to these msg_ids are past their window (304027).
         self.expired_msg_ids: set[str] = set()
-        self.base_url = ""
-        self._scripts: list[_Script] = []
         self._tokens: dict[str, _Token] = {}
         self._current: _Token | None = None
-        self._issued = 0
         self._seqs: dict[str, set[int]] = {}
         self._changed = asyncio.Event()
         self._gate: asyncio.Event | None = None
-        self._runner: web.AppRunner | None = None
-        self.app = web.Application()
         self.app.router.add_post(TOKEN_PATH, self._token)
         self.app.router.add_post(GROUP_PATH, self._group_message)
         self.app.router.add_post(USER_PATH, self._user_message)
@@ -130,19 +105,6 @@ class FakeQQAPI:
     @property
     def token_url(self) -> str:
         return f"{self.base_url}{TOKEN_PATH}"
-
-    @property
-    def token_fetches(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path == TOKEN_PATH]
-
-    @property
-    def sends(self) -> list[RecordedRequest]:
-        """Requests to the message endpoints, accepted or not."""
-        return [r for r in self.requests if r.path != TOKEN_PATH]
-
-    @property
-    def current_token(self) -> str | None:
-        return self._current.value if self._current else None
 
     async def wait_delivered(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait until at least ``count`` messages were accepted; TimeoutError otherwise."""
@@ -169,22 +131,8 @@ class FakeQQAPI:
     ) -> None:
         """Answer the next ``times`` calls with HTTP ``status`` and ``{"code", "message"}``."""
         msg = MESSAGES.get(code, "error") if message is None else message
-        for _ in range(times):
-            self._scripts.append(
-                _Script(path, "code", code=code, message=msg, status=status, extra=extra)
-            )
-
-    def http_error_next(
-        self, status: int = 500, times: int = 1, *, path: str | None = None
-    ) -> None:
-        """Answer the next ``times`` calls with a bare HTTP error page."""
-        for _ in range(times):
-            self._scripts.append(_Script(path, "http", status=status))
-
-    def delay_next(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:
-        """Hold the next ``times`` calls for ``seconds``, then answer normally."""
-        for _ in range(times):
-            self._scripts.append(_Script(path, "delay", seconds=seconds))
+        answer = partial(_err, code, msg, status=status, **extra)
+        self._script(Script(path, "fail", status=status, answer=answer), times)
 
     def hold_messages(self) -> None:
         """Keep message calls waiting (recorded, unanswered) until `release_messages`."""
@@ -198,11 +146,7 @@ class FakeQQAPI:
     def slow_answer_next(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:
         """Handle the next ``times`` calls at once but hold the answer for ``seconds``
         (a message that arrived although the caller timed out)."""
-        for _ in range(times):
-            self._scripts.append(_Script(path, "late", seconds=seconds))
-
-    def clear_scripts(self) -> None:
-        self._scripts.clear()
+        self._script(Script(path, "late", seconds=seconds), times)
 
     def expire_tokens(self) -> None:
         """Every issued token is now expired (401, 11244); the next fetch issues a new one."""
@@ -210,77 +154,22 @@ class FakeQQAPI:
             tok.expired = True
         self._current = None
 
-    # -- running without pytest-aiohttp -------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        real_port = self._runner.addresses[0][1]
-        self.base_url = f"http://{host}:{real_port}"
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeQQAPI:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     # -- handlers ------------------------------------------------------------
-
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        body = await request.read()
-        try:
-            parsed = json.loads(body.decode("utf-8")) if body else None
-        except (UnicodeDecodeError, ValueError):
-            parsed = None
-        rec = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            body=body,
-            json=parsed,
-            headers=dict(request.headers),
-        )
-        self.requests.append(rec)
-        return rec
 
     def _late(self, path: str) -> float:
         """Seconds to hold the answer when the next script for this path is "late"."""
-        for i, script in enumerate(self._scripts):
-            if script.path == path or (script.path is None and path != TOKEN_PATH):
-                if script.kind != "late":
-                    return 0.0
-                del self._scripts[i]
-                return script.seconds
-        return 0.0
+        found = self._next_script(path)
+        if found is None or found[1].kind != "late":
+            return 0.0
+        del self._scripts[found[0]]
+        return found[1].seconds
 
     async def _scripted(self, path: str) -> web.Response | None:
         """Apply the first script meant for this path, if any ("late" ones excepted)."""
-        for i, script in enumerate(self._scripts):
-            if script.path == path or (script.path is None and path != TOKEN_PATH):
-                if script.kind == "late":
-                    return None
-                del self._scripts[i]
-                break
-        else:
+        found = self._next_script(path)
+        if found is not None and found[1].kind == "late":
             return None
-        if script.kind == "delay":
-            await asyncio.sleep(script.seconds)
-            return None
-        if script.kind == "http":
-            return web.Response(
-                status=script.status,
-                text=f"<html><body>{script.status}</body></html>",
-                content_type="text/html",
-            )
-        return _err(script.code, script.message, status=script.status, **script.extra)
+        return await super()._scripted(path)
 
     async def _token(self, request: web.Request) -> web.Response:
         rec = await self._record(request)
@@ -293,7 +182,7 @@ class FakeQQAPI:
             or data.get("appId") != self.appid
             or data.get("clientSecret") != self.secret
         ):
-            return _json({"message": "invalid appid or secret"}, status=401)
+            return json_response({"message": "invalid appid or secret"}, status=401)
         now = time.monotonic()
         cur = self._current
         if cur is None or cur.expired or cur.expires_at - now <= NEW_TOKEN_WINDOW:
@@ -302,7 +191,7 @@ class FakeQQAPI:
             self._tokens[cur.value] = cur
             self._current = cur
         left = max(1, int(cur.expires_at - now))
-        return _json({"access_token": cur.value, "expires_in": str(left)})
+        return json_response({"access_token": cur.value, "expires_in": str(left)})
 
     def _check_token(self, request: web.Request) -> web.Response | None:
         auth = request.headers.get("Authorization", "")
@@ -362,18 +251,9 @@ class FakeQQAPI:
         seen.add(seq)
         self.delivered.append({**body, "kind": kind, "target": request.match_info["openid"]})
         self._changed.set()
-        return _json({"id": f"MSG-{len(self.delivered)}", "timestamp": int(time.time())})
-
-
-def _json(data: dict[str, Any], status: int = 200) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data, ensure_ascii=False).encode("utf-8"),
-        content_type="application/json",
-        charset="utf-8",
-    )
+        return json_response({"id": f"MSG-{len(self.delivered)}", "timestamp": int(time.time())})
 
 
 def _err(code: int, message: str | None = None, *, status: int = 400, **extra: Any) -> web.Response:
     msg = MESSAGES.get(code, "error") if message is None else message
-    return _json({"message": msg, "code": code, "err_code": code, **extra}, status=status)
+    return json_response({"message": msg, "code": code, "err_code": code, **extra}, status=status)

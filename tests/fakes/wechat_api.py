@@ -17,8 +17,7 @@ It follows WeChat's published behaviour closely enough to exercise the sender:
   ``delay_next`` (by default for the message endpoints; pass ``path`` to target
   one endpoint, e.g. ``FakeWechatAPI.TOKEN_PATH``).
 
-Use it with pytest-aiohttp (``server = await aiohttp_server(fake.app)``,
-``fake.base_url = str(server.make_url(""))``) or on its own::
+Use it with pytest-aiohttp (``await fake.serve(aiohttp_server)``) or on its own::
 
     async with FakeWechatAPI() as fake:
         config.api_base = fake.base_url
@@ -26,47 +25,17 @@ Use it with pytest-aiohttp (``server = await aiohttp_server(fake.app)``,
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.base import FakeErrcodeAPI, RecordedRequest, Token, json_response
+
 CUSTOM_SEND = "/cgi-bin/message/custom/send"
 TEMPLATE_SEND = "/cgi-bin/message/template/send"
 TOKEN_PATH = "/cgi-bin/stable_token"
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: bytes
-    # The parsed JSON body, or None when it was empty or not JSON.
-    json: Any
-    headers: dict[str, str]
-
-
-@dataclass
-class _Script:
-    path: str | None  # None: any message endpoint (not stable_token)
-    kind: str  # "errcode" | "http" | "delay"
-    errcode: int = 0
-    errmsg: str = ""
-    status: int = 500
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Token:
-    value: str
-    issued: float
-    state: str = "valid"  # "valid" | "expired" | "revoked"
 
 
 # Published errmsg texts for the codes the fake can produce by itself.
@@ -94,8 +63,15 @@ ERRMSG = {
 }
 
 
-class FakeWechatAPI:
+def _err(errcode: int, errmsg: str | None = None, **extra: Any) -> web.Response:
+    msg = ERRMSG.get(errcode, "error") if errmsg is None else errmsg
+    return json_response({"errcode": errcode, "errmsg": msg, **extra})
+
+
+class FakeWechatAPI(FakeErrcodeAPI):
     TOKEN_PATH = TOKEN_PATH
+    ERRMSG = ERRMSG
+    _error = staticmethod(_err)
     CUSTOM_SEND = CUSTOM_SEND
     TEMPLATE_SEND = TEMPLATE_SEND
 
@@ -108,6 +84,7 @@ class FakeWechatAPI:
         subscribers: Iterable[str] = (),
         templates: Iterable[str] = (),
     ) -> None:
+        super().__init__()
         self.appid = appid
         self.secret = secret
         self.token_ttl = token_ttl
@@ -115,72 +92,13 @@ class FakeWechatAPI:
         self.subscribers: set[str] = set(subscribers)
         # When non-empty, only these template ids exist.
         self.templates: set[str] = set(templates)
-        self.requests: list[RecordedRequest] = []
         # Message bodies the fake accepted (errcode 0), in order.
         self.delivered: list[dict[str, Any]] = []
-        self.base_url = ""
-        self._scripts: list[_Script] = []
-        self._tokens: dict[str, _Token] = {}
-        self._current: _Token | None = None
-        self._issued = 0
-        self._runner: web.AppRunner | None = None
-        self.app = web.Application()
         self.app.router.add_post(TOKEN_PATH, self._stable_token)
         self.app.router.add_post(CUSTOM_SEND, self._custom_send)
         self.app.router.add_post(TEMPLATE_SEND, self._template_send)
 
-    # -- what happened -------------------------------------------------------
-
-    @property
-    def token_fetches(self) -> list[RecordedRequest]:
-        """stable_token requests (``.json["force_refresh"]`` tells the mode)."""
-        return [r for r in self.requests if r.path == TOKEN_PATH]
-
-    @property
-    def sends(self) -> list[RecordedRequest]:
-        """Requests to the message endpoints, accepted or not."""
-        return [r for r in self.requests if r.path != TOKEN_PATH]
-
-    @property
-    def current_token(self) -> str | None:
-        return self._current.value if self._current else None
-
     # -- scripting -----------------------------------------------------------
-
-    def fail_next(
-        self,
-        errcode: int,
-        errmsg: str | None = None,
-        times: int = 1,
-        *,
-        path: str | None = None,
-        **extra: Any,
-    ) -> None:
-        """Answer the next ``times`` calls with ``{"errcode", "errmsg", **extra}``."""
-        msg = ERRMSG.get(errcode, "error") if errmsg is None else errmsg
-        for _ in range(times):
-            self._scripts.append(_Script(path, "errcode", errcode=errcode, errmsg=msg, extra=extra))
-
-    def http_error_next(
-        self, status: int = 500, times: int = 1, *, path: str | None = None
-    ) -> None:
-        """Answer the next ``times`` calls with a bare HTTP error page."""
-        for _ in range(times):
-            self._scripts.append(_Script(path, "http", status=status))
-
-    def delay_next(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:
-        """Hold the next ``times`` calls for ``seconds``, then answer normally."""
-        for _ in range(times):
-            self._scripts.append(_Script(path, "delay", seconds=seconds))
-
-    def clear_scripts(self) -> None:
-        self._scripts.clear()
-
-    def expire_tokens(self) -> None:
-        """Every issued token is now expired (42001); normal mode issues a new one."""
-        for tok in self._tokens.values():
-            if tok.state == "valid":
-                tok.state = "expired"
 
     def revoke_tokens(self) -> None:
         """Every issued token is now invalid (40001), as after a force refresh elsewhere."""
@@ -192,73 +110,14 @@ class FakeWechatAPI:
         """Issue a token outside any request (as another server would); returns it."""
         return self._issue().value
 
-    # -- running without pytest-aiohttp -------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        real_port = self._runner.addresses[0][1]
-        self.base_url = f"http://{host}:{real_port}"
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeWechatAPI:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     # -- handlers ------------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        body = await request.read()
-        try:
-            parsed = json.loads(body.decode("utf-8")) if body else None
-        except (UnicodeDecodeError, ValueError):
-            parsed = None
-        rec = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            body=body,
-            json=parsed,
-            headers=dict(request.headers),
-        )
-        self.requests.append(rec)
-        return rec
-
-    async def _scripted(self, path: str) -> web.Response | None:
-        """Apply the first script meant for this path, if any."""
-        for i, script in enumerate(self._scripts):
-            if script.path == path or (script.path is None and path != TOKEN_PATH):
-                del self._scripts[i]
-                break
-        else:
-            return None
-        if script.kind == "delay":
-            await asyncio.sleep(script.seconds)
-            return None
-        if script.kind == "http":
-            return web.Response(
-                status=script.status,
-                text=f"<html><body>{script.status}</body></html>",
-                content_type="text/html",
-            )
-        return _err(script.errcode, script.errmsg, **script.extra)
-
-    def _issue(self) -> _Token:
+    def _issue(self) -> Token:
         # A forced refresh (or another server's) supersedes a still-valid token.
         if self._current is not None and self._current.state == "valid":
             self._current.state = "revoked"
         self._issued += 1
-        tok = _Token(f"TOKEN-{self._issued}", time.monotonic())
+        tok = Token(f"TOKEN-{self._issued}", time.monotonic())
         self._tokens[tok.value] = tok
         self._current = tok
         return tok
@@ -285,7 +144,7 @@ class FakeWechatAPI:
         if data.get("force_refresh") is True or cur is None or cur.state != "valid":
             cur = self._issue()
         remaining = max(1, int(self.token_ttl - (time.monotonic() - cur.issued)))
-        return _json({"access_token": cur.value, "expires_in": remaining})
+        return json_response({"access_token": cur.value, "expires_in": remaining})
 
     def _check_token(self, request: web.Request) -> web.Response | None:
         token = request.query.get("access_token")
@@ -361,16 +220,3 @@ class FakeWechatAPI:
 
 def _nonempty_str(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
-
-
-def _json(data: dict[str, Any]) -> web.Response:
-    return web.Response(
-        body=json.dumps(data, ensure_ascii=False).encode("utf-8"),
-        content_type="application/json",
-        charset="utf-8",
-    )
-
-
-def _err(errcode: int, errmsg: str | None = None, **extra: Any) -> web.Response:
-    msg = ERRMSG.get(errcode, "error") if errmsg is None else errmsg
-    return _json({"errcode": errcode, "errmsg": msg, **extra})

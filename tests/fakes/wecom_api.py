@@ -26,8 +26,7 @@ code list) closely enough to exercise the sender:
   for the message endpoints; pass ``path`` to target one, e.g.
   ``FakeWecomAPI.TOKEN_PATH``), ``expire_tokens``, ``invalidate_tokens``.
 
-Use it with pytest-aiohttp (``server = await aiohttp_server(fake.app)``,
-``fake.base_url = str(server.make_url("")).rstrip("/")``) or on its own::
+Use it with pytest-aiohttp (``await fake.serve(aiohttp_server)``) or on its own::
 
     async with FakeWecomAPI() as fake:
         config.api_base = fake.base_url
@@ -35,51 +34,19 @@ Use it with pytest-aiohttp (``server = await aiohttp_server(fake.app)``,
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.base import FakeErrcodeAPI, RecordedRequest, Token, json_response
 
 TOKEN_PATH = "/cgi-bin/gettoken"
 MESSAGE_SEND = "/cgi-bin/message/send"
 APPCHAT_SEND = "/cgi-bin/appchat/send"
 WEBHOOK_SEND = "/cgi-bin/webhook/send"
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: bytes
-    # The parsed JSON body, or None when it was empty or not JSON.
-    json: Any
-    headers: dict[str, str]
-    # time.monotonic() when the request arrived.
-    at: float = 0.0
-
-
-@dataclass
-class _Script:
-    path: str | None  # None: any message endpoint (not gettoken)
-    kind: str  # "errcode" | "http" | "delay"
-    errcode: int = 0
-    errmsg: str = ""
-    status: int = 500
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Token:
-    value: str
-    issued: float
-    state: str = "valid"  # "valid" | "expired" | "invalid"
 
 
 # errmsg texts as WeCom writes them (without the "hint: [...]" tail).
@@ -108,8 +75,18 @@ ERRMSG = {
 }
 
 
-class FakeWecomAPI:
+def _err(errcode: int, errmsg: str | None = None, **extra: Any) -> web.Response:
+    msg = ERRMSG.get(errcode, "error") if errmsg is None else errmsg
+    if errcode != 0:
+        msg = f"{msg}, hint: [1700000000_fake_{errcode}], from ip: 127.0.0.1, more info at "
+        msg += f"https://open.work.weixin.qq.com/devtool/query?e={errcode}"
+    return json_response({"errcode": errcode, "errmsg": msg, **extra})
+
+
+class FakeWecomAPI(FakeErrcodeAPI):
     TOKEN_PATH = TOKEN_PATH
+    ERRMSG = ERRMSG
+    _error = staticmethod(_err)
     MESSAGE_SEND = MESSAGE_SEND
     APPCHAT_SEND = APPCHAT_SEND
     WEBHOOK_SEND = WEBHOOK_SEND
@@ -128,6 +105,7 @@ class FakeWecomAPI:
         robot_limit: int | None = None,
         robot_window: float = 60.0,
     ) -> None:
+        super().__init__()
         self.corp_id = corp_id
         self.secret = secret
         self.agent_id = agent_id
@@ -141,17 +119,9 @@ class FakeWecomAPI:
         self.robot_keys: set[str] = set(robot_keys)
         self.robot_limit = robot_limit
         self.robot_window = robot_window
-        self.requests: list[RecordedRequest] = []
         # Requests the fake accepted (errcode 0), in order.
         self.delivered: list[RecordedRequest] = []
-        self.base_url = ""
-        self._scripts: list[_Script] = []
-        self._tokens: dict[str, _Token] = {}
-        self._current: _Token | None = None
-        self._issued = 0
         self._robot_sent: dict[str, deque[float]] = defaultdict(deque)
-        self._runner: web.AppRunner | None = None
-        self.app = web.Application()
         self.app.router.add_get(TOKEN_PATH, self._gettoken)
         self.app.router.add_post(MESSAGE_SEND, self._message_send)
         self.app.router.add_post(APPCHAT_SEND, self._appchat_send)
@@ -159,131 +129,22 @@ class FakeWecomAPI:
 
     # -- what happened -------------------------------------------------------
 
-    @property
-    def token_fetches(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path == TOKEN_PATH]
-
-    @property
-    def sends(self) -> list[RecordedRequest]:
-        """Requests to the message endpoints, accepted or not."""
-        return [r for r in self.requests if r.path != TOKEN_PATH]
-
     def delivered_to(self, path: str) -> list[dict[str, Any]]:
         """Bodies of the accepted requests to one endpoint."""
         return [r.json for r in self.delivered if r.path == path]
 
-    @property
-    def current_token(self) -> str | None:
-        return self._current.value if self._current else None
-
     # -- scripting -----------------------------------------------------------
-
-    def fail_next(
-        self,
-        errcode: int,
-        errmsg: str | None = None,
-        times: int = 1,
-        *,
-        path: str | None = None,
-        **extra: Any,
-    ) -> None:
-        """Answer the next ``times`` calls with ``{"errcode", "errmsg", **extra}``."""
-        msg = ERRMSG.get(errcode, "error") if errmsg is None else errmsg
-        for _ in range(times):
-            self._scripts.append(_Script(path, "errcode", errcode=errcode, errmsg=msg, extra=extra))
-
-    def http_error_next(
-        self, status: int = 500, times: int = 1, *, path: str | None = None
-    ) -> None:
-        """Answer the next ``times`` calls with a bare HTTP error page."""
-        for _ in range(times):
-            self._scripts.append(_Script(path, "http", status=status))
-
-    def delay_next(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:
-        """Hold the next ``times`` calls for ``seconds``, then answer normally."""
-        for _ in range(times):
-            self._scripts.append(_Script(path, "delay", seconds=seconds))
-
-    def clear_scripts(self) -> None:
-        self._scripts.clear()
-
-    def expire_tokens(self) -> None:
-        """Every issued token is now expired (42001); gettoken issues a new one."""
-        for tok in self._tokens.values():
-            if tok.state == "valid":
-                tok.state = "expired"
 
     def invalidate_tokens(self) -> None:
         """Every issued token is now invalid (40014); gettoken issues a new one."""
         for tok in self._tokens.values():
             tok.state = "invalid"
 
-    # -- running without pytest-aiohttp -------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        real_port = self._runner.addresses[0][1]
-        self.base_url = f"http://{host}:{real_port}"
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeWecomAPI:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     # -- handlers ------------------------------------------------------------
 
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        at = time.monotonic()
-        body = await request.read()
-        try:
-            parsed = json.loads(body.decode("utf-8")) if body else None
-        except (UnicodeDecodeError, ValueError):
-            parsed = None
-        rec = RecordedRequest(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            body=body,
-            json=parsed,
-            headers=dict(request.headers),
-            at=at,
-        )
-        self.requests.append(rec)
-        return rec
-
-    async def _scripted(self, path: str) -> web.Response | None:
-        """Apply the first script meant for this path, if any."""
-        for i, script in enumerate(self._scripts):
-            if script.path == path or (script.path is None and path != TOKEN_PATH):
-                del self._scripts[i]
-                break
-        else:
-            return None
-        if script.kind == "delay":
-            await asyncio.sleep(script.seconds)
-            return None
-        if script.kind == "http":
-            return web.Response(
-                status=script.status,
-                text=f"<html><body>{script.status}</body></html>",
-                content_type="text/html",
-            )
-        return _err(script.errcode, script.errmsg, **script.extra)
-
-    def _issue(self) -> _Token:
+    def _issue(self) -> Token:
         self._issued += 1
-        tok = _Token(f"WTOKEN-{self._issued}", time.monotonic())
+        tok = Token(f"WTOKEN-{self._issued}", time.monotonic())
         self._tokens[tok.value] = tok
         self._current = tok
         return tok
@@ -307,7 +168,7 @@ class FakeWecomAPI:
         if cur is None or cur.state != "valid":
             cur = self._issue()
         remaining = max(1, int(self.token_ttl - (time.monotonic() - cur.issued)))
-        return _json(
+        return json_response(
             {"errcode": 0, "errmsg": "ok", "access_token": cur.value, "expires_in": remaining}
         )
 
@@ -418,19 +279,3 @@ class FakeWecomAPI:
                 return _err(45009)
             sent.append(now)
         return self._accept(rec)
-
-
-def _json(data: dict[str, Any]) -> web.Response:
-    return web.Response(
-        body=json.dumps(data, ensure_ascii=False).encode("utf-8"),
-        content_type="application/json",
-        charset="utf-8",
-    )
-
-
-def _err(errcode: int, errmsg: str | None = None, **extra: Any) -> web.Response:
-    msg = ERRMSG.get(errcode, "error") if errmsg is None else errmsg
-    if errcode != 0:
-        msg = f"{msg}, hint: [1700000000_fake_{errcode}], from ip: 127.0.0.1, more info at "
-        msg += f"https://open.work.weixin.qq.com/devtool/query?e={errcode}"
-    return _json({"errcode": errcode, "errmsg": msg, **extra})
