@@ -46,32 +46,34 @@ class DedupGate:
         self.flush_interval = flush_interval
         self.max_batch = max_batch
         self.remember = remember
-        self._recent: OrderedDict[str, list[str]] = OrderedDict()
-        self._inflight: dict[str, asyncio.Future[list[str]]] = {}
+        # Tuples of str: the garbage collector stops tracking them, so 50,000 remembered
+        # replies do not lengthen its full passes (event-loop stalls at p99).
+        self._recent: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[tuple[str, ...]]] = {}
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
 
     # -- in-process view --------------------------------------------------
-    def seen_locally(self, key: str) -> list[str] | asyncio.Future[list[str]] | None:
+    def seen_locally(self, key: str) -> tuple[str, ...] | asyncio.Future[tuple[str, ...]] | None:
         """Replies of a finished delivery, the future of a running one, or None."""
         if key in self._recent:
             return self._recent[key]
         return self._inflight.get(key)
 
-    def begin(self, key: str) -> asyncio.Future[list[str]]:
-        fut: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+    def begin(self, key: str) -> asyncio.Future[tuple[str, ...]]:
+        fut: asyncio.Future[tuple[str, ...]] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         return fut
 
-    def end(self, key: str, replies: list[str] | None) -> None:
+    def end(self, key: str, replies: tuple[str, ...] | None) -> None:
         fut = self._inflight.pop(key, None)
         if replies is not None:
             self._recent[key] = replies
             if len(self._recent) > self.remember:
                 self._recent.popitem(last=False)
         if fut is not None and not fut.done():
-            fut.set_result(replies or [])
+            fut.set_result(replies or ())
 
     # -- database: group commit ------------------------------------------
     async def claim_batched(

@@ -66,7 +66,7 @@ class Dispatcher:
             if key is not None:
                 seen = self.rt.dedup.seen_locally(key)
                 if seen is not None:
-                    texts = seen if isinstance(seen, list) else await asyncio.shield(seen)
+                    texts = seen if isinstance(seen, tuple) else await asyncio.shield(seen)
                     replies = [Reply(t, at_sender=inb.is_group) for t in texts]
                     answer = _Answer(replies, "", "duplicate")
                     self.rt.metrics.dedup_hits.labels(inb.platform).inc()
@@ -77,7 +77,7 @@ class Dispatcher:
             finally:
                 if key is not None:
                     done = answer.outcome not in ("error", "ignored") or answer.replies
-                    self.rt.dedup.end(key, [r.text for r in answer.replies] if done else None)
+                    self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
             if answer.outcome == "duplicate":
                 self.rt.metrics.dedup_hits.labels(inb.platform).inc()
             return answer.replies
