@@ -7,16 +7,34 @@ SQLite (WAL, tortoise's default pragma) is the embedded default; a
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.backends.sqlite.client import SqliteTransactionWrapper
+from tortoise.exceptions import TransactionManagementError
 from tortoise.migrations.api.migrate import migrate
 
 from models import MODEL_MODULES
 
 log = logging.getLogger("lianxin.db")
+
+
+async def _begin_immediate(self: SqliteTransactionWrapper) -> None:
+    """Our transactions always write. A deferred BEGIN that reads first cannot wait for
+    another process's write lock (SQLite answers "database is locked" at once);
+    BEGIN IMMEDIATE takes the lock up front and waits the busy timeout (5 s)."""
+    try:
+        await self._connection.commit()
+        await self._connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise TransactionManagementError(exc) from exc
+
+
+# tortoise has no setting for this; its own begin() differs only in the keyword.
+SqliteTransactionWrapper.begin = _begin_immediate  # type: ignore[method-assign]
 
 
 def normalise_url(url: str) -> str:

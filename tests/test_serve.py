@@ -66,3 +66,64 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
+    import sqlite3
+    import threading
+
+    db_file = tmp_path / "s.sqlite3"
+    env = {**os.environ, "LIANXIN_DATABASE__URL": f"sqlite://{db_file}"}
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                _get(f"{base}/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        # Hold the database so a command that writes must wait for it.
+        lock = sqlite3.connect(db_file, timeout=1)
+        lock.execute("BEGIN EXCLUSIVE")
+        result: dict = {}
+
+        def request() -> None:
+            try:
+                result["reply"] = _get(f"{base}/console", {"user": "amy", "text": "/改称呼"})
+            except Exception as exc:  # reported by the assertion below
+                result["error"] = exc
+
+        worker = threading.Thread(target=request)
+        worker.start()
+        time.sleep(0.5)  # the request is in flight, waiting on the lock
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert proc.poll() is None, ("the server quit with a request in flight", result)
+        lock.rollback()
+        lock.close()
+        worker.join(timeout=15)
+        assert "error" not in result, result
+        status, body = result["reply"]
+        assert status == 200 and "怎么称呼您" in json.loads(body)["replies"][0]
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
