@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 
 def _free_port() -> int:
@@ -25,54 +30,9 @@ def _get(url: str, body: dict | None = None) -> tuple[int, bytes]:
         return resp.status, resp.read()
 
 
-def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
-    env = {**os.environ, "LIANXIN_DATABASE__URL": f"sqlite://{tmp_path}/s.sqlite3"}
-    subprocess.run(
-        [sys.executable, "-m", "bot.cli", "db", "upgrade"],
-        env=env,
-        check=True,
-        timeout=60,
-        capture_output=True,
-    )
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, body = _get(f"{base}/healthz")
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
-        assert status == 200 and json.loads(body)["database"] is True
-        status, body = _get(f"{base}/console", {"user": "amy", "text": "/我"})
-        assert "平台身份：console:amy" in json.loads(body)["replies"][0]
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
-        stderr = proc.stderr.read()
-        assert "Traceback" not in stderr
-        # One structured line per event, with the outcome.
-        assert '"platform": "console"' in stderr and '"outcome": "ok"' in stderr
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
-    import sqlite3
-    import threading
-
-    db_file = tmp_path / "s.sqlite3"
+@contextlib.contextmanager
+def served(db_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`lianxin db upgrade`, then `lianxin serve` on a free port, up and answering."""
     env = {**os.environ, "LIANXIN_DATABASE__URL": f"sqlite://{db_file}"}
     subprocess.run(
         [sys.executable, "-m", "bot.cli", "db", "upgrade"],
@@ -97,8 +57,33 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
                 _get(f"{base}/healthz")
                 break
             except OSError:
+                assert proc.poll() is None, proc.stderr.read()
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.1)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
+    with served(tmp_path / "s.sqlite3") as (proc, base):
+        status, body = _get(f"{base}/healthz")
+        assert status == 200 and json.loads(body)["database"] is True
+        status, body = _get(f"{base}/console", {"user": "amy", "text": "/我"})
+        assert "平台身份：console:amy" in json.loads(body)["replies"][0]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        stderr = proc.stderr.read()
+        assert "Traceback" not in stderr
+        # One structured line per event, with the outcome.
+        assert '"platform": "console"' in stderr and '"outcome": "ok"' in stderr
+
+
+def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
+    db_file = tmp_path / "s.sqlite3"
+    with served(db_file) as (proc, base):
         # Hold the database so a command that writes must wait for it.
         lock = sqlite3.connect(db_file, timeout=1)
         lock.execute("BEGIN EXCLUSIVE")
@@ -123,7 +108,3 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
         status, body = result["reply"]
         assert status == 200 and "怎么称呼您" in json.loads(body)["replies"][0]
         assert proc.wait(timeout=15) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
