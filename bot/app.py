@@ -17,6 +17,7 @@ log = logging.getLogger("lianxin.app")
 
 RUNTIME = web.AppKey("runtime", Runtime)
 CHANNELS = web.AppKey("channels", list)
+SCHEDULER = web.AppKey("scheduler", object)
 
 # name → "module:Class"; imported only when the platform is enabled.
 CHANNEL_CLASSES = {
@@ -86,11 +87,21 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
 
     scheduler = make_scheduler(config.bot.timezone)
+    app[SCHEDULER] = scheduler
 
     async def on_startup(app: web.Application) -> None:
         await runtime.start(database=manage_database)
         for ch in channels:
             await ch.startup()
+        for job in runtime.registry.jobs:
+            scheduler.add_job(
+                job.func,
+                "interval",
+                seconds=job.seconds(config),
+                args=[runtime],
+                id=job.name,
+                replace_existing=True,
+            )
         scheduler.start()
 
     async def on_shutdown(app: web.Application) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import sys
+from datetime import date
 
 from bot.config import Config, ConfigError, load_config
 from bot.logs import setup_logging
@@ -49,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("channels", parents=[common], help="what each platform lets the bot send")
 
+    export = sub.add_parser("export", parents=[common], help="export a ledger (台账)")
+    export.add_argument("what", choices=["requests"])
+    export.add_argument("--org", required=True, help="organisation code (its subtree included)")
+    export.add_argument("--from", dest="date_from", required=True, type=date.fromisoformat)
+    export.add_argument("--to", dest="date_to", required=True, type=date.fromisoformat)
+    export.add_argument("--format", dest="fmt", choices=["xlsx", "csv"], default="xlsx")
+    export.add_argument("--out", help="file (default: requests-ORG-FROM-TO.FORMAT)")
+
     demo = sub.add_parser("demo", parents=[common], help="seed a demo organisation")
     demo.add_argument("--if-empty", action="store_true", help="only when no organisation exists")
     return p
@@ -72,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(admin_grant(config, args.user, args.role, args.org))
     if args.cmd == "send":
         return asyncio.run(send(config, args.target, args.text))
+    if args.cmd == "export":
+        return asyncio.run(export_ledger(config, args))
     if args.cmd == "channels":
         return channels(config)
     if args.cmd == "demo":
@@ -180,6 +191,27 @@ async def send(config: Config, target: str, text: str) -> int:
     code = f" [{delivery.error_code}]" if delivery.error_code is not None else ""
     print(f"{delivery.status}{code}: {why or delivery.reason} (delivery #{delivery.id})")
     return 2 if delivery.status == "refused" else 1
+
+
+async def export_ledger(config: Config, args: argparse.Namespace) -> int:
+    """Write a ledger file (xlsx or csv, Chinese headers) for an organisation's subtree."""
+    from pathlib import Path
+
+    from bot.db import close_db, init_db
+    from bot.exports import ExportError, export_requests
+
+    name = f"{args.what}-{args.org}-{args.date_from}-{args.date_to}.{args.fmt}"
+    out = Path(args.out or name)
+    await init_db(config.database.url)
+    try:
+        count = await export_requests(args.org, args.date_from, args.date_to, args.fmt, out)
+    except ExportError as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await close_db()
+    print(f"{count} {args.what} → {out}")
+    return 0
 
 
 def channels(config: Config) -> int:

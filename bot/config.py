@@ -83,6 +83,16 @@ class QQConfig:
 
 
 @dataclass
+class RequestsConfig:
+    """订单式服务: time limits (办理时限) in hours per category, deadline reminders."""
+
+    # category → hours; overrides the defaults in models/requests.py (CATEGORY_HOURS).
+    hours: dict[str, int] = field(default_factory=dict)
+    reminder_lead_hours: float = 12.0
+    reminder_interval_minutes: int = 15
+
+
+@dataclass
 class ConsoleConfig:
     # None = on only when the server binds to loopback.
     enabled: bool | None = None
@@ -106,6 +116,7 @@ class Config:
     onebot: OnebotConfig = field(default_factory=OnebotConfig)
     wecom: WecomConfig = field(default_factory=WecomConfig)
     qq: QQConfig = field(default_factory=QQConfig)
+    requests: RequestsConfig = field(default_factory=RequestsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     bot: BotConfig = field(default_factory=BotConfig)
 
@@ -128,11 +139,10 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{key}: expected a table of strings, got {value!r}") from exc
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            raise ConfigError(f"{key}: expected a table of strings, got {value!r}")
-        return value
+        value_type = get_args(typ)[1]
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return {k: _coerce(f"{key}.{k}", v, value_type) for k, v in value.items()}
     if origin is list:
         if isinstance(value, str):
             try:
@@ -199,7 +209,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     for section, values in raw.items():
         if section not in SECTIONS:
             # Later issues' sections (wecom, qq, ...) are tolerated, not silently typo'd.
-            if section in ("requests", "checkin", "activities", "broadcasts"):
+            if section in ("checkin", "activities", "broadcasts"):
                 continue
             raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SECTIONS)})")
         if not isinstance(values, dict):
@@ -267,6 +277,12 @@ def validate(cfg: Config) -> None:
                 "wechat.reply_budget_seconds: expected 0.5-4.9 (WeChat waits 5 s), "
                 f"got {w.reply_budget_seconds}"
             )
+    r = cfg.requests
+    for category, hours in r.hours.items():
+        if hours <= 0:
+            raise ConfigError(f"requests.hours.{category}: expected a positive number of hours")
+    if r.reminder_interval_minutes < 1:
+        raise ConfigError("requests.reminder_interval_minutes: expected at least 1")
     o = cfg.onebot
     if o.enabled and not o.secret:
         raise ConfigError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,16 @@ class Ctx:
     args: list[str] = field(default_factory=list)
     # Free text after the command word, as typed.
     rest: str = ""
+    # Work to run once the command's changes are committed (bot/dispatcher.py).
+    pending: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    def after_commit(self, work: Callable[[], Awaitable[Any]]) -> None:
+        """Run `work()` after the command's transaction commits, never if it rolls back.
+
+        For notices to other people: a message that went out cannot be taken back,
+        and an HTTP call inside the transaction would hold the database meanwhile.
+        """
+        self.pending.append(work)
 
     def render(self, template: str, **variables: Any) -> Reply:
         text = self.runtime.templates.render(

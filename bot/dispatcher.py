@@ -235,6 +235,8 @@ class Dispatcher:
         except DomainError as err:
             text = self.rt.templates.render("refused", code=err.code, **err.details)
             return _Answer([Reply(text, at_sender=inb.is_group)], plan.label, "refused")
+        for work in plan.ctx.pending:  # committed: now tell the others
+            self.rt.spawn(work(), plan.label)
         return _Answer(replies, plan.label, "ok")
 
     async def _run_in_transaction(self, plan: _Plan) -> list[Reply]:

@@ -138,6 +138,15 @@ class EventHandler:
 
 
 @dataclass
+class Job:
+    """Periodic work of a service (deadline reminders); `seconds(config)` sets the period."""
+
+    name: str
+    func: Callable[[Any], Awaitable[Any]]  # called with the Runtime
+    seconds: Callable[[Any], float]
+
+
+@dataclass
 class Router:
     """One per handler module; the registry merges them."""
 
@@ -145,6 +154,18 @@ class Router:
     commands: list[Command] = field(default_factory=list)
     steps: list[DialogStep] = field(default_factory=list)
     events: list[EventHandler] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+
+    def every(
+        self, seconds: Callable[[Any], float]
+    ) -> Callable[[Callable[[Any], Awaitable[Any]]], Callable[[Any], Awaitable[Any]]]:
+        """Run `func(runtime)` every `seconds(config)` seconds (idempotent work only)."""
+
+        def deco(func: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+            self.jobs.append(Job(f"{self.name}.{func.__name__}", func, seconds))
+            return func
+
+        return deco
 
     def command(
         self,
@@ -197,6 +218,7 @@ class Registry:
         self.by_name: dict[str, Command] = {}
         self.steps: dict[tuple[str, str], DialogStep] = {}
         self.events: dict[str, EventHandler] = {}
+        self.jobs: list[Job] = [job for router in routers for job in router.jobs]
         for router in routers:
             for cmd in router.commands:
                 for n in cmd.names:

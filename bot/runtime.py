@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,7 @@ class Runtime:
     http: aiohttp.ClientSession | None = None
     dispatcher: Any = None  # bot.dispatcher.Dispatcher, set by build()
     outbound: Any = None  # bot.outbound.Outbound, set by start()
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -86,7 +89,32 @@ class Runtime:
             if sender is not None:
                 self.senders[platform] = sender
 
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> None:
+        """Run work after the reply (notices after a commit), tracked so shutdown waits."""
+        task = asyncio.create_task(self._guarded(coro, name))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    @staticmethod
+    async def _guarded(coro: Coroutine[Any, Any, Any], name: str) -> None:
+        try:
+            await coro
+        except Exception:
+            log.exception("background work %s failed", name)
+
+    async def settle(self, timeout: float = 10.0) -> bool:
+        """Wait for background work (including work it starts); False if some is left."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.background:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            await asyncio.wait(list(self.background), timeout=left)
+        return True
+
     async def stop(self, *, database: bool = True) -> None:
+        if not await self.settle(self.config.server.shutdown_timeout):
+            log.warning("stopping with %d background tasks unfinished", len(self.background))
         await self.dedup.close()
         for sender in self.senders.values():
             await sender.close()

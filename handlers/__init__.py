@@ -2,6 +2,7 @@
 
 from handlers.admin import router as admin_router
 from handlers.help import router as help_router
+from handlers.requests import router as requests_router
 
 # Order is the order /帮助 lists commands in.
-ROUTERS = [help_router, admin_router]
+ROUTERS = [help_router, admin_router, requests_router]

@@ -3,4 +3,10 @@
 State transitions and domain rules live on the models (see people.py).
 """
 
-MODEL_MODULES = ["models.people", "models.events", "models.tokens", "models.deliveries"]
+MODEL_MODULES = [
+    "models.people",
+    "models.events",
+    "models.tokens",
+    "models.deliveries",
+    "models.requests",
+]

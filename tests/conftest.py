@@ -129,7 +129,12 @@ class Console:
             body["id"] = event_id
         resp = await self.client.post("/console", json=body)
         assert resp.status == 200, await resp.text()
-        return (await resp.json())["replies"]
+        replies = (await resp.json())["replies"]
+        # Notices go out after the reply; let them finish so tests can look at them.
+        from bot.app import RUNTIME
+
+        await self.client.app[RUNTIME].settle()
+        return replies
 
     async def one(self, text: str, **kw: Any) -> str:
         replies = await self.say(text, **kw)

@@ -77,3 +77,50 @@ def test_config_file_before_or_after_the_subcommand(run, tmp_path):
         assert result.returncode == 0, result.stderr
         assert db.exists(), order
         assert not env_db.exists()
+
+
+def test_export_requests_csv_and_xlsx(run, tmp_path):
+    assert run("db", "upgrade").returncode == 0
+    assert run("demo").returncode == 0
+    chat = run(
+        "chat", "--user", "amy", "--group", "g1", stdin="/诉求 小区路灯坏了\n"
+    )  # an unbound group: the resident is told how to file instead
+    assert chat.returncode == 0
+    out = tmp_path / "r.csv"
+    done = run(
+        "export",
+        "requests",
+        "--org",
+        "SQ001",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2030-12-31",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"0 requests → {out}"
+    header = out.read_text("utf-8-sig").splitlines()[0]
+    assert header.startswith("编号,")
+    xlsx = tmp_path / "r.xlsx"
+    assert (
+        run(
+            "export",
+            "requests",
+            "--org",
+            "SQ001",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-12-31",
+            "--out",
+            str(xlsx),
+        ).returncode
+        == 0
+    )
+    assert xlsx.read_bytes()[:2] == b"PK"  # a zip: the xlsx container
+    bad = run("export", "requests", "--org", "NOPE", "--from", "2026-01-01", "--to", "2026-01-02")
+    assert bad.returncode == 2 and bad.stderr.startswith("export: ")

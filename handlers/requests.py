@@ -1,0 +1,435 @@
+"""订单式服务：提诉求、接单、转单、回单、退回、评价、催办、工单列表与党务公开。
+
+The rules live on `models.requests.ServiceRequest`; this module only finds the
+request, checks who is asking, calls the model and says what happened.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.expressions import Q
+
+from bot.context import Ctx
+from bot.inbound import Inbound, Reply
+from bot.registry import EVERYONE, OFFICER, Arg, Router
+from bot.targets import Target
+from models.errors import DomainError
+from models.people import GroupBinding, Organization
+from models.requests import (
+    CATEGORY_HOURS,
+    OPEN_STATUSES,
+    REMINDER_LEAD_HOURS,
+    ServiceRequest,
+    guess_category,
+    local,
+    monthly_figures,
+    utcnow,
+)
+
+router = Router("requests")
+PAGE = 10
+PHONE = re.compile(r"\d[\d-]{6,}\d")
+
+
+# -- helpers ------------------------------------------------------------------
+def fmt(dt: datetime | None) -> str:
+    return local(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
+
+
+def labels(ctx: Ctx) -> dict[str, Any]:
+    return ctx.runtime.templates.commands.get("request_labels", {})
+
+
+def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
+    return ctx.render(template, labels=labels(ctx), fmt=fmt, now=utcnow(), **variables)
+
+
+def chat_target(platform: str, chat_id: str) -> str:
+    """Where to push into a chat; the console channel names its chats like users."""
+    try:
+        return str(Target.group(platform, chat_id))
+    except KeyError:
+        return f"{platform}:{chat_id}"
+
+
+def reply_target(inb: Inbound) -> str:
+    return chat_target(inb.platform, inb.chat_id) if inb.is_group else inb.user_key
+
+
+async def org_targets(*orgs: Organization | None) -> list[str]:
+    ids = [o.id for o in orgs if o is not None]
+    rows = await GroupBinding.filter(org_id__in=ids).order_by("id")
+    return list(dict.fromkeys(chat_target(b.platform, b.chat_id) for b in rows))
+
+
+async def notify(ctx: Ctx, targets: list[str], template: str, key: str, **variables: Any) -> None:
+    """Push a notice to each target once the command commits; once per (key, target)
+    even across retries."""
+    outbound = ctx.runtime.outbound
+    if outbound is None or not targets:
+        return
+    text = ctx.runtime.templates.render(template, labels=labels(ctx), fmt=fmt, **variables)
+
+    async def send_all() -> None:
+        for target in targets:
+            key_for = f"{key}:{target}"[:191]
+            await outbound.send(target, text, purpose="request", dedup_key=key_for)
+
+    ctx.after_commit(send_all)
+
+
+async def officer_request(ctx: Ctx, number: str) -> ServiceRequest:
+    req = await ServiceRequest.by_number(number)
+    req.check_officer(ctx.caller)
+    return req
+
+
+async def own_request(ctx: Ctx, number: str) -> ServiceRequest:
+    req = await ServiceRequest.by_number(number)
+    req.check_requester(ctx.caller.person_id)
+    return req
+
+
+def category_keywords(ctx: Ctx) -> dict[str, list[str]]:
+    return ctx.runtime.templates.commands.get("request_keywords", {})
+
+
+# -- filing (提诉求) ---------------------------------------------------------------
+@router.command(
+    "诉求", "提诉求", "request", args=[Arg("content", required=False, rest=True)], mutates=True
+)
+async def request(ctx: Ctx) -> Reply:
+    """提诉求：在已绑定组织的群里 `/诉求 内容` 直接提交；私聊时先问社区代码。
+
+    `/诉求` alone asks step by step: (org code in private chats), category, content,
+    place/contact.
+    """
+    content = ctx.rest.strip()
+    if ctx.inbound.is_group and ctx.org is None:
+        raise DomainError("request_group_unbound")
+    if ctx.org is None:
+        await ctx.dialog.start("request", "org", content=content)
+        return say(ctx, "request_ask_org")
+    if content:
+        return await _file(
+            ctx, ctx.org.id, content, "", guess_category(content, category_keywords(ctx))
+        )
+    await ctx.dialog.start("request", "category", org_id=ctx.org.id)
+    return say(ctx, "request_ask_category", categories=list(CATEGORY_HOURS))
+
+
+@router.step("request", "org")
+async def request_org(ctx: Ctx) -> Reply:
+    code = ctx.rest.strip().upper()
+    org = await Organization.filter(code=code).first()
+    if org is None:
+        return say(ctx, "request_ask_org", unknown=code)
+    ctx.dialog.data["org_id"] = org.id
+    content = ctx.dialog.data.get("content", "")
+    if content:
+        await ctx.dialog.finish()
+        return await _file(
+            ctx, org.id, content, "", guess_category(content, category_keywords(ctx))
+        )
+    await ctx.dialog.goto("request", "category")
+    return say(ctx, "request_ask_category", categories=list(CATEGORY_HOURS))
+
+
+@router.step("request", "category")
+async def request_category(ctx: Ctx) -> Reply:
+    answer = ctx.rest.strip()
+    names = list(CATEGORY_HOURS)
+    by_label = {v: k for k, v in labels(ctx).get("category", {}).items()}
+    if answer.isdigit() and 1 <= int(answer) <= len(names):
+        category = names[int(answer) - 1]
+    elif answer in by_label:
+        category = by_label[answer]
+    else:
+        return say(ctx, "request_ask_category", categories=names, invalid=True)
+    ctx.dialog.data["category"] = category
+    await ctx.dialog.goto("request", "content")
+    return say(ctx, "request_ask_content")
+
+
+@router.step("request", "content")
+async def request_content(ctx: Ctx) -> Reply:
+    content = ctx.rest.strip()
+    if not 1 <= len(content) <= 1000:
+        return say(ctx, "request_ask_content", invalid=True)
+    ctx.dialog.data["content"] = content
+    await ctx.dialog.goto("request", "extra")
+    return say(ctx, "request_ask_extra")
+
+
+@router.step("request", "extra")
+async def request_extra(ctx: Ctx) -> Reply:
+    extra = ctx.rest.strip()
+    if extra in labels(ctx).get("skip", []):
+        extra = ""
+    data = ctx.dialog.data
+    await ctx.dialog.finish()
+    return await _file(ctx, data["org_id"], data["content"], extra, data["category"])
+
+
+async def _file(ctx: Ctx, org_id: int, content: str, extra: str, category: str) -> Reply:
+    org = await Organization.get(id=org_id)
+    phone = PHONE.search(extra)
+    contact = phone.group(0) if phone else ""
+    place = PHONE.sub("", extra).strip(" ,，;；")
+    req = await ServiceRequest.file(
+        org,
+        await ctx.person(),
+        content,
+        hours={**CATEGORY_HOURS, **ctx.runtime.config.requests.hours},
+        category=category,
+        place=place,
+        contact=contact,
+        reply_target=reply_target(ctx.inbound),
+        chat=ctx.inbound.chat_key,
+    )
+    await notify(
+        ctx, await org_targets(org), "request_notice_new", f"req:{req.number}:new", req=req
+    )
+    return say(ctx, "request_filed", req=req, org_name=org.name)
+
+
+# -- officers (做单、转单、回单、退回) ------------------------------------------------------
+@router.command("接单", "accept", permission=OFFICER, args=[Arg("number")], mutates=True)
+async def accept(ctx: Ctx) -> Reply:
+    """接单办理（做单）：这张工单由我来办。"""
+    req = await officer_request(ctx, ctx.args[0])
+    await req.accept(await ctx.person(), chat=ctx.inbound.chat_key)
+    await notify(
+        ctx,
+        [req.reply_target],
+        "request_notice_requester",
+        f"req:{req.number}:accept:{req.handler_id}",
+        req=req,
+        action="accept",
+    )
+    return say(ctx, "request_done", req=req, action="accept")
+
+
+@router.command(
+    "转单",
+    "forward",
+    permission=OFFICER,
+    args=[Arg("number"), Arg("orgcode"), Arg("note", rest=True)],
+    mutates=True,
+)
+async def forward(ctx: Ctx) -> Reply:
+    """转单：交给街道科室或社会组织办理，对方绑定的群会收到通知。"""
+    req = await officer_request(ctx, ctx.args[0])
+    code = ctx.args[1].upper()
+    to_org = await Organization.filter(code=code).first()
+    if to_org is None:
+        raise DomainError("unknown_org", org_code=code)
+    note = ctx.args[2] if len(ctx.args) > 2 else ""
+    await req.forward(to_org, note, await ctx.person(), chat=ctx.inbound.chat_key)
+    n = await req.events.filter(action="forward").count()
+    targets = await org_targets(to_org)
+    await notify(
+        ctx, targets, "request_notice_forwarded", f"req:{req.number}:fwd{n}", req=req, note=note
+    )
+    return say(ctx, "request_done", req=req, action="forward", to_org=to_org, notified=len(targets))
+
+
+@router.command(
+    "回单",
+    "close",
+    permission=OFFICER,
+    args=[Arg("number"), Arg("result", rest=True)],
+    mutates=True,
+)
+async def close(ctx: Ctx) -> Reply:
+    """回单：写明办理结果，诉求人会在提交诉求的地方收到通知。"""
+    req = await officer_request(ctx, ctx.args[0])
+    await req.close(ctx.args[1], await ctx.person(), chat=ctx.inbound.chat_key)
+    await notify(
+        ctx,
+        [req.reply_target],
+        "request_notice_requester",
+        f"req:{req.number}:close",
+        req=req,
+        action="close",
+    )
+    return say(ctx, "request_done", req=req, action="close")
+
+
+@router.command(
+    "退回",
+    "reject",
+    permission=OFFICER,
+    args=[Arg("number"), Arg("reason", rest=True)],
+    mutates=True,
+)
+async def reject(ctx: Ctx) -> Reply:
+    """退回：不予受理或无法办理，写明原因，诉求人会收到通知。"""
+    req = await officer_request(ctx, ctx.args[0])
+    await req.reject(ctx.args[1], await ctx.person(), chat=ctx.inbound.chat_key)
+    await notify(
+        ctx,
+        [req.reply_target],
+        "request_notice_requester",
+        f"req:{req.number}:reject",
+        req=req,
+        action="reject",
+    )
+    return say(ctx, "request_done", req=req, action="reject")
+
+
+@router.command("工单", "queue", permission=OFFICER, args=[Arg("number_or_page", required=False)])
+async def queue(ctx: Ctx) -> Reply:
+    """`/工单`：本组织待办（未办结、超时、我的），每页 10 条；`/工单 编号`：全过程。"""
+    arg = ctx.args[0] if ctx.args else "1"
+    if not arg.isdigit():
+        req = await officer_request(ctx, arg)
+        return say(ctx, "request_detail", req=req, events=await req.history(), officer=True)
+    page = max(int(arg), 1)
+    orgs = [ctx.org] if ctx.org is not None else ctx.caller.officer_orgs()
+    query = ServiceRequest.filter(status__in=OPEN_STATUSES)
+    if not (ctx.org is None and ctx.caller.is_admin):
+        scope = Q()
+        for o in orgs:
+            scope |= Q(org__path__startswith=o.path) | Q(assignee_org__path__startswith=o.path)
+        query = query.filter(scope)
+    rows = await query.order_by("due_at", "id").select_related("handler")
+    now = utcnow()
+    me = ctx.caller.person_id
+    overdue = sum(1 for r in rows if r.due_at < now)
+    mine = sum(1 for r in rows if me is not None and r.handler_id == me)
+    pages = max((len(rows) + PAGE - 1) // PAGE, 1)
+    shown = rows[(page - 1) * PAGE : page * PAGE]
+    return say(
+        ctx,
+        "request_queue",
+        rows=shown,
+        total=len(rows),
+        overdue=overdue,
+        mine=mine,
+        page=page,
+        pages=pages,
+        me=me,
+        orgs=orgs,
+    )
+
+
+# -- requesters (进度、我的诉求、评价、催办) ------------------------------------------------
+@router.command("进度", "progress", args=[Arg("number")])
+async def progress(ctx: Ctx) -> Reply:
+    """查看一张诉求的办理进度（提出人或负责的党务工作者）。"""
+    req = await ServiceRequest.by_number(ctx.args[0])
+    if req.requester_id != ctx.caller.person_id:
+        req.check_officer(ctx.caller)
+    return say(ctx, "request_detail", req=req, events=await req.history(), officer=False)
+
+
+@router.command("我的诉求", "myrequests", args=[Arg("page", required=False)])
+async def my_requests(ctx: Ctx) -> Reply:
+    """我提过的诉求，最近的在前，每页 10 条。"""
+    page = int(ctx.args[0]) if ctx.args and ctx.args[0].isdigit() else 1
+    me = ctx.caller.person_id
+    rows = []
+    total = 0
+    if me is not None:
+        query = ServiceRequest.filter(requester_id=me)
+        total = await query.count()
+        rows = await query.order_by("-created_at", "-id").offset((page - 1) * PAGE).limit(PAGE)
+    return say(ctx, "request_mine", rows=rows, total=total, page=max(page, 1))
+
+
+@router.command(
+    "评价",
+    "rate",
+    args=[Arg("number"), Arg("score"), Arg("comment", required=False, rest=True)],
+    mutates=True,
+)
+async def rate(ctx: Ctx) -> Reply:
+    """满意度评价：1–5 分，可附意见；2 分及以下会提醒组织的党务工作者。"""
+    req = await own_request(ctx, ctx.args[0])
+    try:
+        score = int(ctx.args[1])
+    except ValueError:
+        raise DomainError("request_bad_score", score=ctx.args[1]) from None
+    comment = ctx.args[2] if len(ctx.args) > 2 else ""
+    await req.rate(score, comment, await ctx.person(), chat=ctx.inbound.chat_key)
+    if req.low_score:
+        await notify(
+            ctx,
+            await org_targets(req.org),
+            "request_notice_low_score",
+            f"req:{req.number}:low",
+            req=req,
+        )
+    return say(ctx, "request_done", req=req, action="rate")
+
+
+@router.command("催办", "urge", args=[Arg("number")], mutates=True)
+async def urge(ctx: Ctx) -> Reply:
+    """催办：每张诉求每天一次，提醒正在办理的组织。"""
+    req = await own_request(ctx, ctx.args[0])
+    await req.urge(await ctx.person(), chat=ctx.inbound.chat_key)
+    holder = req.assignee_org if req.status == "forwarded" else req.org
+    targets = await org_targets(holder)
+    day = local(req.last_urged_at or utcnow()).strftime("%y%m%d")
+    await notify(ctx, targets, "request_notice_urge", f"req:{req.number}:urge:{day}", req=req)
+    return say(ctx, "request_done", req=req, action="urge")
+
+
+# -- public figures (党务公开) ---------------------------------------------------------
+@router.command("公开", "stats", permission=EVERYONE, args=[Arg("orgcode", required=False)])
+async def stats(ctx: Ctx) -> Reply:
+    """本月诉求办理情况：受理、办结、按时办结率、平均用时、满意度、分类。"""
+    if ctx.args:
+        code = ctx.args[0].upper()
+        org = await Organization.filter(code=code).first()
+        if org is None:
+            raise DomainError("unknown_org", org_code=code)
+    elif ctx.org is not None:
+        org = await Organization.get(id=ctx.org.id)
+    elif ctx.caller.officer_orgs():
+        org = await Organization.get(id=ctx.caller.officer_orgs()[0].id)
+    else:
+        raise DomainError("request_stats_need_org")
+    figures = await monthly_figures(org)
+    return say(ctx, "request_stats", target_org=org, f=figures)
+
+
+# -- deadline reminders (办理时限提醒) ---------------------------------------------------
+@router.every(lambda config: config.requests.reminder_interval_minutes * 60)
+async def deadline_reminders(runtime: Any) -> int:
+    """The scheduled run: the lead time comes from [requests] reminder_lead_hours."""
+    return await send_deadline_reminders(
+        runtime, lead_hours=runtime.config.requests.reminder_lead_hours
+    )
+
+
+async def send_deadline_reminders(
+    runtime: Any, now: datetime | None = None, lead_hours: float = REMINDER_LEAD_HOURS
+) -> int:
+    """Remind the responsible org's bound groups of open requests due soon or overdue.
+
+    Each (request, kind, target) is sent once: the dedup_key makes that hold across
+    restarts, so the scheduler may call this as often as it likes. Returns the
+    sends attempted (outbound skips the ones already delivered).
+    """
+    now = now or utcnow()
+    soon = now + timedelta(hours=lead_hours)
+    rows = await ServiceRequest.filter(status__in=OPEN_STATUSES, due_at__lte=soon).select_related(
+        "org", "assignee_org"
+    )
+    sent = 0
+    templates = runtime.templates
+    lab = templates.commands.get("request_labels", {})
+    for req in rows:
+        kind = "overdue" if req.due_at <= now else "due_soon"
+        holder = req.assignee_org if req.status == "forwarded" else req.org
+        text = templates.render("request_notice_due", req=req, kind=kind, labels=lab, fmt=fmt)
+        for target in await org_targets(holder):
+            key = f"req:{req.number}:{kind}:{target}"[:191]
+            await runtime.outbound.send(target, text, purpose="request_due", dedup_key=key)
+            sent += 1
+    return sent

@@ -1,0 +1,532 @@
+"""订单式服务：诉求（工单）的状态机与全过程记录。
+
+接单 (received) → 做单 (in_progress) → [转单 (forwarded) → 做单]* → 回单 (closed) → 评价 (rated);
+received / in_progress → 退回 (rejected).
+
+Every transition is one conditional ``UPDATE … WHERE status IN (…)`` whose row count
+decides who won, so two officers accepting at once cannot both succeed, on SQLite or
+PostgreSQL. Every transition also writes a `RequestEvent` (who, from which chat, when,
+note). Refusals are `DomainError`s; the sentences are in templates/zh_CN/refused.j2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from tortoise import connections, fields
+from tortoise.expressions import F, Q
+from tortoise.models import Model
+
+from models.errors import DomainError
+from models.people import Organization, Person
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+STATUSES = ("received", "in_progress", "forwarded", "closed", "rated", "rejected")
+OPEN_STATUSES = ("received", "in_progress", "forwarded")
+DONE_STATUSES = ("closed", "rated")
+# Kinds of organisation a request may be forwarded to (转单对象).
+FORWARD_KINDS = ("department", "partner")
+
+# Category → time limit in hours (办理时限); bot/config.py [requests] may override.
+CATEGORY_HOURS: dict[str, int] = {
+    "repair": 72,
+    "sanitation": 48,
+    "legal": 120,
+    "employment": 120,
+    "elderly": 72,
+    "other": 120,
+}
+DEFAULT_CATEGORY = "other"
+# How long before the deadline the reminder goes out.
+REMINDER_LEAD_HOURS = 12
+LOW_SCORE = 2
+NUMBER_RE = re.compile(r"^Q\d{10}$")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def local(dt: datetime) -> datetime:
+    """A stored (UTC) time on the Asia/Shanghai clock."""
+    return dt.astimezone(TZ)
+
+
+def day_start(day: date) -> datetime:
+    """00:00 Asia/Shanghai of `day`, in UTC (SQLite compares stored times as UTC text)."""
+    return datetime.combine(day, time(0), TZ).astimezone(UTC)
+
+
+def month_range(now: datetime) -> tuple[datetime, datetime]:
+    """[first day of this month, first day of next month) on the Asia/Shanghai clock."""
+    d = local(now).date().replace(day=1)
+    nxt = (d + timedelta(days=32)).replace(day=1)
+    return day_start(d), day_start(nxt)
+
+
+def guess_category(text: str, keywords: Mapping[str, Iterable[str]]) -> str:
+    """The category whose keywords appear most in `text` (first listed wins a tie)."""
+    best, hits = DEFAULT_CATEGORY, 0
+    for category, words in keywords.items():
+        n = sum(1 for w in words if w and w in text)
+        if n > hits:
+            best, hits = category, n
+    return best
+
+
+class OfficerLike(Protocol):
+    def is_officer_of(self, org: Any) -> bool: ...
+
+
+class RequestCounter(Model):
+    """每天一行的编号计数器；在提交诉求的事务里原子加一。"""
+
+    day = fields.CharField(max_length=8, primary_key=True)  # YYMMDD, Asia/Shanghai
+    seq = fields.IntField(default=0)
+
+    class Meta:
+        table = "request_counter"
+
+    @classmethod
+    async def next_number(cls, now: datetime) -> str:
+        """Q + YYMMDD + 4-digit sequence of the day; unique under concurrency.
+
+        One upsert statement: the row lock (PostgreSQL) or the write lock (SQLite)
+        is held until the caller's transaction ends, so sequences never repeat.
+        """
+        day = local(now).strftime("%y%m%d")
+        conn = connections.get("default")
+        postgres = conn.capabilities.dialect == "postgres"
+        mark = "$1" if postgres else "?"
+        sql = (
+            f"INSERT INTO request_counter (day, seq) VALUES ({mark}, 1) "
+            "ON CONFLICT (day) DO UPDATE SET seq = request_counter.seq + 1 RETURNING seq"
+        )
+        rows = await conn.execute_query_dict(sql, [day])
+        return f"Q{day}{int(rows[0]['seq']):04d}"
+
+
+class ServiceRequest(Model):
+    """一张诉求工单（订单式服务）。"""
+
+    id = fields.IntField(primary_key=True)
+    number = fields.CharField(max_length=16, unique=True)
+    org = fields.ForeignKeyField(
+        "models.Organization", related_name="service_requests", on_delete=fields.RESTRICT
+    )
+    requester = fields.ForeignKeyField(
+        "models.Person", related_name="service_requests", on_delete=fields.RESTRICT
+    )
+    category = fields.CharField(max_length=16, default=DEFAULT_CATEGORY)
+    content = fields.TextField()
+    place = fields.CharField(max_length=200, default="")
+    contact = fields.CharField(max_length=64, default="")
+    status = fields.CharField(max_length=16, default="received", db_index=True)
+    # Where the requester filed it ("console:alice", "onebot-group:123"): replies go there.
+    reply_target = fields.CharField(max_length=191, default="")
+    # The officer who accepted it last (做单).
+    handler = fields.ForeignKeyField(
+        "models.Person", related_name="handled_requests", null=True, on_delete=fields.SET_NULL
+    )
+    # The unit it was forwarded to last (转单对象).
+    assignee_org = fields.ForeignKeyField(
+        "models.Organization",
+        related_name="forwarded_requests",
+        null=True,
+        on_delete=fields.SET_NULL,
+    )
+    result = fields.TextField(null=True)  # 回单结果 or 退回原因
+    score = fields.IntField(null=True)
+    rating_comment = fields.TextField(null=True)
+    urge_count = fields.IntField(default=0)
+    created_at = fields.DatetimeField()
+    due_at = fields.DatetimeField()
+    accepted_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    rejected_at = fields.DatetimeField(null=True)
+    rated_at = fields.DatetimeField(null=True)
+    last_urged_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "service_request"
+        indexes = (("org_id", "created_at"), ("requester_id", "created_at"))
+
+    # -- filing ---------------------------------------------------------------
+    @classmethod
+    async def file(
+        cls,
+        org: Organization,
+        requester: Person,
+        content: str,
+        *,
+        category: str = DEFAULT_CATEGORY,
+        place: str = "",
+        contact: str = "",
+        reply_target: str = "",
+        chat: str = "",
+        hours: Mapping[str, int] | None = None,
+        now: datetime | None = None,
+    ) -> ServiceRequest:
+        """提交诉求：取号、定办理时限、记第一条过程。Call inside a transaction."""
+        now = now or utcnow()
+        content = content.strip()
+        if not content:
+            raise DomainError("request_empty")
+        if len(content) > 1000:
+            raise DomainError("request_too_long", limit=1000)
+        limits = hours or CATEGORY_HOURS
+        if category not in limits:
+            category = DEFAULT_CATEGORY
+        number = await RequestCounter.next_number(now)
+        req = await cls.create(
+            number=number,
+            org=org,
+            requester=requester,
+            category=category,
+            content=content,
+            place=place.strip()[:200],
+            contact=contact.strip()[:64],
+            reply_target=reply_target[:191],
+            created_at=now,
+            due_at=now + timedelta(hours=limits.get(category, CATEGORY_HOURS[DEFAULT_CATEGORY])),
+        )
+        await req._log("filed", None, "received", requester, chat, "", now)
+        return req
+
+    @classmethod
+    async def by_number(cls, number: str) -> ServiceRequest:
+        code = number.strip().upper()
+        req = (
+            await cls.filter(number=code).select_related("org", "assignee_org", "handler").first()
+            if NUMBER_RE.match(code)
+            else None
+        )
+        if req is None:
+            raise DomainError("request_unknown", number=code)
+        return req
+
+    # -- who may act ------------------------------------------------------------
+    def responsible_orgs(self) -> list[Organization]:
+        """The request's organisation, plus the unit it was forwarded to (if any)."""
+        orgs = [self.org]
+        if self.assignee_org_id is not None:
+            orgs.append(self.assignee_org)
+        return orgs
+
+    def check_officer(self, caller: OfficerLike) -> None:
+        """Officers of the request's org or above it, or of the unit it was forwarded to."""
+        if not any(caller.is_officer_of(o) for o in self.responsible_orgs()):
+            raise DomainError("request_not_your_scope", number=self.number, org_name=self.org.name)
+
+    def check_requester(self, person_id: int | None) -> None:
+        if person_id is None or person_id != self.requester_id:
+            raise DomainError("request_not_requester", number=self.number)
+
+    # -- transitions --------------------------------------------------------------
+    async def accept(
+        self, officer: Person, *, chat: str = "", now: datetime | None = None
+    ) -> ServiceRequest:
+        """做单：受理（received）或转来的（forwarded）工单由这位党务工作者办理。"""
+        now = now or utcnow()
+        won = await self._move(
+            "accept",
+            ("received", "forwarded"),
+            "in_progress",
+            officer,
+            chat,
+            "",
+            now,
+            handler_id=officer.id,
+            accepted_at=now,
+        )
+        if not won:
+            fresh = await ServiceRequest.get(id=self.id).select_related("handler")
+            if fresh.status == "in_progress" and fresh.handler is not None:
+                raise DomainError(
+                    "request_taken",
+                    number=self.number,
+                    handler_name=fresh.handler.name,
+                    mine=fresh.handler_id == officer.id,
+                )
+            self._refuse("accept", fresh.status)
+        self.handler = officer
+        return self
+
+    async def forward(
+        self,
+        to_org: Organization,
+        note: str,
+        by: Person,
+        *,
+        chat: str = "",
+        now: datetime | None = None,
+    ) -> ServiceRequest:
+        """转单：交给街道科室或社会组织（department / partner）办理。"""
+        if to_org.kind not in FORWARD_KINDS:
+            raise DomainError("request_forward_kind", org_name=to_org.name, org_code=to_org.code)
+        if to_org.id == self.assignee_org_id and self.status == "forwarded":
+            raise DomainError("request_forward_same", number=self.number, org_name=to_org.name)
+        await self._must_move(
+            "forward",
+            ("in_progress",),
+            "forwarded",
+            by,
+            chat,
+            note.strip(),
+            now,
+            assignee_org_id=to_org.id,
+        )
+        self.assignee_org = to_org
+        return self
+
+    async def close(
+        self, result: str, by: Person, *, chat: str = "", now: datetime | None = None
+    ) -> ServiceRequest:
+        """回单：写明办理结果，结束办理。"""
+        now = now or utcnow()
+        result = result.strip()
+        if not result:
+            raise DomainError("request_need_text", action="close")
+        await self._must_move(
+            "close", ("in_progress",), "closed", by, chat, result, now, result=result, closed_at=now
+        )
+        return self
+
+    async def reject(
+        self, reason: str, by: Person, *, chat: str = "", now: datetime | None = None
+    ) -> ServiceRequest:
+        """退回：不予受理或无法办理，写明原因。"""
+        now = now or utcnow()
+        reason = reason.strip()
+        if not reason:
+            raise DomainError("request_need_text", action="reject")
+        await self._must_move(
+            "reject",
+            ("received", "in_progress"),
+            "rejected",
+            by,
+            chat,
+            reason,
+            now,
+            result=reason,
+            rejected_at=now,
+        )
+        return self
+
+    async def rate(
+        self,
+        score: int,
+        comment: str,
+        by: Person,
+        *,
+        chat: str = "",
+        now: datetime | None = None,
+    ) -> ServiceRequest:
+        """满意度评价：只有提出人、只在回单之后、只评一次、1–5 分。"""
+        self.check_requester(by.id)
+        if not isinstance(score, int) or not 1 <= score <= 5:
+            raise DomainError("request_bad_score", score=score)
+        now = now or utcnow()
+        comment = comment.strip()[:500]
+        won = await self._move(
+            "rate",
+            ("closed",),
+            "rated",
+            by,
+            chat,
+            f"{score} {comment}".strip(),
+            now,
+            score=score,
+            rating_comment=comment,
+            rated_at=now,
+        )
+        if not won:
+            fresh = await ServiceRequest.get(id=self.id)
+            if fresh.status == "rated":
+                raise DomainError("request_already_rated", number=self.number, score=fresh.score)
+            self._refuse("rate", fresh.status)
+        return self
+
+    @property
+    def low_score(self) -> bool:
+        return self.score is not None and self.score <= LOW_SCORE
+
+    async def urge(
+        self, by: Person, *, chat: str = "", now: datetime | None = None
+    ) -> ServiceRequest:
+        """催办：提出人对未办结的工单催一次，每个自然日（北京时间）最多一次。"""
+        self.check_requester(by.id)
+        now = now or utcnow()
+        if self.status not in OPEN_STATUSES:
+            self._refuse("urge", self.status)
+        today = day_start(local(now).date())
+        count = await ServiceRequest.filter(
+            Q(id=self.id),
+            Q(status__in=OPEN_STATUSES),
+            Q(last_urged_at__isnull=True) | Q(last_urged_at__lt=today),
+        ).update(last_urged_at=now, urge_count=F("urge_count") + 1)
+        if count != 1:
+            fresh = await ServiceRequest.get(id=self.id)
+            if fresh.status not in OPEN_STATUSES:
+                self._refuse("urge", fresh.status)
+            raise DomainError("request_urged_today", number=self.number)
+        await self._log("urge", self.status, self.status, by, chat, "", now)
+        self.last_urged_at = now
+        self.urge_count += 1
+        return self
+
+    # -- reading ----------------------------------------------------------------
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        if self.status in OPEN_STATUSES:
+            return self.due_at < now
+        if self.closed_at is not None:
+            return self.closed_at > self.due_at
+        return False
+
+    async def history(self) -> list[RequestEvent]:
+        return (
+            await RequestEvent.filter(request_id=self.id)
+            .select_related("actor")
+            .order_by("created_at", "id")
+        )
+
+    # -- internals ----------------------------------------------------------------
+    def _refuse(self, action: str, status: str) -> None:
+        raise DomainError("request_bad_state", number=self.number, action=action, status=status)
+
+    async def _must_move(
+        self,
+        action: str,
+        sources: tuple[str, ...],
+        target: str,
+        by: Person,
+        chat: str,
+        note: str,
+        now: datetime | None,
+        **changes: Any,
+    ) -> None:
+        if not await self._move(
+            action, sources, target, by, chat, note, now or utcnow(), **changes
+        ):
+            fresh = await ServiceRequest.get(id=self.id)
+            self._refuse(action, fresh.status)
+
+    async def _move(
+        self,
+        action: str,
+        sources: tuple[str, ...],
+        target: str,
+        by: Person,
+        chat: str,
+        note: str,
+        now: datetime,
+        **changes: Any,
+    ) -> bool:
+        """Conditional UPDATE: True when this call moved the request (exactly one row)."""
+        count = await ServiceRequest.filter(id=self.id, status__in=sources).update(
+            status=target, **changes
+        )
+        if count != 1:
+            return False
+        before = self.status if self.status in sources else sources[0]
+        self.status = target
+        for key, value in changes.items():
+            setattr(self, key, value)
+        await self._log(action, before, target, by, chat, note, now)
+        return True
+
+    async def _log(
+        self,
+        action: str,
+        from_status: str | None,
+        to_status: str,
+        by: Person | None,
+        chat: str,
+        note: str,
+        now: datetime,
+    ) -> RequestEvent:
+        return await RequestEvent.create(
+            request_id=self.id,
+            action=action,
+            from_status=from_status or "",
+            to_status=to_status,
+            actor=by,
+            chat=chat[:191],
+            note=note,
+            org_id=self.assignee_org_id if action == "forward" else None,
+            created_at=now,
+        )
+
+
+class RequestEvent(Model):
+    """工单全过程的一步：谁、在哪个会话、什么时候、做了什么、备注。"""
+
+    id = fields.BigIntField(primary_key=True)
+    request = fields.ForeignKeyField(
+        "models.ServiceRequest", related_name="events", on_delete=fields.CASCADE
+    )
+    action = fields.CharField(max_length=16)  # filed accept forward close reject rate urge
+    from_status = fields.CharField(max_length=16, default="")
+    to_status = fields.CharField(max_length=16)
+    actor = fields.ForeignKeyField(
+        "models.Person", related_name="request_events", null=True, on_delete=fields.SET_NULL
+    )
+    # For a forward: the unit it went to.
+    org = fields.ForeignKeyField(
+        "models.Organization", related_name="request_events", null=True, on_delete=fields.SET_NULL
+    )
+    chat = fields.CharField(max_length=191, default="")
+    note = fields.TextField(default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "request_event"
+        indexes = (("request_id", "created_at"),)
+
+
+# -- statistics (党务公开) --------------------------------------------------------
+async def monthly_figures(org: Organization, now: datetime | None = None) -> dict[str, Any]:
+    """This month's figures for `org` and its subtree (Asia/Shanghai month).
+
+    received: filed this month · rejected: rejected this month · closed: closed this month
+    · on_time_pct: of those closed, share closed by the due time · avg_hours: mean hours
+    from filing to closing of those closed · avg_score: mean score of those closed that
+    were rated · by_category: received / closed per category.
+    """
+    now = now or utcnow()
+    start, end = month_range(now)
+    scope = Q(org__path__startswith=org.path)
+    filed = await ServiceRequest.filter(scope, created_at__gte=start, created_at__lt=end)
+    closed = await ServiceRequest.filter(scope, closed_at__gte=start, closed_at__lt=end)
+    rejected = await ServiceRequest.filter(
+        scope, rejected_at__gte=start, rejected_at__lt=end
+    ).count()
+    on_time = sum(1 for r in closed if r.closed_at <= r.due_at)
+    hours = [(r.closed_at - r.created_at).total_seconds() / 3600 for r in closed]
+    scores = [r.score for r in closed if r.score is not None]
+    categories: dict[str, dict[str, int]] = {}
+    for r in filed:
+        categories.setdefault(r.category, {"received": 0, "closed": 0})["received"] += 1
+    for r in closed:
+        categories.setdefault(r.category, {"received": 0, "closed": 0})["closed"] += 1
+    return {
+        "month": local(start),
+        "received": len(filed),
+        "closed": len(closed),
+        "rejected": rejected,
+        "on_time_pct": round(100 * on_time / len(closed), 1) if closed else None,
+        "avg_hours": round(sum(hours) / len(hours), 1) if hours else None,
+        "avg_score": round(sum(scores) / len(scores), 2) if scores else None,
+        "rated": len(scores),
+        "by_category": [
+            (c, categories[c])
+            for c in [*CATEGORY_HOURS, *sorted(set(categories) - set(CATEGORY_HOURS))]
+            if c in categories
+        ],
+    }
