@@ -267,6 +267,11 @@ async def chat(config: Config, user: str, group: str | None) -> int:
             for reply in await runtime.dispatcher.handle(inbound):
                 print(reply.text)
                 print()
+            await runtime.settle()
+            console = runtime.senders.get("console")
+            for text in console.take(user, group or user) if console else []:
+                print(f"[推送] {text}")
+                print()
     finally:
         await runtime.stop()
     return 0

@@ -27,6 +27,7 @@ log = logging.getLogger("lianxin.runtime")
 
 # platform → "module:function(section_config, http_session, token_cache) -> Sender | None"
 SENDER_BUILDERS = {
+    "console": "bot.senders.console:build",
     "wechat": "bot.senders.wechat:build",
     "onebot": "bot.senders.onebot:build",
     "wecom": "bot.senders.wecom:build",
@@ -83,7 +84,8 @@ class Runtime:
         for platform, ref in SENDER_BUILDERS.items():
             section = getattr(self.config, platform)
             module_name, _, func = ref.partition(":")
-            if not section.enabled or importlib.util.find_spec(module_name) is None:
+            enabled = self.config.console_enabled if platform == "console" else section.enabled
+            if not enabled or importlib.util.find_spec(module_name) is None:
                 continue
             sender = getattr(importlib.import_module(module_name), func)(section, self.http, tokens)
             if sender is not None:

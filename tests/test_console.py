@@ -190,3 +190,22 @@ async def test_healthz_and_metrics(client, console):
 async def test_oversize_body_gets_413(client):
     resp = await client.post("/console", data=b"x" * 70_000)
     assert resp.status == 413
+
+
+async def test_pushes_come_back_to_the_console_chat(console, demo):
+    await console.one("/绑定 SQ001", user="secretary", group="g1")
+    resp = await console.client.post(
+        "/console", json={"user": "amy", "chat": "g1", "group": True, "text": "/诉求 路灯坏了"}
+    )
+    body = await resp.json()
+    assert body["replies"][0].startswith("诉求已提交，编号 Q")
+    # The notice to the group arrives after the reply; the next message in g1 carries it.
+    from bot.app import RUNTIME
+
+    await console.client.app[RUNTIME].settle()
+    resp = await console.client.post(
+        "/console", json={"user": "secretary", "chat": "g1", "group": True, "text": "/我"}
+    )
+    pushes = (await resp.json())["pushes"]
+    assert len(pushes) == 1 and pushes[0].startswith("新诉求 Q")
+    assert "路灯坏了" in pushes[0]
