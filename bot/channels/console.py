@@ -47,7 +47,9 @@ class ConsoleChannel(Channel):
             raw=body,
         )
         replies = await self.rt.dispatcher.handle(inbound)
-        return web.json_response(
-            {"replies": [r.text for r in replies]},
-            dumps=lambda o: json.dumps(o, ensure_ascii=False),
-        )
+        body = {"replies": [r.text for r in replies]}
+        sender = self.rt.senders.get("console")
+        if sender is not None:
+            # What the bot pushed to this person or chat since they last spoke.
+            body["pushes"] = sender.take(inbound.user_id, inbound.chat_id)
+        return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
