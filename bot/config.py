@@ -93,6 +93,14 @@ class RequestsConfig:
 
 
 @dataclass
+class CheckinConfig:
+    """流动党员服务: lost contact (失联) after N days; how often the contact reminder runs."""
+
+    lost_days: int = 90
+    reminder_interval_minutes: int = 360
+
+
+@dataclass
 class ConsoleConfig:
     # None = on only when the server binds to loopback.
     enabled: bool | None = None
@@ -117,6 +125,7 @@ class Config:
     wecom: WecomConfig = field(default_factory=WecomConfig)
     qq: QQConfig = field(default_factory=QQConfig)
     requests: RequestsConfig = field(default_factory=RequestsConfig)
+    checkin: CheckinConfig = field(default_factory=CheckinConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     bot: BotConfig = field(default_factory=BotConfig)
 
@@ -209,7 +218,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     for section, values in raw.items():
         if section not in SECTIONS:
             # Later issues' sections (wecom, qq, ...) are tolerated, not silently typo'd.
-            if section in ("checkin", "activities", "broadcasts"):
+            if section in ("activities", "broadcasts"):
                 continue
             raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SECTIONS)})")
         if not isinstance(values, dict):
@@ -283,6 +292,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"requests.hours.{category}: expected a positive number of hours")
     if r.reminder_interval_minutes < 1:
         raise ConfigError("requests.reminder_interval_minutes: expected at least 1")
+    if cfg.checkin.lost_days < 1:
+        raise ConfigError("checkin.lost_days: expected at least 1")
+    if cfg.checkin.reminder_interval_minutes < 1:
+        raise ConfigError("checkin.reminder_interval_minutes: expected at least 1")
     o = cfg.onebot
     if o.enabled and not o.secret:
         raise ConfigError(

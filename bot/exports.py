@@ -1,6 +1,7 @@
-"""台账导出：某组织（含下级）在一段日期内提交的诉求，每张一行，附全过程。
+"""台账导出：某组织（含下级）在一段日期内提交的诉求，每张一行，附全过程；党员台账。
 
 `lianxin export requests --org CODE --from DATE --to DATE --format xlsx|csv`.
+`export_members(org_code, fmt, out, full_phone=False)`: 党员台账（报到、离开、最后联系）.
 Dates are Asia/Shanghai calendar days, both ends included. Headers and labels
 come from templates/zh_CN/commands.toml ([request_labels]).
 """
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.templates import Templates
-from models.people import Organization
+from models.checkin import CheckIn, mask_phone
+from models.people import Organization, Person
 from models.requests import ServiceRequest, day_start, local
 
 FORMATS = ("xlsx", "csv")
@@ -101,6 +103,12 @@ async def export_requests(
     if date_to < date_from:
         raise ExportError("--to is before --from")
     header, rows = await request_rows(org_code, date_from, date_to, templates)
+    write_table(header, rows, fmt, out, "requests")
+    return len(rows)
+
+
+def write_table(header: list[str], rows: list[list[Any]], fmt: str, out: Path, title: str) -> None:
+    """A ledger as csv (utf-8-sig) or xlsx (bold frozen header, wrapped cells)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         # utf-8-sig: Excel opens it with the Chinese intact.
@@ -114,7 +122,7 @@ async def export_requests(
 
         wb = Workbook()
         ws = wb.active
-        ws.title = "requests"
+        ws.title = title
         ws.append(header)
         for cell in ws[1]:
             cell.font = Font(bold=True)
@@ -126,4 +134,77 @@ async def export_requests(
                 cell.alignment = wrap
         ws.freeze_panes = "A2"
         wb.save(out)
+
+
+async def member_rows(
+    org_code: str, full_phone: bool = False, templates: Templates | None = None
+) -> tuple[list[str], list[list[Any]]]:
+    """党员台账: one row per check-in to the organisation (and its subtree), then one
+    row per confirmed member whose branch is there and who has no such check-in."""
+    labels = (templates or Templates()).commands.get("checkin_labels", {})
+    head = labels["export"]
+    org = await Organization.filter(code=org_code.upper()).first()
+    if org is None:
+        raise ExportError(f"unknown organisation code {org_code!r}")
+
+    def person_values(p: Person) -> dict[str, Any]:
+        return {
+            "name": p.name if p.real_name else "",
+            "phone": (p.phone or "") if full_phone else mask_phone(p.phone),
+            "home_branch": p.home_org.name if p.home_org else p.home_branch,
+            "last_contact": _when(p.last_seen_at),
+        }
+
+    checkins = (
+        await CheckIn.filter(org__path__startswith=org.path)
+        .select_related("person", "person__home_org", "org")
+        .order_by("checked_in_at", "id")
+    )
+    rows = []
+    seen: set[int] = set()
+    for c in checkins:
+        seen.add(c.person_id)
+        values = person_values(c.person) | {
+            "local_org": c.org.name,
+            "kind": labels["kind"].get(c.kind, c.kind),
+            "checked_in_at": _when(c.checked_in_at),
+            "left_at": _when(c.left_at),
+            "destination": c.destination,
+        }
+        rows.append([values[k] for k in head])
+    members = (
+        await Person.filter(
+            home_org__path__startswith=org.path,
+            relation_status__in=("registered", "unregistered"),
+        )
+        .select_related("home_org", "local_org")
+        .order_by("id")
+    )
+    for p in members:
+        if p.id in seen:
+            continue
+        values = person_values(p) | {
+            "local_org": p.local_org.name if p.local_org else "",
+            "kind": "",
+            "checked_in_at": "",
+            "left_at": "",
+            "destination": "",
+        }
+        rows.append([values[k] for k in head])
+    return [head[k] for k in head], rows
+
+
+async def export_members(
+    org_code: str,
+    fmt: str,
+    out: Path,
+    full_phone: bool = False,
+    templates: Templates | None = None,
+) -> int:
+    """Write the members' ledger to `out`; phones masked unless `full_phone`.
+    Returns the number of rows written."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    header, rows = await member_rows(org_code, full_phone, templates)
+    write_table(header, rows, fmt, out, "members")
     return len(rows)

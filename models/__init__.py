@@ -9,4 +9,5 @@ MODEL_MODULES = [
     "models.tokens",
     "models.deliveries",
     "models.requests",
+    "models.checkin",
 ]

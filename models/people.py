@@ -54,6 +54,18 @@ class Person(Model):
     phone = fields.CharField(max_length=20, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField(null=True)
+    # 双重管理 (models/checkin.py fills these): the branch holding the relation (in the
+    # system, or its name when outside), the organisation the person checked in to.
+    home_org = fields.ForeignKeyField(
+        "models.Organization", related_name="home_people", null=True, on_delete=fields.SET_NULL
+    )
+    home_branch = fields.CharField(max_length=100, default="")
+    local_org = fields.ForeignKeyField(
+        "models.Organization", related_name="local_people", null=True, on_delete=fields.SET_NULL
+    )
+    member_type = fields.CharField(max_length=16, default="")  # full / probationary
+    relation_status = fields.CharField(max_length=16, default="")  # registered / unregistered
+    flow_status = fields.CharField(max_length=16, default="")  # flow_in / flow_out / in_service
 
     class Meta:
         table = "person"

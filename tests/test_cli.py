@@ -124,3 +124,37 @@ def test_export_requests_csv_and_xlsx(run, tmp_path):
     assert xlsx.read_bytes()[:2] == b"PK"  # a zip: the xlsx container
     bad = run("export", "requests", "--org", "NOPE", "--from", "2026-01-01", "--to", "2026-01-02")
     assert bad.returncode == 2 and bad.stderr.startswith("export: ")
+
+
+def test_export_members_masks_phones_unless_asked(run, tmp_path):
+    assert run("db", "upgrade").returncode == 0
+    assert run("demo").returncode == 0
+    register = "/登记\n张三\n13800001234\nZB001\n1\n否\n"
+    assert run("chat", "--user", "zhang", stdin=register).returncode == 0
+    assert run("chat", "--user", "secretary", stdin="/确认 1\n").returncode == 0
+    masked, full = tmp_path / "m.csv", tmp_path / "f.csv"
+    assert (
+        run(
+            "export", "members", "--org", "SQ001", "--format", "csv", "--out", str(masked)
+        ).returncode
+        == 0
+    )
+    assert (
+        run(
+            "export",
+            "members",
+            "--org",
+            "SQ001",
+            "--format",
+            "csv",
+            "--out",
+            str(full),
+            "--full-phone",
+        ).returncode
+        == 0
+    )
+    masked_text, full_text = masked.read_text("utf-8-sig"), full.read_text("utf-8-sig")
+    assert "张三" in masked_text and "138****1234" in masked_text
+    assert "13800001234" not in masked_text
+    assert "13800001234" in full_text
+    assert run("export", "requests", "--org", "SQ001").returncode == 2  # needs --from/--to
