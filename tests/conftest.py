@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,50 +22,56 @@ PG_URL = os.environ.get("LIANXIN_TEST_PG_URL", "")
 REQUIRE_PG = os.environ.get("LIANXIN_REQUIRE_PG") == "1"
 
 
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A database of this test run's own on the server at LIANXIN_TEST_PG_URL, dropped after,
-    so that two runs against one server never reset each other's schema."""
+    so that two runs against one server never reset each other's schema.
+
+    The migrations run once, into a template database; each test gets a fresh copy
+    (CREATE DATABASE … TEMPLATE), which is much faster than migrating again."""
     if not PG_URL:
         yield ""
         return
     base, _, _ = PG_URL.rpartition("/")
     name = f"lianxin_t{os.getpid()}_{uuid.uuid4().hex[:6]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_admin(f'CREATE DATABASE "{name}_tmpl"'))
+    asyncio.run(upgrade(f"{base}/{name}_tmpl"))
     yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for db in (name, f"{name}_tmpl"):
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
 
 
-async def reset_pg(url: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await conn.close()
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file with every migration applied, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "lianxin.sqlite3"
+    asyncio.run(upgrade(f"sqlite://{path}"))
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request: pytest.FixtureRequest, tmp_path, pg_url: str) -> str:
+async def db_url(request: pytest.FixtureRequest, tmp_path, pg_url: str, sqlite_template) -> str:
     """A migrated, empty database; every test that takes it runs on both engines."""
     if request.param == "sqlite":
-        url = f"sqlite://{tmp_path}/lianxin.sqlite3"
-    else:
-        if not pg_url:
-            if REQUIRE_PG:
-                pytest.fail("LIANXIN_REQUIRE_PG=1 but LIANXIN_TEST_PG_URL is not set")
-            pytest.skip("PostgreSQL not configured (set LIANXIN_TEST_PG_URL)")
-        url = pg_url
-        await reset_pg(url)
-    await upgrade(url)
-    return url
+        target = tmp_path / "lianxin.sqlite3"
+        shutil.copyfile(sqlite_template, target)
+        return f"sqlite://{target}"
+    if not pg_url:
+        if REQUIRE_PG:
+            pytest.fail("LIANXIN_REQUIRE_PG=1 but LIANXIN_TEST_PG_URL is not set")
+        pytest.skip("PostgreSQL not configured (set LIANXIN_TEST_PG_URL)")
+    name = pg_url.rpartition("/")[2]
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{name}_tmpl"')
+    return pg_url
 
 
 @pytest.fixture
