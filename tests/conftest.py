@@ -161,3 +161,13 @@ async def demo(client) -> None:
     from bot.demo import seed
 
     await seed()
+
+
+async def grant_officer(user: str, code: str) -> None:
+    """Make console:<user> an officer of the organisation with this code."""
+    from bot.identity import IdentityService
+    from models.people import Organization
+
+    identity = IdentityService()
+    person = await identity.ensure_person("console", user, user)
+    await identity.grant(person, "officer", await Organization.get(code=code))

@@ -7,24 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.identity import IdentityService
 from models.checkin import CheckIn, MemberRegistration, TransferEvent, TransferRequest
 from models.deliveries import Delivery
 from models.events import DialogState
-from models.people import Organization, Person, RoleGrant
-
-
-async def officer(user: str, code: str) -> None:
-    identity = IdentityService()
-    person = await identity.ensure_person("console", user, user)
-    await identity.grant(person, "officer", await Organization.get(code=code))
+from models.people import Person, RoleGrant
+from tests.conftest import grant_officer
 
 
 @pytest.fixture
 async def town(console, demo):
     """g1 bound to SQ001 (secretary); zb1 officer of ZB001; sq2 officer of SQ002 bound to g2."""
-    await officer("zb1", "ZB001")
-    await officer("sq2", "SQ002")
+    await grant_officer("zb1", "ZB001")
+    await grant_officer("sq2", "SQ002")
     assert "已把本群绑定" in await console.one("/绑定 SQ001", user="secretary", group="g1")
     assert "已把本群绑定" in await console.one("/绑定 SQ002", user="sq2", group="g2")
     return console

@@ -7,23 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.identity import IdentityService
 from models.deliveries import Delivery
-from models.people import Organization
 from models.requests import RequestEvent, ServiceRequest
-
-
-async def officer(user: str, code: str) -> None:
-    identity = IdentityService()
-    person = await identity.ensure_person("console", user, user)
-    await identity.grant(person, "officer", await Organization.get(code=code))
+from tests.conftest import grant_officer
 
 
 @pytest.fixture
 async def town(console, demo):
     """g1 bound to SQ001 (secretary), gbm bound to BM01 (kezhang), an officer of SQ002."""
-    await officer("kezhang", "BM01")
-    await officer("sq2", "SQ002")
+    await grant_officer("kezhang", "BM01")
+    await grant_officer("sq2", "SQ002")
     assert "已把本群绑定" in await console.one("/绑定 SQ001", user="secretary", group="g1")
     assert "已把本群绑定" in await console.one("/绑定 BM01", user="kezhang", group="gbm")
     return console
