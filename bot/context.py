@@ -39,6 +39,25 @@ class Ctx:
         """
         self.pending.append(work)
 
+    def push_after_commit(
+        self, targets: list[str], render: Callable[[], str], *, purpose: str, key: str
+    ) -> None:
+        """Send the text `render()` gives to each target once the command commits; the
+        delivery key `key:target` makes each go once, even when the command is retried.
+        Nothing is rendered when there is nobody to tell."""
+        outbound = self.runtime.outbound
+        targets = [t for t in targets if t]
+        if outbound is None or not targets:
+            return
+        text = render()  # now, while the command's objects are as it left them
+
+        async def send_all() -> None:
+            for target in targets:
+                dedup_key = f"{key}:{target}"[:191]
+                await outbound.send(target, text, purpose=purpose, dedup_key=dedup_key)
+
+        self.after_commit(send_all)
+
     def render(self, template: str, **variables: Any) -> Reply:
         text = self.runtime.templates.render(
             template, caller=self.caller, org=self.org, inbound=self.inbound, **variables

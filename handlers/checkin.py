@@ -64,20 +64,15 @@ def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
 
 
 def notify(ctx: Ctx, targets: list[str], template: str, key: str, **variables: Any) -> None:
-    """Push a notice once the command commits; once per (key, target) across retries."""
-    outbound = ctx.runtime.outbound
-    targets = [t for t in targets if t]
-    if outbound is None or not targets:
-        return
-    text = ctx.runtime.templates.render(
-        template, labels=labels(ctx), fmt=fmt, mask=mask_phone, **variables
+    """Push a notice to each target once the command commits (Ctx.push_after_commit)."""
+    ctx.push_after_commit(
+        targets,
+        lambda: ctx.runtime.templates.render(
+            template, labels=labels(ctx), fmt=fmt, mask=mask_phone, **variables
+        ),
+        purpose="checkin",
+        key=key,
     )
-
-    async def send_all() -> None:
-        for target in targets:
-            await outbound.send(target, text, purpose="checkin", dedup_key=f"{key}:{target}"[:191])
-
-    ctx.after_commit(send_all)
 
 
 def officer_paths(ctx: Ctx) -> list[str]:

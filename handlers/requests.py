@@ -66,19 +66,13 @@ async def org_targets(*orgs: Organization | None) -> list[str]:
 
 
 async def notify(ctx: Ctx, targets: list[str], template: str, key: str, **variables: Any) -> None:
-    """Push a notice to each target once the command commits; once per (key, target)
-    even across retries."""
-    outbound = ctx.runtime.outbound
-    if outbound is None or not targets:
-        return
-    text = ctx.runtime.templates.render(template, labels=labels(ctx), fmt=fmt, **variables)
-
-    async def send_all() -> None:
-        for target in targets:
-            key_for = f"{key}:{target}"[:191]
-            await outbound.send(target, text, purpose="request", dedup_key=key_for)
-
-    ctx.after_commit(send_all)
+    """Push a notice to each target once the command commits (Ctx.push_after_commit)."""
+    ctx.push_after_commit(
+        targets,
+        lambda: ctx.runtime.templates.render(template, labels=labels(ctx), fmt=fmt, **variables),
+        purpose="request",
+        key=key,
+    )
 
 
 async def officer_request(ctx: Ctx, number: str) -> ServiceRequest:
