@@ -95,10 +95,10 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
             await ch.startup()
         for job in runtime.registry.jobs:
             scheduler.add_job(
-                job.func,
+                runtime.run_job,
                 "interval",
                 seconds=job.seconds(config),
-                args=[runtime],
+                args=[job],
                 id=job.name,
                 replace_existing=True,
             )

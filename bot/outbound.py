@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiolimiter import AsyncLimiter
@@ -28,6 +29,17 @@ from bot.targets import BadTarget, Target
 from models.deliveries import Delivery
 
 log = logging.getLogger("lianxin.outbound")
+
+
+@dataclass(frozen=True)
+class Push:
+    """One message a scheduled job wants sent. `key` is unique per delivery: a push
+    whose key was already delivered is never sent again (across restarts too)."""
+
+    target: str
+    text: str
+    key: str
+    purpose: str = ""
 
 
 class Outbound:
@@ -69,6 +81,13 @@ class Outbound:
             return await sender.send(t, Reply(text))
 
         return await self._record(str(t), t, text, call, purpose, dedup_key, why)
+
+    async def send_pushes(self, pushes: Iterable[Push]) -> list[Delivery]:
+        """Send each push once by its key (the rows already sent are left alone)."""
+        return [
+            await self.send(p.target, p.text, purpose=p.purpose, dedup_key=p.key[:191])
+            for p in pushes
+        ]
 
     async def deliver(
         self,

@@ -139,10 +139,14 @@ class EventHandler:
 
 @dataclass
 class Job:
-    """Periodic work of a service (deadline reminders); `seconds(config)` sets the period."""
+    """Periodic work of a service (deadline reminders); `seconds(config)` sets the period.
+
+    `func(runtime, now)` returns the pushes that are due (bot.outbound.Push); it
+    never sends itself, so the scheduler decides when and exactly once.
+    """
 
     name: str
-    func: Callable[[Any], Awaitable[Any]]  # called with the Runtime
+    func: Callable[[Any, Any], Awaitable[Any]]  # (Runtime, aware UTC now) -> list[Push]
     seconds: Callable[[Any], float]
 
 
@@ -158,10 +162,12 @@ class Router:
 
     def every(
         self, seconds: Callable[[Any], float]
-    ) -> Callable[[Callable[[Any], Awaitable[Any]]], Callable[[Any], Awaitable[Any]]]:
-        """Run `func(runtime)` every `seconds(config)` seconds (idempotent work only)."""
+    ) -> Callable[[Callable[[Any, Any], Awaitable[Any]]], Callable[[Any, Any], Awaitable[Any]]]:
+        """Every `seconds(config)` seconds, send what `func(runtime, now)` says is due."""
 
-        def deco(func: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+        def deco(
+            func: Callable[[Any, Any], Awaitable[Any]],
+        ) -> Callable[[Any, Any], Awaitable[Any]]:
             self.jobs.append(Job(f"{self.name}.{func.__name__}", func, seconds))
             return func
 

@@ -91,6 +91,13 @@ class Runtime:
             if sender is not None:
                 self.senders[platform] = sender
 
+    async def run_job(self, job: Any, now: Any = None) -> list[Any]:
+        """One run of a service's periodic job: ask it what is due, send each push once."""
+        from datetime import UTC, datetime
+
+        pushes = await job.func(self, now or datetime.now(UTC))
+        return await self.outbound.send_pushes(pushes)
+
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> None:
         """Run work after the reply (notices after a commit), tracked so shutdown waits."""
         task = asyncio.create_task(self._guarded(coro, name))

@@ -14,6 +14,7 @@ from tortoise.expressions import Q
 
 from bot.context import Ctx
 from bot.inbound import Reply
+from bot.outbound import Push
 from bot.registry import OFFICER, Arg, Router
 from bot.text import fold_width
 from handlers.requests import fmt, org_targets, reply_target
@@ -550,19 +551,16 @@ def lost_days(runtime: Any) -> int:
 
 
 @router.every(lambda config: config.checkin.reminder_interval_minutes * 60)
-async def contact_reminders(runtime: Any) -> int:
-    return await send_contact_reminders(runtime, days=lost_days(runtime))
+async def contact_reminders(runtime: Any, now: datetime) -> list[Push]:
+    return await contact_pushes(runtime, now, days=lost_days(runtime))
 
 
-async def send_contact_reminders(
-    runtime: Any, now: datetime | None = None, days: int = DEFAULT_LOST_DAYS
-) -> int:
-    """Remind members not seen for `days` to get in touch; once a month per person
-    (the dedup_key holds across restarts). Returns the sends attempted."""
-    now = now or utcnow()
+async def contact_pushes(runtime: Any, now: datetime, days: int = DEFAULT_LOST_DAYS) -> list[Push]:
+    """Reminders to members not seen for `days` to get in touch; once a month per
+    person (the key holds across restarts)."""
     month = local(now).strftime("%Y%m")
     people = await lost_contact(["/"], days, now)
-    sent = 0
+    pushes: list[Push] = []
     for person in people:
         text = runtime.templates.render(
             "checkin_notice",
@@ -573,7 +571,7 @@ async def send_contact_reminders(
             mask=mask_phone,
         )
         for target in await user_targets(person.id):
-            key = f"contact:{person.id}:{month}:{target}"[:191]
-            await runtime.outbound.send(target, text, purpose="checkin_contact", dedup_key=key)
-            sent += 1
-    return sent
+            pushes.append(
+                Push(target, text, f"contact:{person.id}:{month}:{target}", "checkin_contact")
+            )
+    return pushes

@@ -14,6 +14,7 @@ from tortoise.expressions import Q
 
 from bot.context import Ctx
 from bot.inbound import Inbound, Reply
+from bot.outbound import Push
 from bot.registry import EVERYONE, OFFICER, Arg, Router
 from bot.targets import Target
 from models.errors import DomainError
@@ -394,28 +395,26 @@ async def stats(ctx: Ctx) -> Reply:
 
 # -- deadline reminders (办理时限提醒) ---------------------------------------------------
 @router.every(lambda config: config.requests.reminder_interval_minutes * 60)
-async def deadline_reminders(runtime: Any) -> int:
+async def deadline_reminders(runtime: Any, now: datetime) -> list[Push]:
     """The scheduled run: the lead time comes from [requests] reminder_lead_hours."""
-    return await send_deadline_reminders(
-        runtime, lead_hours=runtime.config.requests.reminder_lead_hours
+    return await deadline_pushes(
+        runtime, now, lead_hours=runtime.config.requests.reminder_lead_hours
     )
 
 
-async def send_deadline_reminders(
-    runtime: Any, now: datetime | None = None, lead_hours: float = REMINDER_LEAD_HOURS
-) -> int:
-    """Remind the responsible org's bound groups of open requests due soon or overdue.
+async def deadline_pushes(
+    runtime: Any, now: datetime, lead_hours: float = REMINDER_LEAD_HOURS
+) -> list[Push]:
+    """Reminders to the responsible org's bound groups of open requests due soon or overdue.
 
-    Each (request, kind, target) is sent once: the dedup_key makes that hold across
-    restarts, so the scheduler may call this as often as it likes. Returns the
-    sends attempted (outbound skips the ones already delivered).
+    Each (request, kind, target) has its own key, so it is delivered once however
+    often the scheduler asks (and across restarts).
     """
-    now = now or utcnow()
     soon = now + timedelta(hours=lead_hours)
     rows = await ServiceRequest.filter(status__in=OPEN_STATUSES, due_at__lte=soon).select_related(
         "org", "assignee_org"
     )
-    sent = 0
+    pushes: list[Push] = []
     templates = runtime.templates
     lab = templates.commands.get("request_labels", {})
     for req in rows:
@@ -423,7 +422,5 @@ async def send_deadline_reminders(
         holder = req.assignee_org if req.status == "forwarded" else req.org
         text = templates.render("request_notice_due", req=req, kind=kind, labels=lab, fmt=fmt)
         for target in await org_targets(holder):
-            key = f"req:{req.number}:{kind}:{target}"[:191]
-            await runtime.outbound.send(target, text, purpose="request_due", dedup_key=key)
-            sent += 1
-    return sent
+            pushes.append(Push(target, text, f"req:{req.number}:{kind}:{target}", "request_due"))
+    return pushes

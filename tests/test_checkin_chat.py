@@ -231,14 +231,18 @@ async def test_my_info_and_forget_me(town):
 
 async def test_contact_reminder_once_a_month(town, client):
     from bot.app import RUNTIME
-    from handlers.checkin import send_contact_reminders
 
     c = town
     no = number_in(await register(c, user="bob", name="张三", phone="13800001234"))
     await c.one(f"/确认 {no}", user="zb1")
     runtime = client.server.app[RUNTIME]
+    job = next(j for j in runtime.registry.jobs if j.name == "checkin.contact_reminders")
+
+    async def send_contact_reminders(runtime, now):
+        return await runtime.run_job(job, now)
+
     now = datetime.now(UTC)
-    assert await send_contact_reminders(runtime, now=now) == 0
+    assert await send_contact_reminders(runtime, now=now) == []
     later = now + timedelta(days=100)
     await send_contact_reminders(runtime, now=later)
     await send_contact_reminders(runtime, now=later + timedelta(hours=1))

@@ -181,14 +181,17 @@ async def test_stats_command(town):
 async def test_deadline_reminders_sent_once(town, client):
     from datetime import timedelta
 
-    from handlers.requests import send_deadline_reminders
-
     c = town
     no = number_in(await c.one("/诉求 水管漏水", user="bob", group="g1"))
     req = await ServiceRequest.get(number=no)
     from bot.app import RUNTIME
 
     runtime = client.server.app[RUNTIME]
+    job = next(j for j in runtime.registry.jobs if j.name == "requests.deadline_reminders")
+
+    async def send_deadline_reminders(runtime, now):
+        return await runtime.run_job(job, now)
+
     # far from the deadline: nothing
     await send_deadline_reminders(runtime, now=req.created_at)
     assert await Delivery.filter(purpose="request_due").count() == 0
@@ -205,7 +208,7 @@ async def test_deadline_reminders_sent_once(town, client):
     # closed requests are not reminded
     await c.one(f"/接单 {no}", user="secretary", group="g1")
     await c.one(f"/回单 {no} 修好了", user="secretary", group="g1")
-    assert await send_deadline_reminders(runtime, now=late + timedelta(days=1)) == 0
+    assert await send_deadline_reminders(runtime, now=late + timedelta(days=1)) == []
 
 
 async def test_deadline_reminders_are_scheduled(client):
