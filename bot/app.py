@@ -93,15 +93,8 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
         await runtime.start(database=manage_database)
         for ch in channels:
             await ch.startup()
-        for job in runtime.registry.jobs:
-            scheduler.add_job(
-                runtime.run_job,
-                "interval",
-                seconds=job.seconds(config),
-                args=[job],
-                id=job.name,
-                replace_existing=True,
-            )
+        # Service jobs and officers' broadcasts: rows in the database, fired by the leader.
+        await runtime.broadcaster.start(scheduler)
         scheduler.start()
 
     async def on_shutdown(app: web.Application) -> None:

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field, fields
@@ -101,6 +102,26 @@ class CheckinConfig:
 
 
 @dataclass
+class BroadcastsConfig:
+    """定时推送: quiet hours (local time), grace for missed fire times, leader election."""
+
+    quiet_start: str = "22:00"
+    quiet_end: str = "07:00"
+    # A fire time missed while the service was down is still sent within this many minutes.
+    grace_minutes: int = 60
+    # How often the leader looks for due broadcasts made by other processes (0 = never;
+    # its own are timed exactly).
+    tick_seconds: float = 15.0
+    # How often each process campaigns for leadership (0 = never: tests drive it).
+    leader_poll_seconds: float = 10.0
+    # Deliveries handed to the senders at once.
+    fanout_concurrency: int = 64
+    topics: list[str] = field(default_factory=lambda: ["每日党课", "活动通知", "政策解读"])
+    # Markdown files, "# 标题" on the first line; one a day, in file-name order.
+    lessons_dir: str = "content/lessons"
+
+
+@dataclass
 class ConsoleConfig:
     # None = on only when the server binds to loopback.
     enabled: bool | None = None
@@ -126,6 +147,7 @@ class Config:
     qq: QQConfig = field(default_factory=QQConfig)
     requests: RequestsConfig = field(default_factory=RequestsConfig)
     checkin: CheckinConfig = field(default_factory=CheckinConfig)
+    broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     bot: BotConfig = field(default_factory=BotConfig)
 
@@ -218,7 +240,7 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     for section, values in raw.items():
         if section not in SECTIONS:
             # Later issues' sections (wecom, qq, ...) are tolerated, not silently typo'd.
-            if section in ("activities", "broadcasts"):
+            if section in ("activities",):
                 continue
             raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SECTIONS)})")
         if not isinstance(values, dict):
@@ -296,6 +318,16 @@ def validate(cfg: Config) -> None:
         raise ConfigError("checkin.lost_days: expected at least 1")
     if cfg.checkin.reminder_interval_minutes < 1:
         raise ConfigError("checkin.reminder_interval_minutes: expected at least 1")
+    b = cfg.broadcasts
+    for key in ("quiet_start", "quiet_end"):
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(b, key)):
+            raise ConfigError(f"broadcasts.{key}: expected HH:MM, got {getattr(b, key)!r}")
+    if b.grace_minutes < 0:
+        raise ConfigError("broadcasts.grace_minutes: expected 0 or more")
+    if b.fanout_concurrency < 1:
+        raise ConfigError("broadcasts.fanout_concurrency: expected at least 1")
+    if b.tick_seconds < 0 or b.leader_poll_seconds < 0:
+        raise ConfigError("broadcasts.tick_seconds/leader_poll_seconds: expected 0 or more")
     o = cfg.onebot
     if o.enabled and not o.secret:
         raise ConfigError(

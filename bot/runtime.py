@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.clock import Clock
 from bot.config import Config
 from bot.db import close_db, init_db
 from bot.dedup import DedupGate
@@ -49,6 +50,8 @@ class Runtime:
     dispatcher: Any = None  # bot.dispatcher.Dispatcher, set by build()
     outbound: Any = None  # bot.outbound.Outbound, set by start()
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    clock: Clock = field(default_factory=Clock)
+    broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -76,6 +79,9 @@ class Runtime:
         from bot.outbound import Outbound
 
         self.outbound = Outbound(self.senders, self.metrics)
+        from bot.broadcaster import Broadcaster
+
+        self.broadcaster = Broadcaster(self)
 
     def _start_senders(self) -> None:
         """One sender per enabled platform; each module's `build` says if it can send."""
@@ -122,6 +128,8 @@ class Runtime:
         return True
 
     async def stop(self, *, database: bool = True) -> None:
+        if self.broadcaster is not None:
+            await self.broadcaster.stop()
         if not await self.settle(self.config.server.shutdown_timeout):
             log.warning("stopping with %d background tasks unfinished", len(self.background))
         await self.dedup.close()

@@ -65,3 +65,11 @@ class Target:
     def group(cls, platform: str, chat_id: str) -> Target:
         prefix = {"onebot": "onebot-group", "wecom": "wecom-chat", "qq": "qq-group"}[platform]
         return cls(prefix, chat_id)
+
+
+def chat_target(platform: str, chat_id: str) -> str:
+    """Where to push into a chat; the console channel names its chats like users."""
+    try:
+        return str(Target.group(platform, chat_id))
+    except KeyError:
+        return f"{platform}:{chat_id}"

@@ -16,7 +16,7 @@ from bot.context import Ctx
 from bot.inbound import Inbound, Reply
 from bot.outbound import Push
 from bot.registry import EVERYONE, OFFICER, Arg, Router
-from bot.targets import Target
+from bot.targets import chat_target
 from models.errors import DomainError
 from models.people import GroupBinding, Organization
 from models.requests import (
@@ -46,14 +46,6 @@ def labels(ctx: Ctx) -> dict[str, Any]:
 
 def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
     return ctx.render(template, labels=labels(ctx), fmt=fmt, now=utcnow(), **variables)
-
-
-def chat_target(platform: str, chat_id: str) -> str:
-    """Where to push into a chat; the console channel names its chats like users."""
-    try:
-        return str(Target.group(platform, chat_id))
-    except KeyError:
-        return f"{platform}:{chat_id}"
 
 
 def reply_target(inb: Inbound) -> str:

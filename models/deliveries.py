@@ -5,7 +5,9 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-DELIVERY_STATUSES = ("pending", "sent", "failed", "refused")
+# sending: handed to the platform, no answer yet. unknown: was sending when the process
+# died; not sent again (a retry could post twice), counted as uncertain instead.
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "refused", "unknown")
 
 
 class Delivery(Model):
@@ -20,6 +22,8 @@ class Delivery(Model):
     error_code = fields.IntField(null=True)
     reason = fields.CharField(max_length=255, default="")
     attempts = fields.IntField(default=0)
+    # The broadcast fire time this delivery belongs to (models.broadcasts), if any.
+    firing_id = fields.BigIntField(null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     finished_at = fields.DatetimeField(null=True)
 

@@ -90,7 +90,13 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def make_config(db_url: str, **sections: dict[str, Any]) -> Config:
-    env = {"LIANXIN_DATABASE__URL": db_url, "LIANXIN_CONSOLE__ENABLED": "true"}
+    env = {
+        "LIANXIN_DATABASE__URL": db_url,
+        "LIANXIN_CONSOLE__ENABLED": "true",
+        # Tests drive the broadcaster with a ManualClock: no timers, no campaign loop.
+        "LIANXIN_BROADCASTS__LEADER_POLL_SECONDS": "0",
+        "LIANXIN_BROADCASTS__TICK_SECONDS": "0",
+    }
     for section, values in sections.items():
         for key, value in values.items():
             env[f"LIANXIN_{section.upper()}__{key.upper()}"] = (

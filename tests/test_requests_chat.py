@@ -212,8 +212,8 @@ async def test_deadline_reminders_sent_once(town, client):
 
 
 async def test_deadline_reminders_are_scheduled(client):
-    from bot.app import SCHEDULER
+    """The job is a Broadcast row the leader fires, its period from [requests]."""
+    from models.broadcasts import Broadcast
 
-    job = client.app[SCHEDULER].get_job("requests.deadline_reminders")
-    assert job is not None
-    assert job.trigger.interval.total_seconds() == 15 * 60
+    row = await Broadcast.get(job="requests.deadline_reminders")
+    assert (row.rule, row.audience, row.status) == ("every:900", "job", "active")

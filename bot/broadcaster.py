@@ -1,0 +1,576 @@
+"""定时推送的执行：谁来触发（选主）、何时触发（免打扰、宽限期）、发给谁、只发一次。
+
+How a fire time becomes messages, exactly once:
+
+1. **Claim and plan, in one transaction.** The due `Broadcast` row's
+   `next_fire_at` is moved on by a conditional UPDATE (the claim: one winner
+   even if two processes try), a `BroadcastFiring` row is written, and a
+   pending `Delivery` row per target with a unique key
+   (``bc:<id>:<fire time>:<target>``). A crash before the commit leaves
+   nothing; after it, everything to send is on disk.
+2. **Send.** Pending rows are taken a batch at a time by an
+   ``UPDATE … SET status='sending' … RETURNING`` and finished as sent / failed.
+3. **Restart.** The next leader first turns rows left in ``sending`` into
+   ``unknown`` (they were on the wire when the process died; sending them again
+   could post twice, so they are counted as uncertain and shown to officers),
+   then sends every row still ``pending``.
+
+Fire times missed while the service was down are sent if still within the
+grace period and otherwise recorded as skipped. Quiet hours move non-urgent
+fire times to the end of the quiet period. Services' periodic jobs
+(`@router.every`) run through the same path: a `Broadcast` row per job, whose
+pushes carry their own keys.
+
+Only the leader fires (bot/leader.py): with PostgreSQL, the holder of an
+advisory lock; with SQLite, the one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from bot.inbound import Reply
+from bot.leader import Leadership, make_leadership
+from bot.outbound import Push
+from bot.schedule import QuietHours, next_fire
+from bot.targets import BadTarget, Target, chat_target
+from models.broadcasts import Broadcast, BroadcastFiring, Subscription
+from models.deliveries import Delivery
+from models.people import GroupBinding, Organization, Person
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger("lianxin.broadcast")
+
+WEEKDAY_NAMES = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+MISSED_RECORD_LIMIT = 200  # fire times recorded one by one after a long outage
+
+
+class ContentError(ValueError):
+    """The broadcast text is not a template we can render; str() says where."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    title: str
+    body: str
+    name: str  # file stem, the reference for "read" points
+
+    @property
+    def text(self) -> str:
+        return f"【每日党课】{self.title}\n\n{self.body}".strip()
+
+
+def load_lessons(folder: str | Path) -> list[Lesson]:
+    """The lesson files (Markdown, `# 标题` on the first line), in file-name order."""
+    path = Path(folder)
+    if not path.is_absolute() and not path.is_dir():
+        path = Path(__file__).resolve().parent.parent / path  # relative to the checkout
+    if not path.is_dir():
+        return []
+    lessons = []
+    for f in sorted(path.glob("*.md")):
+        raw = f.read_text(encoding="utf-8").strip()
+        first, _, body = raw.partition("\n")
+        title = first.lstrip("#").strip() if first.startswith("#") else f.stem
+        lessons.append(Lesson(title, body.strip() if first.startswith("#") else raw, f.stem))
+    return lessons
+
+
+def lesson_of_day(lessons: list[Lesson], day: datetime, tz: str) -> Lesson | None:
+    """Rotate by local calendar day: every group gets the same lesson on the same day."""
+    if not lessons:
+        return None
+    return lessons[day.astimezone(ZoneInfo(tz)).date().toordinal() % len(lessons)]
+
+
+class Content:
+    """Officers' broadcast text as a sandboxed jinja2 template."""
+
+    def __init__(self) -> None:
+        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+    def check(self, source: str) -> None:
+        try:
+            self.env.from_string(source)
+        except TemplateError as exc:
+            raise ContentError(str(exc)) from exc
+
+    def render(self, source: str, variables: dict[str, Any]) -> str:
+        try:
+            return self.env.from_string(source).render(**variables).strip()
+        except TemplateError as exc:
+            raise ContentError(str(exc)) from exc
+        except Exception as exc:
+            raise ContentError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class Broadcaster:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        cfg = runtime.config.broadcasts
+        self.tz = runtime.config.bot.timezone
+        self.quiet = QuietHours.parse(cfg.quiet_start, cfg.quiet_end, self.tz)
+        self.grace = timedelta(minutes=cfg.grace_minutes)
+        self.batch = cfg.fanout_concurrency
+        self.content = Content()
+        self.lessons = load_lessons(cfg.lessons_dir)
+        self.leadership: Leadership = make_leadership(runtime.config.database.url)
+        self.scheduler: Any = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # one tick at a time in this process
+        self._stopping = False
+
+    # -- clock and leadership ---------------------------------------------------
+    def now(self) -> datetime:
+        return self.runtime.clock.now()
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leadership.is_leader
+
+    async def start(self, scheduler: Any = None) -> None:
+        """Make sure each service job has its row, then campaign for leadership."""
+        self.scheduler = scheduler
+        await self.sync_jobs()
+        cfg = self.runtime.config.broadcasts
+        if cfg.leader_poll_seconds > 0:
+            self._loop_task = asyncio.create_task(self._campaign(cfg.leader_poll_seconds))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            try:
+                await self._loop_task
+            except asyncio.CancelledError:
+                pass
+        async with self._lock:  # let a fan-out in progress reach a clean point
+            await self.leadership.release()
+
+    async def _campaign(self, every: float) -> None:
+        while not self._stopping:
+            try:
+                await self.elect()
+            except Exception:
+                log.exception("leader election round failed")
+            await asyncio.sleep(every)
+
+    async def elect(self) -> bool:
+        """One round: become, stay or stop being the leader; a new leader recovers first."""
+        was = self.is_leader
+        now_leader = await self.leadership.campaign()
+        if now_leader and not was:
+            log.info("became the broadcast leader")
+            await self.recover()
+            self._rebuild_jobs_soon()
+        elif was and not now_leader:
+            log.warning("lost broadcast leadership")
+            self._drop_jobs()
+        return now_leader
+
+    # -- apscheduler: timers only, the rows are the truth --------------------------
+    def _rebuild_jobs_soon(self) -> None:
+        if self.scheduler is None:
+            return
+        cfg = self.runtime.config.broadcasts
+        if cfg.tick_seconds > 0:
+            self.scheduler.add_job(
+                self.tick,
+                "interval",
+                seconds=cfg.tick_seconds,
+                id="broadcasts.tick",
+                replace_existing=True,
+            )
+        self.runtime.spawn(self._rebuild_jobs(), "broadcast jobs")
+
+    async def _rebuild_jobs(self) -> None:
+        for b in await Broadcast.filter(status="active", next_fire_at__not_isnull=True):
+            self.schedule(b)
+
+    def schedule(self, b: Broadcast) -> None:
+        """A timer at the broadcast's next (quiet-hours adjusted) fire time, if leader."""
+        if self.scheduler is None or not self.is_leader or b.next_fire_at is None:
+            return
+        when = self.effective(b, b.next_fire_at)
+        self.scheduler.add_job(
+            self.tick,
+            "date",
+            run_date=when,
+            id=f"broadcast:{b.id}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def _drop_jobs(self) -> None:
+        if self.scheduler is None:
+            return
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("broadcast"):
+                job.remove()
+
+    # -- service jobs become Broadcast rows -----------------------------------------
+    async def sync_jobs(self) -> None:
+        """One row per `@router.every` job; its period follows the config."""
+        now = self.now()
+        for job in self.runtime.registry.jobs:
+            rule = f"every:{int(job.seconds(self.runtime.config))}"
+            row = await Broadcast.filter(job=job.name).first()
+            if row is None:
+                try:
+                    await Broadcast.create(
+                        job=job.name, rule=rule, rule_text=rule, audience="job",
+                        audience_ref=job.name, next_fire_at=now,
+                    )  # fmt: skip
+                except Exception:  # another process created it at the same moment
+                    log.debug("job row %s exists", job.name)
+            elif row.rule != rule or row.status != "active":
+                await Broadcast.filter(id=row.id).update(
+                    rule=rule, rule_text=rule, status="active", next_fire_at=now
+                )
+
+    # -- firing --------------------------------------------------------------------
+    def effective(self, b: Broadcast, nominal: datetime) -> datetime:
+        return nominal if b.urgent else self.quiet.release(nominal)
+
+    async def tick(self) -> int:
+        """Fire whatever is due now (leader only). Returns the firings that sent."""
+        if not self.is_leader:
+            return 0
+        async with self._lock:
+            return await self.fire_due(self.now())
+
+    async def fire_due(self, now: datetime) -> int:
+        fired = 0
+        due = await Broadcast.filter(status="active", next_fire_at__lte=now).order_by(
+            "next_fire_at", "id"
+        )
+        for b in due:
+            try:
+                if await self.process(b, now):
+                    fired += 1
+            except Exception:
+                log.exception("broadcast %s failed to fire", b.id)
+            self.schedule(b)
+        return fired
+
+    async def process(self, b: Broadcast, now: datetime) -> bool:
+        """Handle every fire time of `b` that is due by `now`; True if something was sent."""
+        claimed_at = b.next_fire_at
+        assert claimed_at is not None
+        missed: list[datetime] = []
+        t: datetime | None = claimed_at
+        while t is not None and self.effective(b, t) <= now:
+            missed.append(t)
+            t = next_fire(b.rule, t, self.tz)
+            if len(missed) >= MISSED_RECORD_LIMIT:
+                t = next_fire(b.rule, now, self.tz) if t is not None else None
+                break
+        if not missed:
+            return False  # postponed by quiet hours
+        latest = missed[-1]
+        started = self.effective(b, latest)
+        # Jobs read the current state when they run, so a late run is still right.
+        late = b.job is None and now - started > self.grace
+        pushes: list[Push] = []
+        if not late:
+            pushes = await self.plan(b, latest, now)
+        async with in_transaction():
+            if not await b.claim(claimed_at, t):
+                return False
+            if b.job is None:
+                for m in missed[:-1]:
+                    await BroadcastFiring.create(
+                        broadcast=b, fire_at=m, status="skipped", reason="missed",
+                        finished_at=now,
+                    )  # fmt: skip
+            if late:
+                await BroadcastFiring.create(
+                    broadcast=b, fire_at=latest, status="skipped", reason="missed",
+                    finished_at=now,
+                )  # fmt: skip
+                log.warning(
+                    "broadcast %s fire time %s skipped: past the grace period", b.id, latest
+                )
+                return False
+            if not pushes:
+                if b.job is None:
+                    await BroadcastFiring.create(
+                        broadcast=b, fire_at=latest, status="done", reason="no_targets",
+                        started_at=now, finished_at=now, superseded=len(missed) - 1,
+                    )  # fmt: skip
+                return False
+            firing = await BroadcastFiring.create(
+                broadcast=b, fire_at=latest, status="sending", started_at=now,
+                superseded=len(missed) - 1 if b.job is None else 0,
+            )  # fmt: skip
+            firing.targets = await self._write_pending(firing.id, pushes)
+            await BroadcastFiring.filter(id=firing.id).update(targets=firing.targets)
+        await self.send_firing(firing)
+        return True
+
+    async def plan(self, b: Broadcast, fire_at: datetime, now: datetime) -> list[Push]:
+        """Who gets what for this fire time (read before the claim's transaction)."""
+        if b.job is not None:
+            job = next((j for j in self.runtime.registry.jobs if j.name == b.job), None)
+            if job is None:
+                return []
+            pushes = list(await job.func(self.runtime, now))
+            # Already delivered earlier: not planned again (the unique key also says so).
+            keys = [p.key[:191] for p in pushes]
+            done = set()
+            for i in range(0, len(keys), 500):
+                done |= set(
+                    await Delivery.filter(dedup_key__in=keys[i : i + 500]).values_list(
+                        "dedup_key", flat=True
+                    )
+                )
+            return [p for p in pushes if p.key[:191] not in done]
+        stamp = int(fire_at.timestamp())
+        pushes = []
+        for target, org in await self.audience(b):
+            text = await self.text_for(b, org, now)
+            pushes.append(Push(target, text, f"bc:{b.id}:{stamp}:{target}", "broadcast"))
+        return pushes
+
+    async def audience(self, b: Broadcast) -> list[tuple[str, Organization | None]]:
+        """(target, the organisation whose name the text uses) for each recipient, now."""
+        org = await Organization.filter(id=b.org_id).first() if b.org_id else None
+        if b.audience == "group":
+            binding = await _binding(b.audience_ref)
+            return [(b.audience_ref, binding.org if binding else org)]
+        if b.audience == "org_groups":
+            root = await Organization.filter(id=int(b.audience_ref)).first()
+            if root is None:
+                return []
+            rows = await GroupBinding.filter(org__path__startswith=root.path).select_related("org")
+            seen: dict[str, Organization | None] = {}
+            for r in sorted(rows, key=lambda r: r.id):
+                seen.setdefault(chat_target(r.platform, r.chat_id), r.org)
+            return list(seen.items())
+        if b.audience == "topic":
+            topic, _, path = b.audience_ref.partition("|")
+            subs = await Subscription.filter(topic=topic).order_by("id")
+            people = {
+                p.id: p
+                for p in await Person.filter(id__in=[s.person_id for s in subs]).select_related(
+                    "local_org", "home_org"
+                )
+            }
+            out = []
+            for s in subs:
+                if _in_scope(people.get(s.person_id), path or "/"):
+                    out.append((s.target, org))
+            return out
+        return []
+
+    async def variables(self, org: Organization | None, now: datetime) -> dict[str, Any]:
+        """What a broadcast template can use, in English and Chinese names."""
+        local = now.astimezone(ZoneInfo(self.tz))
+        lesson = lesson_of_day(self.lessons, now, self.tz)
+        week = await _week_activities(org.path if org else "/", now, self.tz)
+        values = {
+            "date": f"{local.month}月{local.day}日",
+            "full_date": f"{local.year}年{local.month}月{local.day}日",
+            "weekday": WEEKDAY_NAMES[local.weekday()],
+            "org": org.name if org else "",
+            "activities": week,
+            "lesson": lesson.text if lesson else "",
+            "lesson_title": lesson.title if lesson else "",
+        }
+        chinese = {
+            "日期": values["date"],
+            "完整日期": values["full_date"],
+            "星期": values["weekday"],
+            "组织": values["org"],
+            "本周活动": values["activities"],
+            "今日党课": values["lesson"],
+        }
+        return values | chinese
+
+    async def text_for(self, b: Broadcast, org: Organization | None, now: datetime) -> str:
+        return self.content.render(b.content, await self.variables(org, now))
+
+    async def _write_pending(self, firing_id: int, pushes: Iterable[Push]) -> int:
+        """Insert one pending Delivery per push; a key written before is left alone."""
+        conn = connections.get("default")
+        postgres = conn.capabilities.dialect == "postgres"
+        now: Any = self.now()
+        if not postgres:
+            now = now.isoformat(sep=" ")
+        rows = list(pushes)
+        written = 0
+        cols = 8
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start : start + 1000]
+            values: list[Any] = []
+            marks = []
+            for i, p in enumerate(chunk):
+                try:
+                    platform = Target.parse(p.target).platform
+                except BadTarget:
+                    platform = ""
+                if postgres:
+                    b = i * cols
+                    marks.append("(" + ",".join(f"${b + k}" for k in range(1, cols + 1)) + ")")
+                else:
+                    marks.append("(" + ",".join("?" * cols) + ")")
+                values += [p.target[:191], platform, p.purpose[:32], p.key[:191], p.text,
+                           "pending", firing_id, now]  # fmt: skip
+            sql = (
+                "INSERT INTO delivery (target, platform, purpose, dedup_key, text, status, "
+                "firing_id, created_at) VALUES "
+                + ",".join(marks)
+                + " ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
+            )
+            written += len(await conn.execute_query_dict(sql, values))
+        return written
+
+    # -- sending ---------------------------------------------------------------------
+    async def send_firing(self, firing: BroadcastFiring) -> None:
+        """Send the firing's pending rows a batch at a time, then total it up."""
+        conn = connections.get("default")
+        postgres = conn.capabilities.dialect == "postgres"
+        p = "$1" if postgres else "?"
+        q = "$2" if postgres else "?"
+        take = (
+            "UPDATE delivery SET status = 'sending' WHERE id IN ("
+            f"SELECT id FROM delivery WHERE firing_id = {p} AND status = 'pending' "
+            f"ORDER BY id LIMIT {q}) AND status = 'pending' RETURNING id, target, text"
+        )
+        outbound = self.runtime.outbound
+        while not self._stopping and self.is_leader:
+            rows = await conn.execute_query_dict(take, [firing.id, self.batch])
+            if not rows:
+                break
+            rows.sort(key=lambda r: r["id"])
+            results = await asyncio.gather(
+                *(self._send_one(outbound, r["target"], r["text"]) for r in rows)
+            )
+            await self._finish(rows, results)
+        await self.total(firing.id)
+
+    async def _send_one(self, outbound: Any, target: str, text: str) -> Any:
+        from bot.senders.base import SendResult
+
+        try:
+            t = Target.parse(target)
+        except BadTarget as exc:
+            return SendResult(False, None, str(exc), permanent=True)
+        why = outbound.refusal(t)
+        if why is not None:
+            return SendResult(False, None, why, permanent=True)
+        sender = outbound.senders[t.platform]
+        try:
+            if t.is_group and outbound.group_pace_seconds > 0:
+                async with outbound._pace(str(t)):
+                    return await sender.send(t, Reply(text))
+            return await sender.send(t, Reply(text))
+        except Exception as exc:
+            log.exception("send to %s raised", target)
+            return SendResult(False, None, f"{type(exc).__name__}: {exc}")
+
+    async def _finish(self, rows: list[dict[str, Any]], results: list[Any]) -> None:
+        now = self.now()
+        sent = [r["id"] for r, res in zip(rows, results, strict=True) if res.ok]
+        metrics = self.runtime.metrics
+        if sent:
+            await Delivery.filter(id__in=sent).update(status="sent", attempts=1, finished_at=now)
+            platform = Target.parse(rows[0]["target"]).platform if rows else "-"
+            metrics.sends.labels(platform, "sent").inc(len(sent))
+        for r, res in zip(rows, results, strict=True):
+            if res.ok:
+                continue
+            status = (
+                "refused" if res.permanent and res.code is None and res.attempts == 0 else "failed"
+            )
+            await Delivery.filter(id=r["id"]).update(
+                status=status,
+                error_code=res.code,
+                reason=(res.reason or "")[:255],
+                attempts=res.attempts,
+                finished_at=now,
+            )
+            metrics.sends.labels(r["target"].split(":", 1)[0], status).inc()
+            log.warning(
+                "broadcast delivery %s to %s %s: %s", r["id"], r["target"], status, res.reason
+            )
+
+    async def total(self, firing_id: int) -> BroadcastFiring:
+        """Count the firing's rows by status; done once nothing is pending or sending."""
+        counts: dict[str, int] = {}
+        for status in ("pending", "sending", "sent", "failed", "refused", "unknown"):
+            counts[status] = await Delivery.filter(firing_id=firing_id, status=status).count()
+        done = counts["pending"] == 0 and counts["sending"] == 0
+        await BroadcastFiring.filter(id=firing_id).update(
+            sent=counts["sent"],
+            failed=counts["failed"] + counts["refused"],
+            uncertain=counts["unknown"],
+            status="done" if done else "sending",
+            finished_at=self.now() if done else None,
+        )
+        return await BroadcastFiring.get(id=firing_id)
+
+    async def recover(self) -> int:
+        """After a crash: rows on the wire become unknown, pending ones are sent. Returns
+        the firings resumed."""
+        open_firings = await BroadcastFiring.filter(status="sending").order_by("id")
+        for f in open_firings:
+            stuck = await Delivery.filter(firing_id=f.id, status="sending").update(
+                status="unknown", reason="in flight when the process stopped; not resent"
+            )
+            if stuck:
+                log.warning("firing %s: %d deliveries were in flight at a crash", f.id, stuck)
+        for f in open_firings:
+            await self.send_firing(f)
+        return len(open_firings)
+
+
+def _in_scope(person: Person | None, path: str) -> bool:
+    if person is None:
+        return False
+    if path == "/":
+        return True
+    orgs = [o for o in (person.local_org, person.home_org) if o is not None]
+    return any(o.path.startswith(path) for o in orgs)
+
+
+async def _binding(target: str) -> GroupBinding | None:
+    try:
+        t = Target.parse(target)
+    except BadTarget:
+        return None
+    return (
+        await GroupBinding.filter(platform=t.platform, chat_id=t.id).select_related("org").first()
+    )
+
+
+async def _week_activities(path: str, now: datetime, tz: str) -> str:
+    """This week's activities as lines, when the activities service is installed."""
+    try:
+        from models.activities import week_activities
+    except ImportError:
+        return ""
+    rows = await week_activities(path, now)
+    zone = ZoneInfo(tz)
+    lines = []
+    for a in rows:
+        start = a.starts_at.astimezone(zone)
+        lines.append(
+            f"· {start.month}月{start.day}日 {WEEKDAY_NAMES[start.weekday()]} "
+            f"{start:%H:%M} {a.title}（{a.place}）"
+        )
+    return "\n".join(lines) if lines else "（本周暂无活动）"
