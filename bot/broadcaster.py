@@ -48,7 +48,7 @@ from bot.schedule import QuietHours, next_fire
 from bot.targets import BadTarget, Target, chat_target
 from models.broadcasts import Broadcast, BroadcastFiring, Subscription
 from models.deliveries import Delivery
-from models.people import GroupBinding, Organization, Person
+from models.people import GroupBinding, Organization
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -363,18 +363,15 @@ class Broadcaster:
             return list(seen.items())
         if b.audience == "topic":
             topic, _, path = b.audience_ref.partition("|")
-            subs = await Subscription.filter(topic=topic).order_by("id")
-            people = {
-                p.id: p
-                for p in await Person.filter(id__in=[s.person_id for s in subs]).select_related(
-                    "local_org", "home_org"
-                )
-            }
-            out = []
-            for s in subs:
-                if _in_scope(people.get(s.person_id), path or "/"):
-                    out.append((s.target, org))
-            return out
+            path = path or "/"
+            subs = await Subscription.filter(topic=topic).select_related("org").order_by("id")
+            # Officers reach subscribers of their subtree; the top of the tree, everyone.
+            top = path == "/" or path.count("/") == 2
+            return [
+                (s.target, org)
+                for s in subs
+                if (s.org is not None and s.org.path.startswith(path)) or (s.org is None and top)
+            ]
         return []
 
     async def variables(self, org: Organization | None, now: datetime) -> dict[str, Any]:
@@ -413,7 +410,7 @@ class Broadcaster:
             now = now.isoformat(sep=" ")
         rows = list(pushes)
         written = 0
-        cols = 8
+        cols = 10
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]
             values: list[Any] = []
@@ -429,10 +426,10 @@ class Broadcaster:
                 else:
                     marks.append("(" + ",".join("?" * cols) + ")")
                 values += [p.target[:191], platform, p.purpose[:32], p.key[:191], p.text,
-                           "pending", firing_id, now]  # fmt: skip
+                           "pending", firing_id, now, "", 0]  # fmt: skip
             sql = (
                 "INSERT INTO delivery (target, platform, purpose, dedup_key, text, status, "
-                "firing_id, created_at) VALUES "
+                "firing_id, created_at, reason, attempts) VALUES "
                 + ",".join(marks)
                 + " ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
             )
@@ -537,15 +534,6 @@ class Broadcaster:
         for f in open_firings:
             await self.send_firing(f)
         return len(open_firings)
-
-
-def _in_scope(person: Person | None, path: str) -> bool:
-    if person is None:
-        return False
-    if path == "/":
-        return True
-    orgs = [o for o in (person.local_org, person.home_org) if o is not None]
-    return any(o.path.startswith(path) for o in orgs)
 
 
 async def _binding(target: str) -> GroupBinding | None:

@@ -47,16 +47,17 @@ def split_rule(text: str) -> tuple[Rule, str]:
     ``每天 08:00`` · ``每日8点`` · ``工作日 8:30`` · ``每周一 09:00`` · ``每星期五 17:00`` ·
     ``每月1日 10:00`` · ``每月15号 9点`` · a five-field cron expression ``0 8 * * 1-5``.
     """
-    s = fold_width(text).strip()
+    original = text.strip()
+    s = fold_width(original)  # one character for one: positions carry over to `original`
     words = s.split()
     # A cron expression: five fields that look like cron fields.
     if len(words) >= 5 and all(_CRON_FIELD.match(w) for w in words[:5]):
         expr = " ".join(words[:5])
         try:
-            CronTrigger.from_crontab(expr)
-        except ValueError as exc:
+            _cron(expr, "UTC")
+        except (ValueError, IndexError) as exc:
             raise RuleError("rule_bad_cron") from exc
-        rest = s.split(None, 5)[5] if len(words) > 5 else ""
+        rest = original.split(None, 5)[5] if len(words) > 5 else ""
         return Rule(f"cron:{expr}", expr), rest
     patterns: list[tuple[str, str]] = [
         (rf"^(?:每天|每日)\s*{_TIME}", "daily"),
@@ -68,7 +69,7 @@ def split_rule(text: str) -> tuple[Rule, str]:
         m = re.match(pattern, s)
         if not m:
             continue
-        rest = s[m.end() :].strip()
+        rest = original[m.end() :].strip()
         if kind == "daily":
             h, mi = _hm(m.group(1), m.group(2))
             return Rule(f"cron:{mi} {h} * * *", f"每天 {h:02d}:{mi:02d}"), rest
@@ -103,10 +104,38 @@ def next_fire(rule: str, after: datetime, tz: str) -> datetime | None:
     raise ValueError(f"unknown rule {rule!r}")
 
 
+_CRON_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _cron_dow(field: str) -> str:
+    """cron counts days of the week from Sunday = 0 (7 too); apscheduler 3's
+    CronTrigger (and its from_crontab) from Monday = 0. Numbers become names."""
+
+    def name(n: str) -> str:
+        return _CRON_DAY_NAMES[int(n)] if n.isdigit() and int(n) <= 7 else n
+
+    parts = []
+    for part in field.split(","):
+        rng, slash, step = part.partition("/")
+        if "-" in rng:
+            a, b = rng.split("-", 1)
+            if a == "0" and b.isdigit():  # Sunday first: apscheduler ranges start Monday
+                rng = "sun" + (f",mon-{name(b)}" if int(b) >= 1 else "")
+                rng = "*" if b in ("6", "7") else rng
+            else:
+                rng = f"{name(a)}-{name(b)}"
+        else:
+            rng = name(rng)
+        parts.append(rng + (slash + step if slash else ""))
+    return ",".join(parts)
+
+
 def _cron(expr: str, tz: str) -> CronTrigger:
     minute, hour, day, month, dow = expr.split()
-    # from_crontab counts Sunday as 0 like cron does; CronTrigger alone would not.
-    return CronTrigger.from_crontab(f"{minute} {hour} {day} {month} {dow}", timezone=ZoneInfo(tz))
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_cron_dow(dow),
+        timezone=ZoneInfo(tz),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

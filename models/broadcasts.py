@@ -117,6 +117,11 @@ class Subscription(Model):
     )
     topic = fields.CharField(max_length=32)
     target = fields.CharField(max_length=191)  # where to push ("onebot:10001")
+    # Whose topic broadcasts reach them: officers of this org or above. None: only the
+    # top of the tree (and admins) reach them.
+    org = fields.ForeignKeyField(
+        "models.Organization", related_name="subscriptions", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -58,6 +58,7 @@ class Migration(migrations.Migration):
                 ('person', fields.ForeignKeyField('models.Person', source_field='person_id', db_constraint=True, to_field='id', related_name='subscriptions', on_delete=OnDelete.CASCADE)),
                 ('topic', fields.CharField(max_length=32)),
                 ('target', fields.CharField(max_length=191)),
+                ('org', fields.ForeignKeyField('models.Organization', source_field='org_id', null=True, db_constraint=True, to_field='id', related_name='subscriptions', on_delete=OnDelete.SET_NULL)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'subscription', 'app': 'models', 'unique_together': (('person', 'topic'),), 'indexes': [Index(fields=['topic'])], 'pk_attr': 'id', 'table_description': '订阅：某人在某个会话里订阅一个主题；退订即删除，之后不再推送。'},
