@@ -75,6 +75,8 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
                 "status": "ok" if ok else "unavailable",
                 "database": ok,
                 "channels": [c.name for c in channels],
+                # This process fires the schedules (one per database; bot/leader.py).
+                "leader": bool(runtime.broadcaster and runtime.broadcaster.is_leader),
             },
             status=200 if ok else 503,
         )

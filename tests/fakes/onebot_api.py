@@ -27,6 +27,7 @@ Use it with pytest-aiohttp (``await fake.serve(aiohttp_server)``) or on its own:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import partial
 from typing import Any
@@ -52,7 +53,21 @@ class FakeOnebotAPI(FakeAPI):
         self.access_token = access_token
         self.delivered: list[dict[str, Any]] = []
         self._next_id = first_message_id
+        self._hold_after: int | None = None
+        self._released = asyncio.Event()
+        self.held = 0
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    def hold_after(self, count: int) -> None:
+        """Post messages as usual, but once `count` are delivered, post the next ones and
+        then keep their answers back until `release()`: the platform has the message,
+        the bot does not know yet (to stop a process at a known point of a fan-out)."""
+        self._hold_after = count
+        self._released.clear()
+
+    def release(self) -> None:
+        self._hold_after = None
+        self._released.set()
 
     # -- scripting -----------------------------------------------------------
 
@@ -110,6 +125,9 @@ class FakeOnebotAPI(FakeAPI):
         self.delivered.append(message)
         message_id = self._next_id
         self._next_id += 1
+        if self._hold_after is not None and len(self.delivered) > self._hold_after:
+            self.held += 1
+            await self._released.wait()
         return _result("ok", 0, {"message_id": message_id})
 
     def _check_token(self, request: web.Request) -> web.Response | None:
