@@ -380,6 +380,12 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
         line = fanout.report(await fanout.fanout())
         print(f"\n{fanout.HEADER}\n{line}")
         md += f"\n\n{fanout.HEADER}\n{line}\n"
+    if not args.only or any("broadcast" in o for o in args.only):
+        from bench import broadcast
+
+        line = broadcast.report(await broadcast.broadcast())
+        print(f"\n{broadcast.HEADER}\n{line}")
+        md += f"\n\n{broadcast.HEADER}\n{line}\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(md, "utf-8")
     print(f"\nwritten to {RESULTS.relative_to(REPO)}")

@@ -28,7 +28,9 @@ advisory lock; with SQLite, the one process.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,7 +58,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("lianxin.broadcast")
 
 WEEKDAY_NAMES = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
-MISSED_RECORD_LIMIT = 200  # fire times recorded one by one after a long outage
+MISSED_RECORD_LIMIT = 200
+FANOUT_LANES = 4  # fanout_concurrency is split over this many batches in flight
 
 
 class ContentError(ValueError):
@@ -102,16 +105,25 @@ class Content:
 
     def __init__(self) -> None:
         self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self._compiled: OrderedDict[str, Any] = OrderedDict()
+
+    def _template(self, source: str) -> Any:
+        tpl = self._compiled.get(source)
+        if tpl is None:
+            tpl = self._compiled[source] = self.env.from_string(source)
+            if len(self._compiled) > 256:
+                self._compiled.popitem(last=False)
+        return tpl
 
     def check(self, source: str) -> None:
         try:
-            self.env.from_string(source)
+            self._template(source)
         except TemplateError as exc:
             raise ContentError(str(exc)) from exc
 
     def render(self, source: str, variables: dict[str, Any]) -> str:
         try:
-            return self.env.from_string(source).render(**variables).strip()
+            return self._template(source).render(**variables).strip()
         except TemplateError as exc:
             raise ContentError(str(exc)) from exc
         except Exception as exc:
@@ -341,9 +353,12 @@ class Broadcaster:
             return [p for p in pushes if p.key[:191] not in done]
         stamp = int(fire_at.timestamp())
         pushes = []
+        texts: dict[int | None, str] = {}  # one rendering per organisation
         for target, org in await self.audience(b):
-            text = await self.text_for(b, org, now)
-            pushes.append(Push(target, text, f"bc:{b.id}:{stamp}:{target}", "broadcast"))
+            key = org.id if org else None
+            if key not in texts:
+                texts[key] = await self.text_for(b, org, now)
+            pushes.append(Push(target, texts[key], f"bc:{b.id}:{stamp}:{target}", "broadcast"))
         return pushes
 
     async def audience(self, b: Broadcast) -> list[tuple[str, Organization | None]]:
@@ -356,10 +371,15 @@ class Broadcaster:
             root = await Organization.filter(id=int(b.audience_ref)).first()
             if root is None:
                 return []
-            rows = await GroupBinding.filter(org__path__startswith=root.path).select_related("org")
+            orgs = {o.id: o for o in await Organization.filter(path__startswith=root.path)}
+            rows = await (
+                GroupBinding.filter(org_id__in=list(orgs))
+                .order_by("id")
+                .values_list("platform", "chat_id", "org_id")
+            )
             seen: dict[str, Organization | None] = {}
-            for r in sorted(rows, key=lambda r: r.id):
-                seen.setdefault(chat_target(r.platform, r.chat_id), r.org)
+            for platform, chat_id, org_id in rows:
+                seen.setdefault(chat_target(platform, chat_id), orgs.get(org_id))
             return list(seen.items())
         if b.audience == "topic":
             topic, _, path = b.audience_ref.partition("|")
@@ -443,21 +463,33 @@ class Broadcaster:
         postgres = conn.capabilities.dialect == "postgres"
         p = "$1" if postgres else "?"
         q = "$2" if postgres else "?"
+        r = "$3" if postgres else "?"  # values in the order they appear: firing, cursor, size
+        # From a cursor: rows before it are taken already, so a claim never rescans them.
         take = (
             "UPDATE delivery SET status = 'sending' WHERE id IN ("
-            f"SELECT id FROM delivery WHERE firing_id = {p} AND status = 'pending' "
-            f"ORDER BY id LIMIT {q}) AND status = 'pending' RETURNING id, target, text"
+            f"SELECT id FROM delivery WHERE firing_id = {p} AND status = 'pending' AND id > {q} "
+            f"ORDER BY id LIMIT {r}) AND status = 'pending' RETURNING id, target, text"
         )
+        cursor = 0
         outbound = self.runtime.outbound
-        while not self._stopping and self.is_leader:
-            rows = await conn.execute_query_dict(take, [firing.id, self.batch])
-            if not rows:
-                break
-            rows.sort(key=lambda r: r["id"])
-            results = await asyncio.gather(
-                *(self._send_one(outbound, r["target"], r["text"]) for r in rows)
-            )
-            await self._finish(rows, results)
+        # Several lanes, each a batch at a time: a slow send holds up only its own lane.
+        lanes = FANOUT_LANES if self.batch >= FANOUT_LANES else 1
+        size = max(1, self.batch // lanes)
+
+        async def lane() -> None:
+            nonlocal cursor
+            while not self._stopping and self.is_leader:
+                rows = await conn.execute_query_dict(take, [firing.id, cursor, size])
+                if not rows:
+                    return
+                rows.sort(key=lambda r: r["id"])
+                cursor = max(cursor, rows[-1]["id"])
+                results = await asyncio.gather(
+                    *(self._send_one(outbound, r["target"], r["text"]) for r in rows)
+                )
+                await self._finish(rows, results)
+
+        await asyncio.gather(*(lane() for _ in range(lanes)))
         await self.total(firing.id)
 
     async def _send_one(self, outbound: Any, target: str, text: str) -> Any:
@@ -548,10 +580,10 @@ async def _binding(target: str) -> GroupBinding | None:
 
 async def _week_activities(path: str, now: datetime, tz: str) -> str:
     """This week's activities as lines, when the activities service is installed."""
-    try:
-        from models.activities import week_activities
-    except ImportError:
+    if importlib.util.find_spec("models.activities") is None:
         return ""
+    from models.activities import week_activities
+
     rows = await week_activities(path, now)
     zone = ZoneInfo(tz)
     lines = []

@@ -23,7 +23,7 @@ from models.people import GroupBinding, Organization
 from tests.fakes.onebot_api import FakeOnebotAPI
 
 GROUPS = 500
-BATCH = 50
+BATCH = 40  # fanout_concurrency: 4 lanes of 10 on the wire
 
 
 def _free_port() -> int:
@@ -101,13 +101,14 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_each_once(db):
     await fake.start()
     try:
         b = await seed_groups(GROUPS)
-        # The platform takes 300 messages, then stops answering: the process is
-        # killed with 250 confirmed and a batch of 50 on the wire.
-        fake.hold_after(5 * BATCH)
+        # The platform takes 290 messages but answers only 250: the process is
+        # killed with 250 confirmed and its 4 lanes of 10 on the wire.
+        fake.hold_after(250)
         first = start_server(db, fake.base_url)
         try:
-            await until(lambda: _true(fake.held == BATCH), what="a batch on the wire")
-            assert len(fake.delivered) == 6 * BATCH
+            await until(lambda: _true(fake.held == BATCH), what="the lanes on the wire")
+            assert len(fake.delivered) == 250 + BATCH
+            await until(lambda: _sent(250), what="the answered ones recorded")
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
@@ -138,6 +139,10 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_each_once(db):
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def _sent(n: int) -> bool:
+    return await Delivery.filter(status="sent").count() == n
 
 
 @pytest.fixture
