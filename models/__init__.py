@@ -10,4 +10,5 @@ MODEL_MODULES = [
     "models.deliveries",
     "models.requests",
     "models.checkin",
+    "models.activities",
 ]
