@@ -825,7 +825,8 @@ async def leaderboard(
 
 
 # -- for the broadcasts (issue #7) ------------------------------------------------------
-def _ancestor_paths(path: str) -> list[str]:
+def ancestor_paths(path: str) -> list[str]:
+    """ "/1/4/9/" → ["/1/", "/1/4/", "/1/4/9/"]: the organisation and those above it."""
     parts = [p for p in path.split("/") if p]
     return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
 
@@ -836,7 +837,7 @@ async def week_activities(org_path: str, now: datetime) -> list[Activity]:
     its subtree open beyond their own organisation (audience members / everyone);
     ordered by start."""
     start, end = week_range(now)
-    scope = Q(org__path__in=_ancestor_paths(org_path)) | (
+    scope = Q(org__path__in=ancestor_paths(org_path)) | (
         Q(org__path__startswith=org_path) & ~Q(audience="org")
     )
     return (
@@ -910,5 +911,5 @@ async def compliance(branches: list[Organization], now: datetime | None = None) 
                     "meetings": meetings,
                 }
             )
-        report.append({"branch": branch, "members": members, "items": items})
+        report.append({"branch": branch, "members": members, "requirements": items})
     return report

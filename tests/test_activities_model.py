@@ -464,8 +464,8 @@ async def test_compliance_against_a_hand_built_quarter(world):
     await lecture.cancel("改期", people["书记"], now=now)
     [report] = await compliance([zb], now)
     assert report["members"] == 4
-    items = {i["kind"]: i for i in report["items"]}
-    assert [i["kind"] for i in report["items"]] == [
+    items = {i["kind"]: i for i in report["requirements"]}
+    assert [i["kind"] for i in report["requirements"]] == [
         "general_meeting",
         "committee",
         "group_meeting",
