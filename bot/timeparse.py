@@ -231,7 +231,13 @@ def parse_range(
             clock = None
         if clock is not None:
             end = datetime.combine(start.astimezone(zone).date(), clock, zone)
-            if end <= start and clock.hour < 12 and not right.startswith(_PERIOD_WORDS):
+            afternoon = start.astimezone(zone).hour >= 12
+            if (
+                end <= start
+                and afternoon
+                and clock.hour < 12
+                and not right.startswith(_PERIOD_WORDS)
+            ):
                 # "下午2点到4点": the end shares the start's afternoon
                 later = end + timedelta(hours=12)
                 end = later if later > start else end

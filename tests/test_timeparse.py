@@ -114,6 +114,7 @@ def test_other_timezone():
         ("11月30日 14:00 - 12月1日 12:00", at(2026, 11, 30, 14), at(2026, 12, 1, 12)),
         # an end before the start is returned as written: the caller says why it refuses
         ("明天 16:00-14:00", at(2026, 11, 19, 16), at(2026, 11, 19, 14)),
+        ("明天 9:30-8:00", at(2026, 11, 19, 9, 30), at(2026, 11, 19, 8)),
     ],
 )
 def test_parse_range(text, start, end):
