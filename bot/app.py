@@ -100,6 +100,9 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
         scheduler.start()
 
     async def on_shutdown(app: web.Application) -> None:
+        # Let a fan-out in progress reach a clean point before the timers go.
+        if runtime.broadcaster is not None:
+            await runtime.broadcaster.stop()
         scheduler.shutdown(wait=False)
         for ch in channels:
             await ch.shutdown()

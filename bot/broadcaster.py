@@ -166,8 +166,9 @@ class Broadcaster:
         self._stopping = True
         if self._loop_task is not None:
             self._loop_task.cancel()
+            self._loop_task, task = None, self._loop_task
             try:
-                await self._loop_task
+                await task
             except asyncio.CancelledError:
                 pass
         async with self._lock:  # let a fan-out in progress reach a clean point
@@ -260,7 +261,7 @@ class Broadcaster:
 
     async def tick(self) -> int:
         """Fire whatever is due now (leader only). Returns the firings that sent."""
-        if not self.is_leader:
+        if not self.is_leader or self._stopping:
             return 0
         async with self._lock:
             return await self.fire_due(self.now())
@@ -473,7 +474,7 @@ class Broadcaster:
         cursor = 0
         outbound = self.runtime.outbound
         # Several lanes, each a batch at a time: a slow send holds up only its own lane.
-        lanes = FANOUT_LANES if self.batch >= FANOUT_LANES else 1
+        lanes = max(1, min(FANOUT_LANES, self.batch // 16))
         size = max(1, self.batch // lanes)
 
         async def lane() -> None:

@@ -1,4 +1,4 @@
-"""命令行：lianxin serve | chat | db upgrade | admin grant | demo。"""
+"""命令行：lianxin serve | chat | db upgrade | admin grant | demo | send | channels | export。"""
 
 from __future__ import annotations
 
@@ -51,10 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("channels", parents=[common], help="what each platform lets the bot send")
 
     export = sub.add_parser("export", parents=[common], help="export a ledger (台账)")
-    export.add_argument("what", choices=["requests", "members"])
+    export.add_argument("what", choices=["requests", "members", "activities", "timebank"])
     export.add_argument("--org", required=True, help="organisation code (its subtree included)")
-    export.add_argument("--from", dest="date_from", type=date.fromisoformat, help="requests")
-    export.add_argument("--to", dest="date_to", type=date.fromisoformat, help="requests")
+    export.add_argument(
+        "--from",
+        dest="date_from",
+        type=date.fromisoformat,
+        help="requests, activities (timebank: optional)",
+    )
+    export.add_argument(
+        "--to", dest="date_to", type=date.fromisoformat, help="requests, activities"
+    )
     export.add_argument("--full-phone", action="store_true", help="members: unmasked phones")
     export.add_argument("--format", dest="fmt", choices=["xlsx", "csv"], default="xlsx")
     export.add_argument("--out", help="file (default: requests-ORG-FROM-TO.FORMAT)")
@@ -199,20 +206,31 @@ async def export_ledger(config: Config, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bot.db import close_db, init_db
-    from bot.exports import ExportError, export_members, export_requests
+    from bot.exports import (
+        ExportError,
+        export_activities,
+        export_members,
+        export_requests,
+        export_timebank,
+    )
 
-    if args.what == "requests" and not (args.date_from and args.date_to):
-        print("export: requests needs --from DATE and --to DATE", file=sys.stderr)
+    dated = args.what in ("requests", "activities")
+    if dated and not (args.date_from and args.date_to):
+        print(f"export: {args.what} needs --from DATE and --to DATE", file=sys.stderr)
         return 2
-    if args.what == "requests":
-        name = f"requests-{args.org}-{args.date_from}-{args.date_to}.{args.fmt}"
+    if dated:
+        name = f"{args.what}-{args.org}-{args.date_from}-{args.date_to}.{args.fmt}"
     else:
-        name = f"members-{args.org}.{args.fmt}"
+        name = f"{args.what}-{args.org}.{args.fmt}"
     out = Path(args.out or name)
     await init_db(config.database.url)
     try:
         if args.what == "members":
             count = await export_members(args.org, args.fmt, out, full_phone=args.full_phone)
+        elif args.what == "activities":
+            count = await export_activities(args.org, args.date_from, args.date_to, args.fmt, out)
+        elif args.what == "timebank":
+            count = await export_timebank(args.org, args.fmt, out, args.date_from, args.date_to)
         else:
             count = await export_requests(args.org, args.date_from, args.date_to, args.fmt, out)
     except ExportError as exc:

@@ -122,6 +122,25 @@ class BroadcastsConfig:
 
 
 @dataclass
+class ActivitiesConfig:
+    """组织生活菜单: reminders, check-in codes, points, the menu's page size."""
+
+    # People signed up are reminded this long before the start.
+    reminder_lead_hours: float = 2.0
+    reminder_interval_minutes: int = 5
+    # The check-in code works from this long before the start until the end.
+    code_open_minutes: int = 30
+    # This many wrong codes in a row lock the person out for code_lock_minutes.
+    code_lock_attempts: int = 5
+    code_lock_minutes: int = 10
+    points_attendance: int = 5
+    points_per_volunteer_hour: int = 10
+    # For issue #7's daily lesson (award_points(person_id, "lesson", points, ref)).
+    points_lesson: int = 1
+    page_size: int = 10
+
+
+@dataclass
 class ConsoleConfig:
     # None = on only when the server binds to loopback.
     enabled: bool | None = None
@@ -148,6 +167,7 @@ class Config:
     requests: RequestsConfig = field(default_factory=RequestsConfig)
     checkin: CheckinConfig = field(default_factory=CheckinConfig)
     broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
+    activities: ActivitiesConfig = field(default_factory=ActivitiesConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     bot: BotConfig = field(default_factory=BotConfig)
 
@@ -239,9 +259,6 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
     cfg = Config()
     for section, values in raw.items():
         if section not in SECTIONS:
-            # Later issues' sections (wecom, qq, ...) are tolerated, not silently typo'd.
-            if section in ("activities",):
-                continue
             raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SECTIONS)})")
         if not isinstance(values, dict):
             raise ConfigError(f"{section}: expected a table")
@@ -328,6 +345,19 @@ def validate(cfg: Config) -> None:
         raise ConfigError("broadcasts.fanout_concurrency: expected at least 1")
     if b.tick_seconds < 0 or b.leader_poll_seconds < 0:
         raise ConfigError("broadcasts.tick_seconds/leader_poll_seconds: expected 0 or more")
+    a = cfg.activities
+    if a.reminder_lead_hours <= 0:
+        raise ConfigError("activities.reminder_lead_hours: expected a positive number of hours")
+    for name in ("reminder_interval_minutes", "code_lock_attempts", "code_lock_minutes"):
+        if getattr(a, name) < 1:
+            raise ConfigError(f"activities.{name}: expected at least 1")
+    if not 1 <= a.page_size <= 50:
+        raise ConfigError(f"activities.page_size: expected 1-50, got {a.page_size}")
+    for name in ("code_open_minutes", "points_attendance", "points_per_volunteer_hour"):
+        if getattr(a, name) < 0:
+            raise ConfigError(f"activities.{name}: expected 0 or more")
+    if a.points_lesson < 0:
+        raise ConfigError("activities.points_lesson: expected 0 or more")
     o = cfg.onebot
     if o.enabled and not o.secret:
         raise ConfigError(

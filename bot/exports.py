@@ -2,6 +2,8 @@
 
 `lianxin export requests --org CODE --from DATE --to DATE --format xlsx|csv`.
 `export_members(org_code, fmt, out, full_phone=False)`: 党员台账（报到、离开、最后联系）.
+`export_activities(org_code, from, to, fmt, out)`: 组织生活台账（活动、报名、签到）;
+`export_timebank(org_code, fmt, out, from=None, to=None)`: 时间银行流水（带余额）.
 Dates are Asia/Shanghai calendar days, both ends included. Headers and labels
 come from templates/zh_CN/commands.toml ([request_labels]).
 """
@@ -207,4 +209,142 @@ async def export_members(
         raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     header, rows = await member_rows(org_code, full_phone, templates)
     write_table(header, rows, fmt, out, "members")
+    return len(rows)
+
+
+# -- 组织生活台账 (activities) ----------------------------------------------------------
+async def activity_rows(
+    org_code: str, date_from: date, date_to: date, templates: Templates | None = None
+) -> tuple[list[str], list[list[Any]]]:
+    """One row per activity of the organisation's subtree starting in the dates, oldest
+    first, with its sign-ups and attendance."""
+    from models.activities import Activity
+
+    labels = (templates or Templates()).commands.get("activity_labels", {})
+    head = labels["export"]
+    org = await Organization.filter(code=org_code.upper()).first()
+    if org is None:
+        raise ExportError(f"unknown organisation code {org_code!r}")
+    start, end = day_start(date_from), day_start(date_to + timedelta(days=1))
+    acts = (
+        await Activity.filter(
+            org__path__startswith=org.path, starts_at__gte=start, starts_at__lt=end
+        )
+        .select_related("org", "created_by")
+        .order_by("starts_at", "id")
+    )
+    rows = []
+    for a in acts:
+        f = await a.figures()
+        roster = await a.roster()
+        values = {
+            "number": a.id,
+            "org": a.org.name,
+            "title": a.title,
+            "kind": labels["kind"].get(a.kind, a.kind),
+            "starts_at": _when(a.starts_at),
+            "ends_at": _when(a.ends_at),
+            "place": a.place,
+            "capacity": a.capacity,
+            "audience": labels["audience"].get(a.audience, a.audience),
+            "volunteer_hours": float(a.volunteer_hours),
+            "status": labels["status"].get(a.status, a.status),
+            "publisher": a.created_by.name if a.created_by else "",
+            "confirmed": f["confirmed"],
+            "waitlisted": f["waitlisted"],
+            "attended": f["attended"],
+            "walk_ins": f["walk_ins"],
+            "signed_up": "、".join(s.person.name for s in roster if s.status == "confirmed"),
+            "attendees": "、".join(s.person.name for s in roster if s.attended_at is not None),
+            "cancel_reason": a.cancel_reason,
+        }
+        rows.append([values[k] for k in head])
+    return [head[k] for k in head], rows
+
+
+async def export_activities(
+    org_code: str,
+    date_from: date,
+    date_to: date,
+    fmt: str,
+    out: Path,
+    templates: Templates | None = None,
+) -> int:
+    """Write the activities ledger to `out`; returns the number of activities written."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if date_to < date_from:
+        raise ExportError("--to is before --from")
+    header, rows = await activity_rows(org_code, date_from, date_to, templates)
+    write_table(header, rows, fmt, out, "activities")
+    return len(rows)
+
+
+async def timebank_rows(
+    org_code: str,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    templates: Templates | None = None,
+) -> tuple[list[str], list[list[Any]]]:
+    """时间银行台账: every ledger row of the organisation's subtree (credits for its
+    activities, redemptions its officers made), oldest first, with each person's running
+    balance (over all their rows, so it matches /时间银行)."""
+    from decimal import Decimal
+
+    from models.activities import TimeBankEntry
+
+    labels = (templates or Templates()).commands.get("activity_labels", {})
+    head = labels["export_timebank"]
+    org = await Organization.filter(code=org_code.upper()).first()
+    if org is None:
+        raise ExportError(f"unknown organisation code {org_code!r}")
+    people = set(
+        await TimeBankEntry.filter(org__path__startswith=org.path).values_list(
+            "person_id", flat=True
+        )
+    )
+    entries = (
+        await TimeBankEntry.filter(person_id__in=people)
+        .select_related("person", "activity", "officer", "org")
+        .order_by("created_at", "id")
+    )
+    start = day_start(date_from) if date_from else None
+    end = day_start(date_to + timedelta(days=1)) if date_to else None
+    running: dict[int, Decimal] = {}
+    rows = []
+    for e in entries:
+        running[e.person_id] = running.get(e.person_id, Decimal("0")) + Decimal(e.hours)
+        in_scope = e.org is not None and e.org.path.startswith(org.path)
+        if not in_scope or (start and e.created_at < start) or (end and e.created_at >= end):
+            continue
+        values = {
+            "created_at": _when(e.created_at),
+            "name": e.person.name,
+            "kind": labels["timebank_kind"].get(e.kind, e.kind),
+            "hours": float(e.hours),
+            "balance": float(running[e.person_id]),
+            "activity": e.activity.title if e.activity else "",
+            "item": e.item,
+            "officer": e.officer.name if e.officer else "",
+            "org": e.org.name if e.org else "",
+        }
+        rows.append([values[k] for k in head])
+    return [head[k] for k in head], rows
+
+
+async def export_timebank(
+    org_code: str,
+    fmt: str,
+    out: Path,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    templates: Templates | None = None,
+) -> int:
+    """Write the time-bank ledger to `out`; returns the number of rows written."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if date_from and date_to and date_to < date_from:
+        raise ExportError("--to is before --from")
+    header, rows = await timebank_rows(org_code, date_from, date_to, templates)
+    write_table(header, rows, fmt, out, "timebank")
     return len(rows)

@@ -18,6 +18,14 @@ import jinja2
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates" / "zh_CN"
 
 
+def _when(value: Any, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime(pattern)
+
+
 class Templates:
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory) if directory else DEFAULT_DIR
@@ -29,6 +37,9 @@ class Templates:
             undefined=jinja2.StrictUndefined,
             auto_reload=False,
         )
+        # {{ some_datetime | when }}: a stored (UTC) time on the Asia/Shanghai clock, for
+        # templates rendered without a formatter (refused.j2 gets only the error's details).
+        self.env.filters["when"] = _when
         self._memo: dict[Hashable, str] = {}
 
     def render(self, _template: str, /, **variables: Any) -> str:

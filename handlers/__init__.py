@@ -1,5 +1,6 @@
 """处理函数：每个服务一个模块，各自注册命令；这里不写任何平台代码。"""
 
+from handlers.activities import router as activities_router
 from handlers.admin import router as admin_router
 from handlers.broadcasts import router as broadcasts_router
 from handlers.checkin import router as checkin_router
@@ -7,4 +8,11 @@ from handlers.help import router as help_router
 from handlers.requests import router as requests_router
 
 # Order is the order /帮助 lists commands in.
-ROUTERS = [help_router, admin_router, requests_router, checkin_router, broadcasts_router]
+ROUTERS = [
+    help_router,
+    admin_router,
+    requests_router,
+    checkin_router,
+    activities_router,
+    broadcasts_router,
+]

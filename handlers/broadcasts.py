@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.broadcaster import ContentError, lesson_of_day
 from bot.context import Ctx
@@ -280,10 +281,19 @@ async def unsubscribe(ctx: Ctx) -> Reply:
 
 
 # -- 每日党课 -----------------------------------------------------------------------
-@router.command("学习", "党课", "lesson", permission=EVERYONE)
+@router.command("学习", "党课", "lesson", permission=EVERYONE, mutates=True)
 async def lesson(ctx: Ctx) -> Reply:
+    """Today's lesson; reading it counts once a day towards 积分 and 学习达人榜."""
+    from models.activities import award_points
+
     b = ctx.runtime.broadcaster
-    today = lesson_of_day(b.lessons, ctx.runtime.clock.now(), b.tz)
+    now = ctx.runtime.clock.now()
+    today = lesson_of_day(b.lessons, now, b.tz)
     if today is None:
         return say(ctx, "lesson", lesson=None)
-    return say(ctx, "lesson", lesson=today)
+    person = await ctx.person()
+    day = now.astimezone(ZoneInfo(b.tz)).date().isoformat()
+    points = ctx.runtime.config.activities.points_lesson
+    org_id = person.local_org_id or person.home_org_id
+    first = await award_points(person.id, "lesson", points, f"lesson:{day}", org_id=org_id, now=now)
+    return say(ctx, "lesson", lesson=today, points=points if first else 0)

@@ -11,4 +11,5 @@ MODEL_MODULES = [
     "models.requests",
     "models.checkin",
     "models.broadcasts",
+    "models.activities",
 ]

@@ -23,7 +23,7 @@ from models.people import GroupBinding, Organization
 from tests.fakes.onebot_api import FakeOnebotAPI
 
 GROUPS = 500
-BATCH = 40  # fanout_concurrency: 4 lanes of 10 on the wire
+BATCH = 15  # fanout_concurrency: one lane of 15 on the wire
 
 
 def _free_port() -> int:
@@ -101,14 +101,14 @@ async def test_kill_9_mid_fan_out_then_restart_delivers_each_once(db):
     await fake.start()
     try:
         b = await seed_groups(GROUPS)
-        # The platform takes 290 messages but answers only 250: the process is
-        # killed with 250 confirmed and its 4 lanes of 10 on the wire.
-        fake.hold_after(250)
+        # The platform takes 270 messages but answers only 255: the process is
+        # killed with 255 confirmed and a batch of 15 on the wire.
+        fake.hold_after(17 * BATCH)
         first = start_server(db, fake.base_url)
         try:
             await until(lambda: _true(fake.held == BATCH), what="the lanes on the wire")
-            assert len(fake.delivered) == 250 + BATCH
-            await until(lambda: _sent(250), what="the answered ones recorded")
+            assert len(fake.delivered) == 18 * BATCH
+            await until(lambda: _sent(17 * BATCH), what="the answered ones recorded")
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()

@@ -244,3 +244,36 @@ async def test_only_the_leader_fires(town):
     assert await sent_to("console:g1") == []
     assert await c.runtime.broadcaster.elect()
     assert await c.runtime.broadcaster.tick() == 1
+
+
+async def test_one_off_broadcast_at_a_typed_time(town):
+    c = town
+    reply = await c.one("/广播 今天 18:00 今晚七点停水，请提前储水。", user="secretary", group="g1")
+    assert "时间：2026-11-22 18:00" in reply and "发给：本群" in reply
+    soon = await c.one("/广播 10分钟后 全部群 马上开会", user="secretary", group="g1")
+    assert "时间：2026-11-22 10:10" in soon
+    assert await at(c, cst(2026, 11, 22, 10, 10)) == 1
+    assert await sent_to("console:g2") == ["马上开会"]
+    assert await at(c, cst(2026, 11, 22, 18, 0)) == 1
+    assert await sent_to("console:g1") == ["马上开会", "今晚七点停水，请提前储水。"]
+    assert await at(c, cst(2026, 11, 23, 18, 0)) == 0  # once means once
+    past = await c.one("/广播 今天 9:00 早", user="secretary", group="g1")
+    assert past == "发送时间 2026-11-23 09:00 已经过去了，请写一个将来的时间。"  # now: 23rd 18:00
+    bad = await c.one("/广播 后年 你好", user="secretary", group="g1")
+    assert bad.startswith("没看懂发送时间")
+    listing = await c.one("/广播列表", user="secretary", group="g1")
+    assert listing.startswith("没有生效中的广播")
+
+
+async def test_reading_the_lesson_counts_once_a_day(town):
+    from models.activities import PointsEntry
+
+    c = town
+    first = await c.one("/学习", user="u1")
+    assert first.startswith("【每日党课】") and "学习打卡成功，积分 +1。" in first
+    again = await c.one("/学习", user="u1")
+    assert "学习打卡成功" not in again
+    assert await PointsEntry.filter(kind="lesson").count() == 1
+    c.runtime.clock.set(cst(2026, 11, 23, 9, 0))
+    assert "学习打卡成功" in await c.one("/学习", user="u1")
+    assert await PointsEntry.filter(kind="lesson").count() == 2

@@ -67,12 +67,50 @@ def test_env_overrides_file(tmp_path):
         ({"LIANXIN_SERVER__PROT": "1"}, "server.prot: unknown key"),
         ({"LIANXIN_SEVER__PORT": "1"}, "[sever]: unknown section"),
         ({"LIANXIN_WECHAT__ENABLED": "maybe"}, "wechat.enabled: expected true or false"),
+        ({"LIANXIN_ACTIVITIES__REMINDER_LEAD": "2"}, "activities.reminder_lead: unknown key"),
+        ({"LIANXIN_ACTIVITIES__PAGE_SIZE": "0"}, "activities.page_size: expected 1-50"),
+        (
+            {"LIANXIN_ACTIVITIES__CODE_LOCK_ATTEMPTS": "0"},
+            "activities.code_lock_attempts: expected at least 1",
+        ),
+        (
+            {"LIANXIN_ACTIVITIES__REMINDER_LEAD_HOURS": "0"},
+            "activities.reminder_lead_hours: expected a positive number",
+        ),
     ],
 )
 def test_bad_values_name_the_key(env, message):
     with pytest.raises(ConfigError) as exc:
         load_config(None, env=env)
     assert str(exc.value).startswith(message)
+
+
+def test_activities_section():
+    cfg = load_config(None, env={})
+    a = cfg.activities
+    assert (a.reminder_lead_hours, a.reminder_interval_minutes) == (2.0, 5)
+    assert (a.code_lock_attempts, a.code_lock_minutes, a.code_open_minutes) == (5, 10, 30)
+    assert a.page_size == 10
+    cfg = load_config(
+        None,
+        env={
+            "LIANXIN_ACTIVITIES__REMINDER_LEAD_HOURS": "1.5",
+            "LIANXIN_ACTIVITIES__POINTS_LESSON": "2",
+        },
+    )
+    assert cfg.activities.reminder_lead_hours == 1.5 and cfg.activities.points_lesson == 2
+    with pytest.raises(ConfigError, match="unknown section"):
+        load_config(None, env={"LIANXIN_ACTIVITY__PAGE_SIZE": "1"})
+
+
+def test_broadcasts_section():
+    b = load_config(None, env={}).broadcasts
+    assert (b.quiet_start, b.quiet_end, b.grace_minutes) == ("22:00", "07:00", 60)
+    assert b.topics == ["每日党课", "活动通知", "政策解读"]
+    with pytest.raises(ConfigError, match=r"broadcasts\.quiet_end: expected HH:MM"):
+        load_config(None, env={"LIANXIN_BROADCASTS__QUIET_END": "7点"})
+    with pytest.raises(ConfigError, match=r"broadcasts\.anything: unknown key"):
+        load_config(None, env={"LIANXIN_BROADCASTS__ANYTHING": "1"})
 
 
 def test_bad_toml_and_missing_file(tmp_path):
