@@ -218,6 +218,8 @@ class Broadcaster:
         """A timer at the broadcast's next (quiet-hours adjusted) fire time, if leader."""
         if self.scheduler is None or not self.is_leader or b.next_fire_at is None:
             return
+        if self.runtime.config.broadcasts.tick_seconds <= 0:
+            return  # timers off: whoever runs us calls tick() (tests, with a ManualClock)
         when = self.effective(b, b.next_fire_at)
         self.scheduler.add_job(
             self.tick,

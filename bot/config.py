@@ -109,8 +109,8 @@ class BroadcastsConfig:
     quiet_end: str = "07:00"
     # A fire time missed while the service was down is still sent within this many minutes.
     grace_minutes: int = 60
-    # How often the leader looks for due broadcasts made by other processes (0 = never;
-    # its own are timed exactly).
+    # How often the leader looks for due broadcasts made by other processes; its own are
+    # timed exactly. 0 turns every timer off (tests drive tick() with a ManualClock).
     tick_seconds: float = 15.0
     # How often each process campaigns for leadership (0 = never: tests drive it).
     leader_poll_seconds: float = 10.0
