@@ -27,6 +27,21 @@ class ExportError(Exception):
     """One line for the operator (unknown organisation, bad format)."""
 
 
+async def organization(org_code: str) -> Organization:
+    org = await Organization.filter(code=org_code.upper()).first()
+    if org is None:
+        raise ExportError(f"unknown organisation code {org_code!r}")
+    return org
+
+
+def check_args(fmt: str, date_from: date | None = None, date_to: date | None = None) -> None:
+    """The arguments every export shares, checked before any query."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if date_from and date_to and date_to < date_from:
+        raise ExportError("--to is before --from")
+
+
 def _when(dt: Any) -> str:
     return local(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
 
@@ -37,9 +52,7 @@ async def request_rows(
     """Header and rows, oldest first."""
     labels = (templates or Templates()).commands.get("request_labels", {})
     head = labels["export"]
-    org = await Organization.filter(code=org_code.upper()).first()
-    if org is None:
-        raise ExportError(f"unknown organisation code {org_code!r}")
+    org = await organization(org_code)
     start, end = day_start(date_from), day_start(date_to + timedelta(days=1))
     reqs = (
         await ServiceRequest.filter(
@@ -100,10 +113,7 @@ async def export_requests(
     templates: Templates | None = None,
 ) -> int:
     """Write the ledger to `out`; returns the number of requests written."""
-    if fmt not in FORMATS:
-        raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if date_to < date_from:
-        raise ExportError("--to is before --from")
+    check_args(fmt, date_from, date_to)
     header, rows = await request_rows(org_code, date_from, date_to, templates)
     write_table(header, rows, fmt, out, "requests")
     return len(rows)
@@ -145,9 +155,7 @@ async def member_rows(
     row per confirmed member whose branch is there and who has no such check-in."""
     labels = (templates or Templates()).commands.get("checkin_labels", {})
     head = labels["export"]
-    org = await Organization.filter(code=org_code.upper()).first()
-    if org is None:
-        raise ExportError(f"unknown organisation code {org_code!r}")
+    org = await organization(org_code)
 
     def person_values(p: Person) -> dict[str, Any]:
         return {
@@ -205,8 +213,7 @@ async def export_members(
 ) -> int:
     """Write the members' ledger to `out`; phones masked unless `full_phone`.
     Returns the number of rows written."""
-    if fmt not in FORMATS:
-        raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_args(fmt)
     header, rows = await member_rows(org_code, full_phone, templates)
     write_table(header, rows, fmt, out, "members")
     return len(rows)
@@ -222,9 +229,7 @@ async def activity_rows(
 
     labels = (templates or Templates()).commands.get("activity_labels", {})
     head = labels["export"]
-    org = await Organization.filter(code=org_code.upper()).first()
-    if org is None:
-        raise ExportError(f"unknown organisation code {org_code!r}")
+    org = await organization(org_code)
     start, end = day_start(date_from), day_start(date_to + timedelta(days=1))
     acts = (
         await Activity.filter(
@@ -271,10 +276,7 @@ async def export_activities(
     templates: Templates | None = None,
 ) -> int:
     """Write the activities ledger to `out`; returns the number of activities written."""
-    if fmt not in FORMATS:
-        raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if date_to < date_from:
-        raise ExportError("--to is before --from")
+    check_args(fmt, date_from, date_to)
     header, rows = await activity_rows(org_code, date_from, date_to, templates)
     write_table(header, rows, fmt, out, "activities")
     return len(rows)
@@ -295,9 +297,7 @@ async def timebank_rows(
 
     labels = (templates or Templates()).commands.get("activity_labels", {})
     head = labels["export_timebank"]
-    org = await Organization.filter(code=org_code.upper()).first()
-    if org is None:
-        raise ExportError(f"unknown organisation code {org_code!r}")
+    org = await organization(org_code)
     people = set(
         await TimeBankEntry.filter(org__path__startswith=org.path).values_list(
             "person_id", flat=True
@@ -341,10 +341,7 @@ async def export_timebank(
     templates: Templates | None = None,
 ) -> int:
     """Write the time-bank ledger to `out`; returns the number of rows written."""
-    if fmt not in FORMATS:
-        raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if date_from and date_to and date_to < date_from:
-        raise ExportError("--to is before --from")
+    check_args(fmt, date_from, date_to)
     header, rows = await timebank_rows(org_code, date_from, date_to, templates)
     write_table(header, rows, fmt, out, "timebank")
     return len(rows)
