@@ -43,7 +43,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from bot.inbound import Reply
 from bot.leader import Leadership, make_leadership
 from bot.outbound import Push
 from bot.schedule import QuietHours, next_fire
@@ -499,19 +498,10 @@ class Broadcaster:
         from bot.senders.base import SendResult
 
         try:
-            t = Target.parse(target)
+            return await outbound.transmit(Target.parse(target), text)
         except BadTarget as exc:
             return SendResult(False, None, str(exc), permanent=True)
-        why = outbound.refusal(t)
-        if why is not None:
-            return SendResult(False, None, why, permanent=True)
-        sender = outbound.senders[t.platform]
-        try:
-            if t.is_group and outbound.group_pace_seconds > 0:
-                async with outbound._pace(str(t)):
-                    return await sender.send(t, Reply(text))
-            return await sender.send(t, Reply(text))
-        except Exception as exc:
+        except Exception as exc:  # one bad target must not stop the others
             log.exception("send to %s raised", target)
             return SendResult(False, None, f"{type(exc).__name__}: {exc}")
 
@@ -526,9 +516,7 @@ class Broadcaster:
         for r, res in zip(rows, results, strict=True):
             if res.ok:
                 continue
-            status = (
-                "refused" if res.permanent and res.code is None and res.attempts == 0 else "failed"
-            )
+            status = self.runtime.outbound.status_of(res, res.attempts)
             await Delivery.filter(id=r["id"]).update(
                 status=status,
                 error_code=res.code,

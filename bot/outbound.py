@@ -74,13 +74,34 @@ class Outbound:
         except BadTarget as exc:
             return await self._record(str(target), None, text, None, purpose, dedup_key, str(exc))
         why = self.refusal(t)
-        sender = self.senders.get(t.platform)
 
         async def call() -> SendResult:
-            assert sender is not None
-            return await sender.send(t, Reply(text))
+            return await self.senders[t.platform].send(t, Reply(text))
 
         return await self._record(str(t), t, text, call, purpose, dedup_key, why)
+
+    async def transmit(self, t: Target, text: str) -> SendResult:
+        """Hand one text to its platform (refusal and group pacing as in `send`), with no
+        Delivery row: for callers that keep their own rows (bot/broadcaster.py)."""
+        why = self.refusal(t)
+        if why is not None:
+            return SendResult(False, None, why, permanent=True)
+        return await self._paced(t, lambda: self.senders[t.platform].send(t, Reply(text)))
+
+    async def _paced(self, t: Target, call: Callable[[], Awaitable[SendResult]]) -> SendResult:
+        if t.is_group and self.group_pace_seconds > 0:
+            async with self._pace(str(t)):
+                return await call()
+        return await call()
+
+    @staticmethod
+    def status_of(result: SendResult, attempts: int) -> str:
+        """sent; refused (never reached the platform: we said no); else failed."""
+        if result.ok:
+            return "sent"
+        if result.permanent and result.code is None and attempts == 0:
+            return "refused"
+        return "failed"
 
     async def send_pushes(self, pushes: Iterable[Push]) -> list[Delivery]:
         """Send each push once by its key (the rows already sent are left alone)."""
@@ -126,11 +147,7 @@ class Outbound:
         if refusal is not None or call is None or t is None:
             result = SendResult(False, None, refusal or "bad target", permanent=True)
             return await self._finish(row, result, 0)
-        if t.is_group and self.group_pace_seconds > 0:
-            async with self._pace(str(t)):
-                result = await call()
-        else:
-            result = await call()
+        result = await self._paced(t, call)
         return await self._finish(row, result, result.attempts)
 
     async def _open_row(
@@ -152,12 +169,7 @@ class Outbound:
             return row
 
     async def _finish(self, row: Delivery, result: SendResult, attempts: int) -> Delivery:
-        if result.ok:
-            row.status = "sent"
-        elif result.permanent and result.code is None and attempts == 0:
-            row.status = "refused"
-        else:
-            row.status = "failed"
+        row.status = self.status_of(result, attempts)
         row.error_code = result.code
         row.reason = (result.reason or "")[:255]
         row.attempts = attempts
