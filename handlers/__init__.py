@@ -4,6 +4,7 @@ from handlers.activities import router as activities_router
 from handlers.admin import router as admin_router
 from handlers.broadcasts import router as broadcasts_router
 from handlers.checkin import router as checkin_router
+from handlers.grids import router as grids_router
 from handlers.help import router as help_router
 from handlers.requests import router as requests_router
 
@@ -15,4 +16,5 @@ ROUTERS = [
     checkin_router,
     activities_router,
     broadcasts_router,
+    grids_router,
 ]

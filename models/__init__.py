@@ -12,4 +12,6 @@ MODEL_MODULES = [
     "models.checkin",
     "models.broadcasts",
     "models.activities",
+    "models.grids.households",
+    "models.grids.ladder",
 ]
