@@ -12,4 +12,5 @@ MODEL_MODULES = [
     "models.checkin",
     "models.broadcasts",
     "models.activities",
+    "models.web",
 ]
