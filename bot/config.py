@@ -141,6 +141,18 @@ class ActivitiesConfig:
 
 
 @dataclass
+class AdminConfig:
+    """党务工作台 (/admin/): the officers' web pages, served by `lianxin serve`."""
+
+    enabled: bool = False
+    # Encrypts the session cookie; the same in every process. Required when enabled.
+    secret: str = ""
+    # Where officers open the pages (the /登录 link); default http://HOST:PORT.
+    public_url: str = ""
+    session_days: int = 7
+
+
+@dataclass
 class GridsConfig:
     """网格化管理: quotas (户数 per grid member, 走访 per household a year), household tags,
     the monthly reminder, the lost-contact ladder (失联党员排查)."""
@@ -184,6 +196,7 @@ class Config:
     checkin: CheckinConfig = field(default_factory=CheckinConfig)
     broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
     activities: ActivitiesConfig = field(default_factory=ActivitiesConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
     grids: GridsConfig = field(default_factory=GridsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     bot: BotConfig = field(default_factory=BotConfig)
@@ -382,6 +395,16 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"activities.{name}: expected 0 or more")
     if a.points_lesson < 0:
         raise ConfigError("activities.points_lesson: expected 0 or more")
+    ad = cfg.admin
+    if ad.enabled and len(ad.secret) < 16:
+        raise ConfigError(
+            "admin.secret: required when admin.enabled (at least 16 characters, the same in "
+            "every process; it encrypts the workbench's session cookie)"
+        )
+    if ad.public_url and not ad.public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"admin.public_url: expected an http(s) URL, got {ad.public_url!r}")
+    if not 1 <= ad.session_days <= 90:
+        raise ConfigError(f"admin.session_days: expected 1-90, got {ad.session_days}")
     g = cfg.grids
     for name in ("households_per_worker", "visits_per_year", "reminder_interval_minutes"):
         if getattr(g, name) < 1:

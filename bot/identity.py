@@ -81,6 +81,12 @@ class Caller:
     def officer_orgs(self) -> list[OrgView]:
         return [r.org for r in self.roles if r.role == "officer" and r.org is not None]
 
+    def scope_paths(self) -> list[str]:
+        """The organisation paths an officer looks after ("/" for an admin without one)."""
+        if self.is_admin and not self.officer_orgs():
+            return ["/"]
+        return [o.path for o in self.officer_orgs()]
+
     def is_officer_of(self, org: OrgView | Organization) -> bool:
         """Officer of this organisation or of one above it; admins everywhere."""
         if self.is_admin:

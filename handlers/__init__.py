@@ -6,6 +6,7 @@ from handlers.broadcasts import router as broadcasts_router
 from handlers.checkin import router as checkin_router
 from handlers.grids import router as grids_router
 from handlers.help import router as help_router
+from handlers.login import router as login_router
 from handlers.requests import router as requests_router
 
 # Order is the order /帮助 lists commands in.
@@ -16,5 +17,6 @@ ROUTERS = [
     checkin_router,
     activities_router,
     broadcasts_router,
+    login_router,
     grids_router,
 ]

@@ -12,6 +12,7 @@ MODEL_MODULES = [
     "models.checkin",
     "models.broadcasts",
     "models.activities",
+    "models.web",
     "models.grids.households",
     "models.grids.ladder",
 ]
