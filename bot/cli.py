@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("user", help="PLATFORM:USER, e.g. wechat:oABC or onebot:12345")
     grant.add_argument("role", choices=["member", "officer", "admin"])
     grant.add_argument("org", nargs="?", help="organisation code (required for officer)")
+    link = admin_sub.add_parser(
+        "login-link", parents=[common], help="a one-time link to the workbench (/admin/)"
+    )
+    link.add_argument("user", help="PLATFORM:USER of an officer or admin, e.g. wechat:oABC")
 
     send = sub.add_parser("send", parents=[common], help="send a text to a person or group")
     send.add_argument("target", help="e.g. onebot-group:123456, wechat:oABC, wecom-robot:notices")
@@ -85,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(chat(config, args.user, args.group))
     if args.cmd == "db":
         return asyncio.run(db_upgrade(config))
+    if args.cmd == "admin" and args.admin_cmd == "login-link":
+        from bot.web.cli import login_link
+
+        return asyncio.run(login_link(config, args.user))
     if args.cmd == "admin":
         return asyncio.run(admin_grant(config, args.user, args.role, args.org))
     if args.cmd == "send":

@@ -153,6 +153,34 @@ class ActivitiesConfig:
 
 
 @dataclass
+class AdminConfig:
+    """党务工作台 (/admin/): the officers' web pages, served by `lianxin serve`."""
+
+    enabled: bool = False
+    # Encrypts the session cookie; the same in every process. Required when enabled.
+    secret: str = ""
+    # Where officers open the pages (the /登录 link); default http://HOST:PORT.
+    public_url: str = ""
+    session_days: int = 7
+
+
+@dataclass
+class GridsConfig:
+    """网格化管理: quotas (户数 per grid member, 走访 per household a year), household tags,
+    the monthly reminder, the lost-contact ladder (失联党员排查)."""
+
+    households_per_worker: int = 20
+    visits_per_year: int = 4
+    tags: list[str] = field(default_factory=lambda: ["独居老人", "困难家庭", "党员户", "出租户"])
+    # The monthly reminder job runs this often; it sends during the first days of a month.
+    reminder_interval_minutes: int = 60
+    reminder_days: int = 7
+    # Lost-contact ladder: 疑似失联 after this many unreached months, confirmation after.
+    suspect_months: int = 3
+    confirm_months: int = 6
+
+
+@dataclass
 class ConsoleConfig:
     # None = on only when the server binds to loopback.
     enabled: bool | None = None
@@ -180,6 +208,8 @@ class Config:
     checkin: CheckinConfig = field(default_factory=CheckinConfig)
     broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
     activities: ActivitiesConfig = field(default_factory=ActivitiesConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    grids: GridsConfig = field(default_factory=GridsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     bot: BotConfig = field(default_factory=BotConfig)
 
@@ -281,6 +311,13 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
                 raise ConfigError(f"{section}.{key}: unknown key (known: {', '.join(types)})")
             setattr(obj, key, _coerce(f"{section}.{key}", value, types[key]))
     validate(cfg)
+    if env.get("LIANXIN_NOW", "").strip():  # bot/clock.py reads it; checked here, once
+        from bot.clock import parse_now
+
+        try:
+            parse_now(env["LIANXIN_NOW"], cfg.bot.timezone)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return cfg
 
 
@@ -382,6 +419,24 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"activities.{name}: expected 0 or more")
     if a.points_lesson < 0:
         raise ConfigError("activities.points_lesson: expected 0 or more")
+    ad = cfg.admin
+    if ad.enabled and len(ad.secret) < 16:
+        raise ConfigError(
+            "admin.secret: required when admin.enabled (at least 16 characters, the same in "
+            "every process; it encrypts the workbench's session cookie)"
+        )
+    if ad.public_url and not ad.public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"admin.public_url: expected an http(s) URL, got {ad.public_url!r}")
+    if not 1 <= ad.session_days <= 90:
+        raise ConfigError(f"admin.session_days: expected 1-90, got {ad.session_days}")
+    g = cfg.grids
+    for name in ("households_per_worker", "visits_per_year", "reminder_interval_minutes"):
+        if getattr(g, name) < 1:
+            raise ConfigError(f"grids.{name}: expected at least 1")
+    if not 1 <= g.reminder_days <= 28:
+        raise ConfigError(f"grids.reminder_days: expected 1-28, got {g.reminder_days}")
+    if not 1 <= g.suspect_months < g.confirm_months:
+        raise ConfigError("grids.suspect_months: expected at least 1 and below confirm_months")
     o = cfg.onebot
     if o.enabled and not o.secret:
         raise ConfigError(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
+from bot.audit import record_command
 from bot.context import Ctx
 from bot.dialogs import DialogControl
 from bot.inbound import Inbound, Reply
@@ -260,6 +261,8 @@ class Dispatcher:
                 if row is None:
                     raise _Duplicate
             replies = as_replies(await plan.func(plan.ctx))
+            # Officers' actions go to the audit log in the same transaction.
+            await record_command(plan.ctx)
             if row is not None:
                 row.reply = json.dumps([r.text for r in replies], ensure_ascii=False)
                 await row.save(update_fields=["reply"])

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.clock import Clock
+from bot.clock import Clock, clock_from_env
 from bot.config import Config
 from bot.db import close_db, init_db
 from bot.dedup import DedupGate
@@ -66,6 +66,7 @@ class Runtime:
             dedup=DedupGate(),
             metrics=Metrics(),
             registry=Registry(ROUTERS),
+            clock=clock_from_env(tz=config.bot.timezone),
         )
         rt.dispatcher = Dispatcher(rt)
         return rt

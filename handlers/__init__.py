@@ -4,7 +4,9 @@ from handlers.activities import router as activities_router
 from handlers.admin import router as admin_router
 from handlers.broadcasts import router as broadcasts_router
 from handlers.checkin import router as checkin_router
+from handlers.grids import router as grids_router
 from handlers.help import router as help_router
+from handlers.login import router as login_router
 from handlers.request_followup import router as request_followup_router
 from handlers.requests import router as requests_router
 
@@ -17,4 +19,6 @@ ROUTERS = [
     checkin_router,
     activities_router,
     broadcasts_router,
+    login_router,
+    grids_router,
 ]

@@ -80,9 +80,7 @@ def officer_paths(ctx: Ctx) -> list[str]:
     """The organisations an officer looks at: the bound group's, else every one they hold."""
     if ctx.org is not None:
         return [ctx.org.path]
-    if ctx.caller.is_admin and not ctx.caller.officer_orgs():
-        return ["/"]
-    return [o.path for o in ctx.caller.officer_orgs()]
+    return ctx.caller.scope_paths()
 
 
 def page_arg(ctx: Ctx) -> int:

@@ -163,7 +163,7 @@ async def visit_answer(ctx: Ctx) -> Reply:
     return await _visit(ctx, number, choice)
 
 
-@router.command("回访", "visit", args=[Arg("number"), Arg("answer")], mutates=True)
+@router.command("回访", "returnvisit", args=[Arg("number"), Arg("answer")], mutates=True)
 async def visit(ctx: Ctx) -> Reply:
     """回答回访：1 满意 2 基本满意 3 不满意（3 会重新办理）。"""
     choice = visit_choice(ctx.args[1])

@@ -180,6 +180,22 @@ async def _file(ctx: Ctx, org_id: int, content: str, extra: str, category: str) 
     phone = PHONE.search(extra)
     contact = phone.group(0) if phone else ""
     place = PHONE.sub("", extra).strip(" ,，;；")
+    req = await file_request(ctx, org, content, category, place=place, contact=contact)
+    return say(ctx, "request_filed", req=req, org_name=org.name)
+
+
+async def file_request(
+    ctx: Ctx,
+    org: Organization,
+    content: str,
+    category: str,
+    *,
+    place: str = "",
+    contact: str = "",
+    now: datetime | None = None,
+) -> ServiceRequest:
+    """File a request as the caller, from this chat, and tell the organisation's officers
+    once it commits (also used by /走访's "转为诉求")."""
     conf = ctx.runtime.config.requests
     req = await ServiceRequest.file(
         org,
@@ -193,11 +209,12 @@ async def _file(ctx: Ctx, org_id: int, content: str, extra: str, category: str) 
         contact=contact,
         reply_target=reply_target(ctx.inbound),
         chat=ctx.inbound.chat_key,
+        now=now,
     )
     await notify(
         ctx, await org_targets(org), "request_notice_new", f"req:{req.number}:new", req=req
     )
-    return say(ctx, "request_filed", req=req, org_name=org.name)
+    return req
 
 
 # -- officers (做单、转单、回单、退回) ------------------------------------------------------

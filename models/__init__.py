@@ -13,4 +13,7 @@ MODEL_MODULES = [
     "models.checkin",
     "models.broadcasts",
     "models.activities",
+    "models.web",
+    "models.grids.households",
+    "models.grids.ladder",
 ]
