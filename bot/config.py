@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+from models.workdays import parse_limit
+
 
 class ConfigError(Exception):
     """One line naming the key and what is expected."""
@@ -91,6 +93,16 @@ class RequestsConfig:
     hours: dict[str, int] = field(default_factory=dict)
     reminder_lead_hours: float = 12.0
     reminder_interval_minutes: int = 15
+    # category (key or its Chinese name) → "3工作日" (official working days) or "48小时";
+    # wins over `hours` (models/workdays.py).
+    limits: dict[str, str] = field(default_factory=dict)
+    # 回访: hours the requester has to answer after 回单; then 未回访 is recorded.
+    visit_hours: float = 48.0
+    # 待补充: how long a plain message in the filing chat counts as the answer (/补充 always).
+    answer_window_hours: float = 72.0
+    max_forwards: int = 3
+    # 附图: an image the handler sends this long after /回单 is attached to the request.
+    evidence_minutes: int = 10
 
 
 @dataclass
@@ -368,6 +380,18 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"requests.hours.{category}: expected a positive number of hours")
     if r.reminder_interval_minutes < 1:
         raise ConfigError("requests.reminder_interval_minutes: expected at least 1")
+    for category, limit in r.limits.items():
+        try:
+            parse_limit(limit)
+        except ValueError as exc:
+            raise ConfigError(
+                f'requests.limits.{category}: expected e.g. "3工作日" or "48小时", got {limit!r}'
+            ) from exc
+    for name in ("visit_hours", "answer_window_hours"):
+        if getattr(r, name) <= 0:
+            raise ConfigError(f"requests.{name}: expected a positive number of hours")
+    if r.max_forwards < 1 or r.evidence_minutes < 0:
+        raise ConfigError("requests.max_forwards: expected at least 1; evidence_minutes: 0 or more")
     if cfg.checkin.lost_days < 1:
         raise ConfigError("checkin.lost_days: expected at least 1")
     if cfg.checkin.reminder_interval_minutes < 1:

@@ -7,6 +7,7 @@ from handlers.checkin import router as checkin_router
 from handlers.grids import router as grids_router
 from handlers.help import router as help_router
 from handlers.login import router as login_router
+from handlers.request_followup import router as request_followup_router
 from handlers.requests import router as requests_router
 
 # Order is the order /帮助 lists commands in.
@@ -14,6 +15,7 @@ ROUTERS = [
     help_router,
     admin_router,
     requests_router,
+    request_followup_router,
     checkin_router,
     activities_router,
     broadcasts_router,
