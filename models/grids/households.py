@@ -30,6 +30,7 @@ from models.grids.rules import (
     Progress,
     is_due,
     match_place,
+    over_quota,
     parse_place,
     progress,
 )
@@ -152,15 +153,6 @@ class Household(Model):
             await cls.filter(id=row.id).update(updated_at=now, **values)
             await row.refresh_from_db()
         return row, False
-
-    @classmethod
-    def visible_q(cls, grids: Sequence[Organization], paths: Sequence[str]) -> Q:
-        """Households a person may see: their own grids' (grid member), their subtree's
-        (officer)."""
-        q = Q(grid_id__in=[g.id for g in grids])
-        for p in paths:
-            q |= Q(grid__path__startswith=p)
-        return q
 
     @classmethod
     async def match(cls, grids: Sequence[Organization], typed: str) -> Household:
@@ -303,7 +295,9 @@ async def my_grid(
     return rows, progress(years, quota, today.month)
 
 
-async def grid_figures(org: Organization, today: date, quota: int) -> list[dict[str, Any]]:
+async def grid_figures(
+    org: Organization, today: date, quota: int, per_worker: int
+) -> list[dict[str, Any]]:
     """Per grid member under `org`: households, coverage this year, households behind the
     year's pace, visits per month (aggregate queries, no row per visit)."""
     scope = Q(grid__path__startswith=org.path)
@@ -350,6 +344,7 @@ async def grid_figures(org: Organization, today: date, quota: int) -> list[dict[
         e["worker"] = people.get(wid) if wid is not None else None
         e["grids"] = grids.get(wid, []) if wid is not None else []
         e["coverage"] = round(100 * e["visited"] / e["households"]) if e["households"] else 0
+        e["over"] = over_quota(e["households"], per_worker)
         out.append(e)
     out.sort(key=lambda e: (e["worker"] is None, e["worker"].id if e["worker"] else 0))
     return out
