@@ -18,7 +18,8 @@ from tortoise.transactions import in_transaction
 
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 
-ROLE_RANK = {"resident": 0, "member": 1, "officer": 2, "admin": 3}
+# grid_worker (网格员) is a duty in a grid, not a rank: it grants nothing else.
+ROLE_RANK = {"resident": 0, "grid_worker": 0, "member": 1, "officer": 2, "admin": 3}
 
 
 @dataclass(frozen=True, slots=True)
