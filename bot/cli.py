@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", dest="fmt", choices=["xlsx", "csv"], default="xlsx")
     export.add_argument("--out", help="file (default: requests-ORG-FROM-TO.FORMAT)")
 
+    imp = sub.add_parser("import", parents=[common], help="import a roster (xlsx or csv)")
+    imp.add_argument("what", choices=["orgs", "members", "bindings"])
+    imp.add_argument("file", help="xlsx or csv with the template's Chinese headers")
+    imp.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    imp.add_argument("--template", action="store_true", help="write the template to FILE")
+
     org = sub.add_parser("org", parents=[common], help="organisations")
     org_sub = org.add_subparsers(dest="org_cmd", required=True)
     org_add = org_sub.add_parser("add", parents=[common], help="add an organisation to the tree")
@@ -115,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(send(config, args.target, args.text))
     if args.cmd == "export":
         return asyncio.run(export_ledger(config, args))
+    if args.cmd == "import":
+        from bot.roster_cli import import_file
+
+        return asyncio.run(import_file(config, args))
     if args.cmd == "channels":
         return channels(config)
     if args.cmd == "demo":
