@@ -87,6 +87,10 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
         )
 
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
+    if config.admin.enabled:  # 党务工作台 (bot/web/)
+        from bot.web import mount_admin
+
+        mount_admin(app, runtime)
 
     scheduler = make_scheduler(config.bot.timezone)
     app[SCHEDULER] = scheduler

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
+from bot.audit import record_command
 from bot.context import Ctx
 from bot.dialogs import DialogControl
 from bot.inbound import Inbound, Reply
@@ -101,6 +102,10 @@ class Dispatcher:
 
     async def _dispatch(self, inb: Inbound) -> _Answer:
         caller = await self.rt.identity.resolve(inb.platform, inb.user_id, inb.display_name)
+        if caller.person_id is not None and self.rt.seen is not None:
+            contact = self.rt.seen.note(caller.person_id)  # 失联排查: a message is contact
+            if contact is not None:
+                self.rt.spawn(contact, "seen")
         org = await self.rt.identity.chat_org(inb.platform, inb.chat_id) if inb.is_group else None
         ctx = Ctx(
             self.rt, inb, caller, org, DialogControl(self.rt.dialogs, inb.user_key, inb.chat_key)
@@ -260,6 +265,8 @@ class Dispatcher:
                 if row is None:
                     raise _Duplicate
             replies = as_replies(await plan.func(plan.ctx))
+            # Officers' actions go to the audit log in the same transaction.
+            await record_command(plan.ctx)
             if row is not None:
                 row.reply = json.dumps([r.text for r in replies], ensure_ascii=False)
                 await row.save(update_fields=["reply"])

@@ -72,7 +72,7 @@ async def request_rows(
                     _when(e.created_at),
                     labels["action"].get(e.action, e.action),
                     e.actor.name if e.actor else "",
-                    e.note,
+                    labels["visit"].get(e.note, e.note) if e.action == "visit" else e.note,
                 )
                 if part
             )
@@ -98,6 +98,10 @@ async def request_rows(
             "score": r.score if r.score is not None else "",
             "rating_comment": r.rating_comment or "",
             "urge_count": r.urge_count,
+            "visit": labels["visit"].get(r.visit, ""),
+            "supervised": sum(1 for e in events if e.action in ("supervise", "escalate")),
+            "paused": sum(1 for e in events if e.action == "ask"),
+            "attachments": "\n".join(a.url or a.media_id for a in await r.attachments()),
             "history": history,
         }
         rows.append([values[k] for k in columns])

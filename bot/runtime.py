@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.clock import Clock
+from bot.clock import Clock, clock_from_env
 from bot.config import Config
 from bot.db import close_db, init_db
 from bot.dedup import DedupGate
@@ -52,6 +52,7 @@ class Runtime:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     clock: Clock = field(default_factory=Clock)
     broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
+    seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -66,8 +67,12 @@ class Runtime:
             dedup=DedupGate(),
             metrics=Metrics(),
             registry=Registry(ROUTERS),
+            clock=clock_from_env(tz=config.bot.timezone),
         )
         rt.dispatcher = Dispatcher(rt)
+        from bot.seen import SeenToday
+
+        rt.seen = SeenToday(lambda: rt.clock.now(), config.bot.timezone)
         return rt
 
     async def start(self, *, database: bool = True) -> None:

@@ -4,7 +4,10 @@ from handlers.activities import router as activities_router
 from handlers.admin import router as admin_router
 from handlers.broadcasts import router as broadcasts_router
 from handlers.checkin import router as checkin_router
+from handlers.grids import router as grids_router
 from handlers.help import router as help_router
+from handlers.login import router as login_router
+from handlers.request_followup import router as request_followup_router
 from handlers.requests import router as requests_router
 
 # Order is the order /帮助 lists commands in.
@@ -12,7 +15,10 @@ ROUTERS = [
     help_router,
     admin_router,
     requests_router,
+    request_followup_router,
     checkin_router,
     activities_router,
     broadcasts_router,
+    login_router,
+    grids_router,
 ]

@@ -9,7 +9,11 @@ MODEL_MODULES = [
     "models.tokens",
     "models.deliveries",
     "models.requests",
+    "models.request_followup",
     "models.checkin",
     "models.broadcasts",
     "models.activities",
+    "models.web",
+    "models.grids.households",
+    "models.grids.ladder",
 ]

@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 ORG_KINDS = ("district", "street", "community", "branch", "grid", "department", "partner")
-ROLES = ("resident", "member", "officer", "admin")
+ROLES = ("resident", "member", "officer", "admin", "grid_worker")
 
 
 class Organization(Model):
