@@ -20,8 +20,12 @@ CONTENT = {
     "other": "建议小区增加电动车充电桩",
 }
 # The state a request of this age (days) has reached, with weights.
-STATES = ("received", "in_progress", "forwarded", "closed", "rated", "rejected")
-WEIGHTS = {0: (35, 35, 10, 10, 5, 5), 2: (5, 15, 5, 35, 30, 10), 7: (1, 3, 1, 35, 50, 10)}
+STATES = ("received", "in_progress", "forwarded", "awaiting", "closed", "rated", "rejected")
+WEIGHTS = {
+    0: (35, 30, 10, 5, 10, 5, 5),
+    2: (5, 12, 5, 3, 35, 30, 10),
+    7: (1, 2, 1, 1, 35, 50, 10),
+}
 
 
 def _weights(age_days: float) -> tuple[int, ...]:
@@ -105,6 +109,7 @@ async def _requests(plan: Plan, sink: Any) -> None:
                 "close": "closed",
                 "rate": "rated",
                 "reject": "rejected",
+                "ask": "awaiting",
                 "urge": status,
             }[action]
             actor = requester if action in ("rate", "urge") else officer
@@ -128,6 +133,9 @@ async def _requests(plan: Plan, sink: Any) -> None:
                     "rated_at": at,
                 }
                 note = f"{score} {row['rating_comment']}"
+            elif action == "ask":  # 待补充: the clock stops
+                row["paused_at"] = at
+                note = "请补充具体楼栋和联系时间"
             elif action == "urge":
                 row |= {"urge_count": row.get("urge_count", 0) + 1, "last_urged_at": at}
             events.append((action, status, target, actor, at, note))
@@ -176,11 +184,12 @@ def _steps(state: str, r) -> list[str]:
         "received": [],
         "in_progress": ["accept"],
         "forwarded": ["accept", "forward"],
+        "awaiting": ["accept", "ask"],
         "closed": ["accept", "close"],
         "rated": ["accept", "close", "rate"],
         "rejected": ["reject"] if r.random() < 0.5 else ["accept", "reject"],
     }[state]
-    if state in ("received", "in_progress", "forwarded") and r.random() < 0.2:
+    if state in ("received", "in_progress", "forwarded", "awaiting") and r.random() < 0.2:
         path = [*path, "urge"]
     if state in ("in_progress", "closed", "rated") and r.random() < 0.15:
         path = ["accept", "forward", *path]  # forwarded first, then the unit took it on
