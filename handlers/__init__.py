@@ -9,6 +9,7 @@ from handlers.help import router as help_router
 from handlers.login import router as login_router
 from handlers.request_followup import router as request_followup_router
 from handlers.requests import router as requests_router
+from handlers.talk import router as talk_router
 
 # Order is the order /帮助 lists commands in.
 ROUTERS = [
@@ -19,6 +20,7 @@ ROUTERS = [
     checkin_router,
     activities_router,
     broadcasts_router,
+    talk_router,
     login_router,
     grids_router,
 ]
