@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", parents=[common], help="seed a demo organisation")
     demo.add_argument("--if-empty", action="store_true", help="only when no organisation exists")
+    demo.add_argument(
+        "--scale", type=float, help="a whole district instead (1.0 = 100,000 people; empty db)"
+    )
     return p
 
 
@@ -127,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(import_file(config, args))
     if args.cmd == "channels":
         return channels(config)
+    if args.cmd == "demo" and args.scale:
+        from bot.district.cli import seed_district
+
+        return asyncio.run(seed_district(config.database.url, args.scale))
     if args.cmd == "demo":
         return asyncio.run(seed_demo(config, args.if_empty))
     if args.cmd == "org":
