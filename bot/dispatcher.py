@@ -102,6 +102,10 @@ class Dispatcher:
 
     async def _dispatch(self, inb: Inbound) -> _Answer:
         caller = await self.rt.identity.resolve(inb.platform, inb.user_id, inb.display_name)
+        if caller.person_id is not None and self.rt.seen is not None:
+            contact = self.rt.seen.note(caller.person_id)  # 失联排查: a message is contact
+            if contact is not None:
+                self.rt.spawn(contact, "seen")
         org = await self.rt.identity.chat_org(inb.platform, inb.chat_id) if inb.is_group else None
         ctx = Ctx(
             self.rt, inb, caller, org, DialogControl(self.rt.dialogs, inb.user_key, inb.chat_key)

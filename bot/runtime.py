@@ -52,6 +52,7 @@ class Runtime:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     clock: Clock = field(default_factory=Clock)
     broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
+    seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -69,6 +70,9 @@ class Runtime:
             clock=clock_from_env(tz=config.bot.timezone),
         )
         rt.dispatcher = Dispatcher(rt)
+        from bot.seen import SeenToday
+
+        rt.seen = SeenToday(lambda: rt.clock.now(), config.bot.timezone)
         return rt
 
     async def start(self, *, database: bool = True) -> None:

@@ -476,15 +476,6 @@ async def pending(ctx: Ctx) -> Reply:
     return say(ctx, "checkin_list", what="pending", rows=rows, total=len(rows))
 
 
-@router.command("失联", "lost", permission=OFFICER, args=[Arg("days", required=False)])
-async def lost(ctx: Ctx) -> Reply:
-    """多少天（默认 90）没有报到、登记或其他联系的党员。"""
-    arg = fold_width(ctx.args[0]) if ctx.args else ""
-    days = int(arg) if arg.isdigit() and int(arg) > 0 else lost_days(ctx.runtime)
-    rows = await lost_contact(officer_paths(ctx), days)
-    return say(ctx, "checkin_list", what="lost", rows=rows[:50], total=len(rows), days=days)
-
-
 @router.command("查人", "findmember", permission=OFFICER, args=[Arg("query")])
 async def find_member(ctx: Ctx) -> Reply:
     """按姓名或手机尾号查本组织的党员。"""

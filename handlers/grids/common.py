@@ -11,6 +11,7 @@ from bot.registry import Permission, Router
 from handlers.requests import fmt
 from models.grids.households import GRID_WORKER
 from models.grids.rules import month_label
+from models.people import Identity
 from models.requests import local
 
 if TYPE_CHECKING:
@@ -54,3 +55,11 @@ def render(runtime: Any, template: str, **variables: Any) -> str:
 
 def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
     return ctx.render(template, labels=labels(ctx), fmt=fmt, month=month_label, **variables)
+
+
+async def private_targets(person_ids: list[int]) -> dict[int, list[str]]:
+    """Where to reach each person privately (each platform identity), in one query."""
+    out: dict[int, list[str]] = {}
+    for i in await Identity.filter(person_id__in=person_ids).order_by("id"):
+        out.setdefault(i.person_id, []).append(f"{i.platform}:{i.user_id}")
+    return out

@@ -33,7 +33,7 @@ from models.grids.rules import (
     month_of_index,
     unreached_months,
 )
-from models.people import Person
+from models.people import Person, RoleGrant
 from models.requests import day_start, local
 
 # Person.relation_status of a registered member (models/checkin.py): confirmed, or 口袋党员.
@@ -261,3 +261,49 @@ async def confirm_lost(
     )
     row.stage, row.since = LOST, now
     return row
+
+
+async def nearest_officers(orgs: Iterable[Any]) -> dict[int, list[int]]:
+    """Per organisation: the officers of it, or of the nearest organisation above it that
+    has any (one query for all)."""
+    chains = {o.id: [int(x) for x in o.path.strip("/").split("/") if x][::-1] for o in orgs}
+    wanted = {i for chain in chains.values() for i in chain}
+    held: dict[int, list[int]] = {}
+    grants = await RoleGrant.filter(role="officer", org_id__in=list(wanted)).order_by("id")
+    for g in grants:
+        held.setdefault(g.org_id, []).append(g.person_id)
+    return {oid: next((held[i] for i in chain if i in held), []) for oid, chain in chains.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Contacts:
+    """Who reaches a member: their grid member (if they live in a household that has
+    one) and the officers of their branch (or the nearest organisation above with any)."""
+
+    grid: list[int]
+    branch: list[int]
+
+    @property
+    def task(self) -> list[int]:
+        """The 请联系 task goes to the grid member, else the branch officers."""
+        return self.grid or self.branch
+
+
+async def contacts_for(people: list[Person]) -> dict[int, Contacts]:
+    from models.grids.households import Household
+
+    grid: dict[int, list[int]] = {}
+    rows = await Household.filter(
+        member_id__in=[p.id for p in people], worker_id__isnull=False
+    ).values_list("member_id", "worker_id")
+    for member_id, worker_id in rows:
+        grid.setdefault(member_id, []).append(worker_id)
+    branch = {p.id: p.home_org or p.local_org for p in people}
+    officers = await nearest_officers({o for o in branch.values() if o is not None})
+    return {
+        p.id: Contacts(
+            sorted(set(grid.get(p.id, []))),
+            officers.get(branch[p.id].id, []) if branch[p.id] is not None else [],
+        )
+        for p in people
+    }
