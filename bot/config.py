@@ -178,6 +178,13 @@ class ActivitiesConfig:
     # For issue #7's daily lesson (award_points(person_id, "lesson", points, ref)).
     points_lesson: int = 1
     page_size: int = 10
+    # A person promoted from the waitlist confirms (/确认参加) within this many hours (or
+    # half the time left before the start, if shorter); else the seat passes on.
+    confirm_window_hours: float = 12.0
+    # Cancelling this close to the start counts as absence in the attendance figures.
+    late_cancel_hours: float = 2.0
+    # 核销码 from /兑换 物品 are valid this many days.
+    redemption_valid_days: int = 30
 
 
 @dataclass
@@ -449,6 +456,11 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"activities.{name}: expected 0 or more")
     if a.points_lesson < 0:
         raise ConfigError("activities.points_lesson: expected 0 or more")
+    if a.confirm_window_hours <= 0 or a.late_cancel_hours < 0 or a.redemption_valid_days < 1:
+        raise ConfigError(
+            "activities.confirm_window_hours: expected more than 0; late_cancel_hours: 0 or "
+            "more; redemption_valid_days: at least 1"
+        )
     ad = cfg.admin
     if ad.enabled and len(ad.secret) < 16:
         raise ConfigError(
