@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="file (default: requests-ORG-FROM-TO.FORMAT)")
 
     imp = sub.add_parser("import", parents=[common], help="import a roster (xlsx or csv)")
-    imp.add_argument("what", choices=["orgs", "members", "bindings"])
+    imp.add_argument("what", choices=["orgs", "members", "bindings", "households"])
     imp.add_argument("file", help="xlsx or csv with the template's Chinese headers")
     imp.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
     imp.add_argument("--template", action="store_true", help="write the template to FILE")

@@ -127,9 +127,10 @@ class Household(Model):
         worker_id: int | None = None,
         member_id: int | None = None,
         note: str = "",
-    ) -> tuple[Household, bool]:
+    ) -> tuple[Household, str]:
         """The household at this address of the grid, written as given (an import run twice
-        changes nothing the second time). Returns (household, created)."""
+        changes nothing the second time). Returns (household, "created" | "updated" |
+        "unchanged")."""
         if grid.kind != GRID_KIND:
             raise DomainError("grid_not_a_grid", org_name=grid.name)
         await cls.check_worker(grid, worker_id)
@@ -148,11 +149,12 @@ class Household(Model):
             row = await cls.create(
                 grid_id=grid.id, address_key=key, created_at=now, updated_at=now, **values
             )
-            return row, True
-        if any(getattr(row, k) != v for k, v in values.items()):
-            await cls.filter(id=row.id).update(updated_at=now, **values)
-            await row.refresh_from_db()
-        return row, False
+            return row, "created"
+        if all(getattr(row, k) == v for k, v in values.items()):
+            return row, "unchanged"
+        await cls.filter(id=row.id).update(updated_at=now, **values)
+        await row.refresh_from_db()
+        return row, "updated"
 
     @classmethod
     async def match(cls, grids: Sequence[Organization], typed: str) -> Household:

@@ -77,3 +77,12 @@ def test_only_allowed_values_are_offered():
     index = WordIndex([("接单", "accept"), ("结单", "close")])
     assert index.closest("jiedan", allowed=lambda v: v != "accept").value == "close"
     assert index.closest("jiedan", allowed=lambda v: False) is None
+
+
+def test_every_listed_command_is_in_a_service_of_the_short_menu():
+    import tomllib
+    from pathlib import Path
+
+    menu = tomllib.loads((Path(__file__).parents[2] / "templates/zh_CN/menu.toml").read_text())
+    placed = {key for service in menu["service"] for key in service["commands"]}
+    assert [c.key for c in REGISTRY.commands if c.listed and c.key not in placed] == []
