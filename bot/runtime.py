@@ -55,6 +55,8 @@ class Runtime:
     clock: Clock = field(default_factory=Clock)
     broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
     seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
+    communities: Any = None  # bot.community.Communities: who lives where, set by build()
+    intake: Any = None  # bot.intake.Intake: groups' 自动受理 switches, set by build()
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -75,6 +77,12 @@ class Runtime:
         from bot.seen import SeenToday
 
         rt.seen = SeenToday(lambda: rt.clock.now(), config.bot.timezone)
+        from bot.community import Communities
+
+        rt.communities = Communities(lambda: rt.clock.now())
+        from bot.intake import Intake
+
+        rt.intake = Intake()
         return rt
 
     async def start(self, *, database: bool = True) -> None:

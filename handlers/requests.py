@@ -12,6 +12,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from bot.community import home_org
 from bot.context import Ctx
 from bot.inbound import Inbound, Reply
 from bot.outbound import Push
@@ -111,14 +112,15 @@ async def request(ctx: Ctx) -> Reply:
     content = ctx.rest.strip()
     if ctx.inbound.is_group and ctx.org is None:
         raise DomainError("request_group_unbound")
-    if ctx.org is None:
+    org = await home_org(ctx)  # in private: the community the asker belongs to
+    if org is None:
         await ctx.dialog.start("request", "org", content=content)
         return say(ctx, "request_ask_org")
     if content:
         return await _file(
-            ctx, ctx.org.id, content, "", guess_category(content, category_keywords(ctx))
+            ctx, org.id, content, "", guess_category(content, category_keywords(ctx))
         )
-    await ctx.dialog.start("request", "category", org_id=ctx.org.id)
+    await ctx.dialog.start("request", "category", org_id=org.id)
     return say(ctx, "request_ask_category", categories=list(CATEGORY_HOURS))
 
 
@@ -431,8 +433,8 @@ async def stats(ctx: Ctx) -> Reply:
         org = await Organization.filter(code=code).first()
         if org is None:
             raise DomainError("unknown_org", org_code=code)
-    elif ctx.org is not None:
-        org = await Organization.get(id=ctx.org.id)
+    elif (home := await home_org(ctx)) is not None:
+        org = await Organization.get(id=home.id)
     elif ctx.caller.officer_orgs():
         org = await Organization.get(id=ctx.caller.officer_orgs()[0].id)
     else:
