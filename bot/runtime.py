@@ -52,6 +52,8 @@ class Runtime:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     clock: Clock = field(default_factory=Clock)
     broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
+    # bot.journal.Journal: events kept while the database is down (set by `lianxin serve`'s app).
+    journal: Any = None
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
