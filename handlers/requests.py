@@ -10,8 +10,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import Q
-
 from bot.context import Ctx
 from bot.inbound import Inbound, Reply
 from bot.outbound import Push
@@ -28,6 +26,7 @@ from models.requests import (
     guess_category,
     local,
     monthly_figures,
+    scope_q,
     utcnow,
 )
 from models.workdays import remind_from
@@ -335,10 +334,7 @@ async def queue(ctx: Ctx) -> Reply:
     orgs = [ctx.org] if ctx.org is not None else ctx.caller.officer_orgs()
     query = ServiceRequest.filter(status__in=OPEN_STATUSES)
     if not (ctx.org is None and ctx.caller.is_admin):
-        scope = Q()
-        for o in orgs:
-            scope |= Q(org__path__startswith=o.path) | Q(assignee_org__path__startswith=o.path)
-        query = query.filter(scope)
+        query = query.filter(scope_q([o.path for o in orgs]))
     rows = await query.order_by("due_at", "id").select_related("handler")
     now = utcnow()
     me = ctx.caller.person_id

@@ -28,7 +28,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "lianxin_admin"
 # One module per page group, each with its `routes`.
-PAGES = ("auth", "overview", "imports")
+PAGES = ("auth", "overview", "requests", "imports")
 
 
 def public_url(cfg: Config) -> str:

@@ -145,6 +145,7 @@ async def page(
     session = await get_session(request)
     rt = runtime_of(request)
     context.update(
+        request=request,
         csrf=await csrf_token(request),
         officer=request.get(OFFICER_KEY),
         path=request.path,
