@@ -9,8 +9,7 @@ import pytest
 from models.deliveries import Delivery
 from models.requests import ServiceRequest
 from models.web import AuditEntry
-from tests.conftest import grant_officer
-from tests.webtools import admin_config, login, post_form
+from tests.webtools import admin_config, login, post_form, two_communities
 
 
 @pytest.fixture
@@ -21,9 +20,7 @@ def config(db_url):
 @pytest.fixture
 async def town(client, console, demo):
     """g1 bound to SQ001 (secretary), g2 bound to SQ002 (sq2, an officer there); a request each."""
-    await grant_officer("sq2", "SQ002")
-    await console.one("/绑定 SQ001", user="secretary", group="g1")
-    await console.one("/绑定 SQ002", user="sq2", group="g2")
+    await two_communities(console)
     mine = await console.one("/诉求 3号楼楼道灯坏了", user="bob", group="g1")
     theirs = await console.one("/诉求 光明小区垃圾没人清", user="carol", group="g2")
     return {

@@ -151,7 +151,7 @@ async def page(
         path=request.path,
         flash=session.pop("flash", ""),
         labels=rt.templates.commands.get("request_labels", {}),
-        web_labels=rt.templates.commands.get("web_labels", {}),
+        checkin_labels=rt.templates.commands.get("checkin_labels", {}),
     )
     return aiohttp_jinja2.render_template(template, request, context, status=status)
 

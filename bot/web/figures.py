@@ -68,7 +68,7 @@ def months(now: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, da
 async def request_month(paths: list[str], start: datetime, end: datetime) -> dict[str, Any]:
     scope = scope_q(paths)
     received = await ServiceRequest.filter(scope, created_at__gte=start, created_at__lt=end).count()
-    t = "service_request"
+    t = ServiceRequest._meta.db_table
     rows = (
         await ServiceRequest.filter(scope, closed_at__gte=start, closed_at__lt=end)
         .annotate(
@@ -118,7 +118,7 @@ async def other_month(
         since__gte=start,
         since__lt=end,
     ).count()
-    t = "broadcast_firing"
+    t = BroadcastFiring._meta.db_table
     sums = (
         await BroadcastFiring.filter(
             org_q(paths, "broadcast__org__"), fire_at__gte=start, fire_at__lt=end
@@ -152,7 +152,7 @@ async def requests_per_day(paths: list[str], now: datetime) -> list[tuple[str, i
     first = today - timedelta(days=DAYS - 1)
     rows = (
         await ServiceRequest.filter(scope_q(paths), created_at__gte=day_start(first))
-        .annotate(day=RawSQL(_local_day("service_request", "created_at")))
+        .annotate(day=RawSQL(_local_day(ServiceRequest._meta.db_table, "created_at")))
         .annotate(n=Count("id"))
         .group_by("day")
         .values("day", "n")
