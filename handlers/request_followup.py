@@ -45,6 +45,9 @@ async def start_requester_dialog(ctx: Ctx, req: ServiceRequest, dialog: str, hou
     if where is None:
         return
     user_key, chat_key = where
+    busy = await ctx.runtime.dialogs.current(user_key, chat_key)
+    if busy is not None and busy.expires_at > utcnow() and busy.dialog not in (dialog,):
+        return  # never cut into another conversation; the notice names the command too
     await ctx.runtime.dialogs.start(
         user_key,
         chat_key,

@@ -123,6 +123,15 @@ def message_content(message: Any, self_id: str) -> tuple[str, bool, str]:
     return text, mentioned, "text"
 
 
+def image_ref(message: Any) -> dict[str, str]:
+    """The first image's file id and URL (kept as 附图 evidence by the requests service)."""
+    for seg in as_segments(message):
+        if seg["type"] == "image":
+            data = seg["data"]
+            return {"media_id": str(data.get("file") or ""), "url": str(data.get("url") or "")}
+    return {}
+
+
 class OnebotChannel(Channel):
     name = "onebot"
     path = "/onebot"
@@ -225,6 +234,8 @@ class OnebotChannel(Channel):
         if message is None:
             message = data.get("raw_message", "")
         text, mentioned, kind = message_content(message, self_id)
+        if kind == "image":
+            extra.update(image_ref(message))
         message_id = data.get("message_id")
         stamp = data.get("time")
         return Inbound(
