@@ -297,7 +297,8 @@ async def test_an_image_in_a_qq_group_after_closing_is_evidence(
     filed = (await send(12345678, [text("/诉求 楼道灯坏了")]))["reply"]
     no = number_in(filed)
     await send(87654321, [text(f"/接单 {no}")])
-    await send(87654321, [text(f"/回单 {no} 已更换灯泡")])
+    with_text = {"type": "image", "data": {"file": "f0.image", "url": "https://q.cn/0.jpg"}}
+    await send(87654321, [text(f"/回单 {no} 已更换灯泡"), with_text])
     image = {
         "type": "image",
         "data": {"file": "abc123.image", "url": "https://gchat.qpic.cn/x.jpg"},
@@ -306,12 +307,11 @@ async def test_an_image_in_a_qq_group_after_closing_is_evidence(
     assert answer["reply"] == f"已把图片作为回单附图存入 {no}。"
     # anyone else's picture in the group is none of the bot's business
     assert await send(11111111, [image]) is None
-    (att,) = await (await ServiceRequest.get(number=no)).attachments()
-    assert (att.kind, att.media_id, att.url) == (
-        "result",
-        "abc123.image",
-        "https://gchat.qpic.cn/x.jpg",
-    )
+    kept = await (await ServiceRequest.get(number=no)).attachments()
+    assert [(a.kind, a.media_id, a.url) for a in kept] == [
+        ("result", "f0.image", "https://q.cn/0.jpg"),  # sent with /回单
+        ("result", "abc123.image", "https://gchat.qpic.cn/x.jpg"),  # sent just after
+    ]
 
 
 async def test_a_return_visit_never_cuts_into_another_dialog(town):

@@ -234,8 +234,7 @@ class OnebotChannel(Channel):
         if message is None:
             message = data.get("raw_message", "")
         text, mentioned, kind = message_content(message, self_id)
-        if kind == "image":
-            extra.update(image_ref(message))
+        extra.update(image_ref(message))  # also with text: "/回单 … [image]" carries 附图
         message_id = data.get("message_id")
         stamp = data.get("time")
         return Inbound(
