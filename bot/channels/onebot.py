@@ -99,24 +99,37 @@ def message_content(message: Any, self_id: str) -> tuple[str, bool, str]:
     the rest add nothing. A message without text but with media gets that
     media's kind ("image", "voice", ...) so the dispatcher can say it only reads text.
     """
+    return segments_content(as_segments(message), self_id)
+
+
+def segments_content(
+    segments: list[dict[str, Any]],
+    self_id: str,
+    *,
+    mention: tuple[str, str] = ("at", "qq"),
+    media_kinds: dict[str, str] = MEDIA_KINDS,
+) -> tuple[str, bool, str]:
+    """`message_content` of well-formed segments; ``mention`` is the @ segment's
+    (type, id field): ("at", "qq") in v11, ("mention", "user_id") in OneBot 12."""
     parts: list[str] = []
     mentioned = False
     media = ""
-    for seg in as_segments(message):
+    mention_type, mention_key = mention
+    for seg in segments:
         kind = seg["type"]
         data = seg["data"]
         if kind == "text":
             value = data.get("text")
             if isinstance(value, str):
                 parts.append(value)
-        elif kind == "at":
-            qq = str(data.get("qq", ""))
-            if self_id and qq == self_id:
+        elif kind == mention_type:
+            who = str(data.get(mention_key, ""))
+            if self_id and who == self_id:
                 mentioned = True
-            elif qq:
-                parts.append(f"@{qq}")
+            elif who:
+                parts.append(f"@{who}")
         elif not media:
-            media = MEDIA_KINDS.get(kind, "")
+            media = media_kinds.get(kind, "")
     text = "".join(parts).strip()
     if not text and media:
         return "", mentioned, media
