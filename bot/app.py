@@ -26,6 +26,7 @@ CHANNEL_CLASSES = {
     "onebot": "bot.channels.onebot:OnebotChannel",
     "wecom": "bot.channels.wecom:WecomChannel",
     "qq": "bot.channels.qq:QQChannel",
+    "onebot12": "bot.channels.onebot12:Onebot12Channel",
 }
 
 
@@ -35,8 +36,8 @@ def enabled_channels(config: Config) -> list[str]:
         names.append("console")
     if config.wechat.enabled:
         names.append("wechat")
-    for name in ("onebot", "wecom", "qq"):
-        if getattr(config, name).enabled:
+    for name in ("onebot", "wecom", "qq", "onebot12"):
+        if getattr(config, name.replace("-", "_")).enabled:
             names.append(name)
     return names
 
@@ -77,6 +78,8 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
                 "channels": [c.name for c in channels],
                 # This process fires the schedules (one per database; bot/leader.py).
                 "leader": bool(runtime.broadcaster and runtime.broadcaster.is_leader),
+                # What a channel knows of its platform's side (OneBot 12 bridges online).
+                **{k: v for c in channels for k, v in c.health().items()},
             },
             status=200 if ok else 503,
         )

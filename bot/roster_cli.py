@@ -1,4 +1,4 @@
-"""lianxin import orgs|members|bindings FILE [--dry-run] [--template]：从命令行导入花名册。"""
+"""lianxin import orgs|members|bindings|households FILE [--dry-run] [--template]：导入表格。"""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ async def import_file(config: Config, args: argparse.Namespace) -> int:
     templates = Templates(config.bot.templates_dir or None)
     await init_db(config.database.url)
     try:
-        report = await import_roster(args.what, path.read_bytes(), dry_run=args.dry_run, by="cli")
+        report = await import_roster(
+            args.what, path.read_bytes(), dry_run=args.dry_run, by="cli", tags=config.grids.tags
+        )
     except TableError as exc:
         print(describe(exc.error, templates), file=sys.stderr)
         return 1

@@ -26,13 +26,15 @@ from bot.templates import Templates
 
 log = logging.getLogger("lianxin.runtime")
 
-# platform → "module:function(section_config, http_session, token_cache) -> Sender | None"
+# platform → "module:function(section_config, http_session, token_cache) -> Sender | None";
+# the config section is the platform's name with "-" as "_" ([wecom_bot] for wecom-bot).
 SENDER_BUILDERS = {
     "console": "bot.senders.console:build",
     "wechat": "bot.senders.wechat:build",
     "onebot": "bot.senders.onebot:build",
     "wecom": "bot.senders.wecom:build",
     "qq": "bot.senders.qq:build",
+    "onebot12": "bot.senders.onebot12:build",
 }
 
 
@@ -93,7 +95,7 @@ class Runtime:
         assert self.http is not None
         tokens = TokenCache()
         for platform, ref in SENDER_BUILDERS.items():
-            section = getattr(self.config, platform)
+            section = getattr(self.config, platform.replace("-", "_"))
             module_name, _, func = ref.partition(":")
             enabled = self.config.console_enabled if platform == "console" else section.enabled
             if not enabled or importlib.util.find_spec(module_name) is None:

@@ -10,7 +10,7 @@ organisations (admins only on the web).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.tabular import Column, Report, Row, RowError, read_table, run_import
@@ -22,6 +22,8 @@ from models.checkin import (
     normalize_phone,
 )
 from models.errors import DomainError
+from models.grids.importer import HOUSEHOLD_COLUMNS, import_households
+from models.grids.importer import TITLE as HOUSEHOLD_TITLE
 from models.people import ORG_KINDS, GroupBinding, Identity, Organization, Person, RoleGrant
 
 May = Callable[[Organization | None], bool]
@@ -122,14 +124,26 @@ BINDING_COLUMNS = (
 )  # fmt: skip
 COLUMNS = {"orgs": ORG_COLUMNS, "members": MEMBER_COLUMNS, "bindings": BINDING_COLUMNS}
 TITLES = {"orgs": "组织导入模板", "members": "党员导入模板", "bindings": "群绑定导入模板"}
+# 住户 (models/grids/importer.py): the same rules, its own columns.
+COLUMNS["households"] = HOUSEHOLD_COLUMNS
+TITLES["households"] = HOUSEHOLD_TITLE
 
 
 async def import_roster(
-    kind: str, data: bytes, *, dry_run: bool = False, may: May | None = None, by: str = ""
+    kind: str,
+    data: bytes,
+    *,
+    dry_run: bool = False,
+    may: May | None = None,
+    by: str = "",
+    tags: Sequence[str] | None = None,
 ) -> Report:
     """Read, check and (unless dry_run or any row is wrong) write one roster file.
+    `tags`: the household tags allowed ([grids] tags).
 
     Raises bot.tabular.TableError when the file is not a table with these headers."""
+    if kind == "households":
+        return await import_households(data, tags=tags, dry_run=dry_run, may=may)
     rows, errors = read_table(data, COLUMNS[kind])
     report = Report(errors=errors, rows=len(rows))
     apply = {"orgs": _orgs, "members": _members, "bindings": _bindings}[kind]

@@ -123,6 +123,9 @@ async def test_a_grid_member_sees_only_their_grid_and_phones_masked(grids):
     assert "赵六 139****3333" in mine and "张大爷" not in mine and "13900003333" not in mine
     mine1 = await c.one("/我的网格", user="gw1")
     assert "张大爷 138****1111（独居老人）" in mine1 and "13800001111" not in mine1
+    # households, names and notes never go to a group
+    assert "请私聊" in await c.one("/走访 5栋3单元301", user="gw1", group="g1")
+    assert "请私聊" in await c.one("/我的网格", user="gw1", group="g1")
     # residents and officers without a grid cannot use the grid member's commands
     assert "只有网格员可以使用" in await c.one("/走访 5栋3单元301", user="bob")
     assert await Visit.all().count() == 0
@@ -172,4 +175,11 @@ async def test_grid_stats_is_for_officers_of_the_organisation(grids):
     assert "看不了它的网格统计" in await c.one("/网格统计 SQ001", user="sq2")
     assert "“光明社区党委”下还没有住户。" == await c.one("/网格统计", user="sq2")
     assert "网格统计" in await c.one("/网格统计 WG02", user="secretary")
+    c.runtime.config.grids.households_per_worker = 2  # the quota of households per member
+    assert "gw1（和平社区第一网格）：3 户（超配额 1 户）" in await c.one(
+        "/网格统计", user="secretary"
+    )
+    assert (await c.one("/我的网格", user="gw1")).startswith(
+        "我的网格：3 户（超过每人 2 户的配额 1 户）。"
+    )
     assert "没有找到组织代码“NOPE”" in await c.one("/网格统计 NOPE", user="secretary")

@@ -52,7 +52,12 @@ async def upload(request: web.Request) -> web.Response:
     name = upload.filename if isinstance(upload, web.FileField) else ""
     try:
         report = await import_roster(
-            kind, data, dry_run=dry_run, may=may, by=f"web:{officer.session.user_key}"
+            kind,
+            data,
+            dry_run=dry_run,
+            may=may,
+            by=f"web:{officer.session.user_key}",
+            tags=runtime_of(request).config.grids.tags,
         )
     except TableError as exc:
         return await page(

@@ -9,15 +9,19 @@ from handlers.grids.common import GRID_WORKER_ROLE, router, say, today_of
 from models.checkin import org_by_code
 from models.errors import DomainError
 from models.grids.households import grid_figures, my_grid
+from models.grids.rules import over_quota
 from models.people import Organization
 
 
-@router.command("我的网格", "mygrid", permission=GRID_WORKER_ROLE)
+@router.command("我的网格", "mygrid", permission=GRID_WORKER_ROLE, private_only=True)
 async def mygrid(ctx: Ctx) -> Reply:
     """网格员：我负责的住户，每户的上次走访和今年走访次数，该走访的排在前面。"""
     cfg = ctx.runtime.config.grids
     rows, progress = await my_grid(ctx.caller.person_id or 0, today_of(ctx), cfg.visits_per_year)
-    return say(ctx, "grid_mine", rows=rows, p=progress, per_worker=cfg.households_per_worker)
+    over = over_quota(len(rows), cfg.households_per_worker)
+    return say(
+        ctx, "grid_mine", rows=rows, p=progress, over=over, per_worker=cfg.households_per_worker
+    )
 
 
 @router.command("网格统计", "gridstats", permission=OFFICER, args=[Arg("org", required=False)])
@@ -26,7 +30,7 @@ async def gridstats(ctx: Ctx) -> Reply:
     org = await _stats_org(ctx)
     cfg = ctx.runtime.config.grids
     today = today_of(ctx)
-    rows = await grid_figures(org, today, cfg.visits_per_year)
+    rows = await grid_figures(org, today, cfg.visits_per_year, cfg.households_per_worker)
     return say(
         ctx,
         "grid_stats",

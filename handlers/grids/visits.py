@@ -21,6 +21,7 @@ from models.requests import guess_category, local
     permission=GRID_WORKER_ROLE,
     args=[Arg("place"), Arg("note", required=False, rest=True)],
     mutates=True,
+    private_only=True,  # households, names and notes stay out of groups
 )
 async def visit(ctx: Ctx) -> Reply:
     """网格员记一次走访：地点（照平时的写法）、方式（上门/电话/微信/其他，默认上门）、情况。"""

@@ -30,6 +30,7 @@ from models.grids.rules import (
     Progress,
     is_due,
     match_place,
+    over_quota,
     parse_place,
     progress,
 )
@@ -126,9 +127,10 @@ class Household(Model):
         worker_id: int | None = None,
         member_id: int | None = None,
         note: str = "",
-    ) -> tuple[Household, bool]:
+    ) -> tuple[Household, str]:
         """The household at this address of the grid, written as given (an import run twice
-        changes nothing the second time). Returns (household, created)."""
+        changes nothing the second time). Returns (household, "created" | "updated" |
+        "unchanged")."""
         if grid.kind != GRID_KIND:
             raise DomainError("grid_not_a_grid", org_name=grid.name)
         await cls.check_worker(grid, worker_id)
@@ -147,20 +149,12 @@ class Household(Model):
             row = await cls.create(
                 grid_id=grid.id, address_key=key, created_at=now, updated_at=now, **values
             )
-            return row, True
-        if any(getattr(row, k) != v for k, v in values.items()):
-            await cls.filter(id=row.id).update(updated_at=now, **values)
-            await row.refresh_from_db()
-        return row, False
-
-    @classmethod
-    def visible_q(cls, grids: Sequence[Organization], paths: Sequence[str]) -> Q:
-        """Households a person may see: their own grids' (grid member), their subtree's
-        (officer)."""
-        q = Q(grid_id__in=[g.id for g in grids])
-        for p in paths:
-            q |= Q(grid__path__startswith=p)
-        return q
+            return row, "created"
+        if all(getattr(row, k) == v for k, v in values.items()):
+            return row, "unchanged"
+        await cls.filter(id=row.id).update(updated_at=now, **values)
+        await row.refresh_from_db()
+        return row, "updated"
 
     @classmethod
     async def match(cls, grids: Sequence[Organization], typed: str) -> Household:
@@ -303,7 +297,9 @@ async def my_grid(
     return rows, progress(years, quota, today.month)
 
 
-async def grid_figures(org: Organization, today: date, quota: int) -> list[dict[str, Any]]:
+async def grid_figures(
+    org: Organization, today: date, quota: int, per_worker: int
+) -> list[dict[str, Any]]:
     """Per grid member under `org`: households, coverage this year, households behind the
     year's pace, visits per month (aggregate queries, no row per visit)."""
     scope = Q(grid__path__startswith=org.path)
@@ -350,6 +346,7 @@ async def grid_figures(org: Organization, today: date, quota: int) -> list[dict[
         e["worker"] = people.get(wid) if wid is not None else None
         e["grids"] = grids.get(wid, []) if wid is not None else []
         e["coverage"] = round(100 * e["visited"] / e["households"]) if e["households"] else 0
+        e["over"] = over_quota(e["households"], per_worker)
         out.append(e)
     out.sort(key=lambda e: (e["worker"] is None, e["worker"].id if e["worker"] else 0))
     return out
