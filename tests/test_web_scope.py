@@ -103,6 +103,18 @@ async def test_people_in_scope_with_phones(client, town):
     assert record.status == 200 and "13800001234" in await record.text()
     refused = await client.get(f"/admin/people/{li.id}")
     assert refused.status == 403 and "13800005678" not in await refused.text()
+    # the lost-contact list, as /失联 reads the ladder (models/grids/ladder.py)
+    from datetime import UTC, datetime, timedelta
+
+    from models.grids.ladder import ContactLadder
+
+    now = datetime.now(UTC)
+    for who in (zhang, li):
+        await ContactLadder.create(
+            person=who, stage="lost", since=now, last_contact_at=now - timedelta(days=230)
+        )
+    lost = await (await client.get("/admin/people?category=lost")).text()
+    assert "张三" in lost and "李四" not in lost and "失联，7 个月未联系" in lost
 
 
 async def test_activities_publish_list_cancel(client, town):

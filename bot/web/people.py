@@ -50,10 +50,15 @@ async def people(request: web.Request) -> web.Response:
         p = pager(request, len(rows), size=max(len(rows), 1))
     elif category == "lost":
         # The lost-contact list as /失联 shows it (models/grids/ladder.py), lost first.
-        rungs = await ladder.rungs(runtime_of(request).clock.now(), paths)
-        p = pager(request, len(rungs))
-        rungs = rungs[p.offset : p.offset + p.size]
-        rows = [r.person for r in rungs]
+        p = pager(request, counts["lost"])
+        now = runtime_of(request).clock.now()
+        rungs, _ = await ladder.rungs(now, paths, limit=p.offset + p.size)
+        rungs = rungs[p.offset :]
+        found = await Person.filter(id__in=[r.person_id for r in rungs]).select_related(
+            "home_org", "local_org"
+        )
+        by_id = {x.id: x for x in found}
+        rows = [by_id[r.person_id] for r in rungs]
     else:
         selected = members.filter(CATEGORIES[category])
         p = pager(request, await selected.count())
