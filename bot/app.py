@@ -30,6 +30,7 @@ CHANNEL_CLASSES = {
     "onebot": "bot.channels.onebot:OnebotChannel",
     "wecom": "bot.channels.wecom:WecomChannel",
     "qq": "bot.channels.qq:QQChannel",
+    "onebot12": "bot.channels.onebot12:Onebot12Channel",
 }
 
 
@@ -39,8 +40,8 @@ def enabled_channels(config: Config) -> list[str]:
         names.append("console")
     if config.wechat.enabled:
         names.append("wechat")
-    for name in ("onebot", "wecom", "qq"):
-        if getattr(config, name).enabled:
+    for name in ("onebot", "wecom", "qq", "onebot12"):
+        if getattr(config, name.replace("-", "_")).enabled:
             names.append(name)
     return names
 
@@ -97,6 +98,8 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
                 "leader": bool(runtime.broadcaster and runtime.broadcaster.is_leader),
                 # Events kept while the database was down, not replayed yet.
                 "waiting": runtime.journal.waiting if runtime.journal else 0,
+                # What a channel knows of its platform's side (OneBot 12 bridges online).
+                **{k: v for c in channels for k, v in c.health().items()},
             },
             status=200 if ok else 503,
         )
@@ -107,6 +110,10 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
         )
 
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
+    if config.admin.enabled:  # 党务工作台 (bot/web/)
+        from bot.web import mount_admin
+
+        mount_admin(app, runtime)
 
     scheduler = make_scheduler(config.bot.timezone)
     app[SCHEDULER] = scheduler

@@ -11,6 +11,7 @@ from datetime import date
 
 from bot.config import Config, ConfigError, load_config
 from bot.logs import setup_logging
+from models.people import ORG_KINDS
 
 log = logging.getLogger("lianxin.cli")
 
@@ -41,8 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     admin_sub = admin.add_subparsers(dest="admin_cmd", required=True)
     grant = admin_sub.add_parser("grant", parents=[common], help="grant a role")
     grant.add_argument("user", help="PLATFORM:USER, e.g. wechat:oABC or onebot:12345")
-    grant.add_argument("role", choices=["member", "officer", "admin"])
-    grant.add_argument("org", nargs="?", help="organisation code (required for officer)")
+    grant.add_argument("role", choices=["member", "officer", "admin", "grid_worker"])
+    grant.add_argument(
+        "org", nargs="?", help="organisation code (required for officer; a grid for grid_worker)"
+    )
+    link = admin_sub.add_parser(
+        "login-link", parents=[common], help="a one-time link to the workbench (/admin/)"
+    )
+    link.add_argument("user", help="PLATFORM:USER of an officer or admin, e.g. wechat:oABC")
 
     send = sub.add_parser("send", parents=[common], help="send a text to a person or group")
     send.add_argument("target", help="e.g. onebot-group:123456, wechat:oABC, wecom-robot:notices")
@@ -51,23 +58,45 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("channels", parents=[common], help="what each platform lets the bot send")
 
     export = sub.add_parser("export", parents=[common], help="export a ledger (台账)")
-    export.add_argument("what", choices=["requests", "members", "activities", "timebank"])
+    export.add_argument(
+        "what",
+        choices=["requests", "members", "activities", "timebank", "visits", "households"],
+    )
     export.add_argument("--org", required=True, help="organisation code (its subtree included)")
     export.add_argument(
         "--from",
         dest="date_from",
         type=date.fromisoformat,
-        help="requests, activities (timebank: optional)",
+        help="requests, activities (timebank, visits: optional)",
     )
     export.add_argument(
         "--to", dest="date_to", type=date.fromisoformat, help="requests, activities"
     )
-    export.add_argument("--full-phone", action="store_true", help="members: unmasked phones")
+    export.add_argument(
+        "--full-phone", action="store_true", help="members, households: unmasked phones"
+    )
     export.add_argument("--format", dest="fmt", choices=["xlsx", "csv"], default="xlsx")
     export.add_argument("--out", help="file (default: requests-ORG-FROM-TO.FORMAT)")
 
+    imp = sub.add_parser("import", parents=[common], help="import a roster (xlsx or csv)")
+    imp.add_argument("what", choices=["orgs", "members", "bindings", "households"])
+    imp.add_argument("file", help="xlsx or csv with the template's Chinese headers")
+    imp.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    imp.add_argument("--template", action="store_true", help="write the template to FILE")
+
+    org = sub.add_parser("org", parents=[common], help="organisations")
+    org_sub = org.add_subparsers(dest="org_cmd", required=True)
+    org_add = org_sub.add_parser("add", parents=[common], help="add an organisation to the tree")
+    org_add.add_argument("code", help="e.g. WG03")
+    org_add.add_argument("name", help="e.g. 和平社区第三网格")
+    org_add.add_argument("--kind", required=True, choices=list(ORG_KINDS))
+    org_add.add_argument("--parent", help="the parent's code (e.g. the community of a grid)")
+
     demo = sub.add_parser("demo", parents=[common], help="seed a demo organisation")
     demo.add_argument("--if-empty", action="store_true", help="only when no organisation exists")
+    demo.add_argument(
+        "--scale", type=float, help="a whole district instead (1.0 = 100,000 people; empty db)"
+    )
     return p
 
 
@@ -93,16 +122,32 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(chat(config, args.user, args.group))
     if args.cmd == "db":
         return asyncio.run(db_upgrade(config))
+    if args.cmd == "admin" and args.admin_cmd == "login-link":
+        from bot.web.cli import login_link
+
+        return asyncio.run(login_link(config, args.user))
     if args.cmd == "admin":
         return asyncio.run(admin_grant(config, args.user, args.role, args.org))
     if args.cmd == "send":
         return asyncio.run(send(config, args.target, args.text))
     if args.cmd == "export":
         return asyncio.run(export_ledger(config, args))
+    if args.cmd == "import":
+        from bot.roster_cli import import_file
+
+        return asyncio.run(import_file(config, args))
     if args.cmd == "channels":
         return channels(config)
+    if args.cmd == "demo" and args.scale:
+        from bot.district.cli import seed_district
+
+        return asyncio.run(seed_district(config.database.url, args.scale))
     if args.cmd == "demo":
         return asyncio.run(seed_demo(config, args.if_empty))
+    if args.cmd == "org":
+        from bot.org_cli import org_add
+
+        return asyncio.run(org_add(config, args.code, args.name, args.kind, args.parent))
     return 2
 
 
@@ -154,9 +199,9 @@ async def admin_grant(config: Config, user: str, role: str, org_code: str | None
     if not platform or not user_id:
         print("USER must look like PLATFORM:USER, e.g. onebot:12345", file=sys.stderr)
         return 2
-    if role == "officer" and not org_code:
+    if role in ("officer", "grid_worker") and not org_code:
         print(
-            "officer needs an organisation code: admin grant USER officer ORGCODE", file=sys.stderr
+            f"{role} needs an organisation code: admin grant USER {role} ORGCODE", file=sys.stderr
         )
         return 2
     await init_db(config.database.url)
@@ -166,6 +211,9 @@ async def admin_grant(config: Config, user: str, role: str, org_code: str | None
             org = await Organization.filter(code=org_code.upper()).first()
             if org is None:
                 print(f"unknown organisation code {org_code!r}", file=sys.stderr)
+                return 2
+            if role == "grid_worker" and org.kind != "grid":
+                print(f"grid_worker: {org.code} is a {org.kind}, not a grid", file=sys.stderr)
                 return 2
         identity = IdentityService()
         person = await identity.ensure_person(platform, user_id)
@@ -239,6 +287,14 @@ async def export_ledger(config: Config, args: argparse.Namespace) -> int:
             count = await export_activities(args.org, args.date_from, args.date_to, args.fmt, out)
         elif args.what == "timebank":
             count = await export_timebank(args.org, args.fmt, out, args.date_from, args.date_to)
+        elif args.what == "visits":
+            from handlers.grids.ledgers import export_visits
+
+            count = await export_visits(args.org, args.fmt, out, args.date_from, args.date_to)
+        elif args.what == "households":
+            from handlers.grids.ledgers import export_households
+
+            count = await export_households(args.org, args.fmt, out, args.full_phone)
         else:
             count = await export_requests(args.org, args.date_from, args.date_to, args.fmt, out)
     except ExportError as exc:

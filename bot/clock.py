@@ -1,9 +1,18 @@
 """时钟：调度用的“现在”。The broadcaster asks the clock, never `datetime.now()`, so
-tests (and `lianxin` tools) can set the time instead of sleeping."""
+tests (and `lianxin` tools) can set the time instead of sleeping.
+
+`LIANXIN_NOW` (ISO 8601) starts the process clock at another time for drills and
+demos; from there it runs on at the normal pace. Never set it in production.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+ENV_NOW = "LIANXIN_NOW"
 
 
 class Clock:
@@ -26,3 +35,30 @@ class ManualClock(Clock):
     def advance(self, **delta: float) -> datetime:
         self._now += timedelta(**delta)
         return self._now
+
+
+class ShiftedClock(Clock):
+    """Starts at `start` and runs on in real time (what LIANXIN_NOW gives)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._offset = start.astimezone(UTC) - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return (datetime.now(UTC) + self._offset).replace(microsecond=0)
+
+
+def parse_now(value: str, tz: str = "Asia/Shanghai") -> datetime:
+    """ISO 8601; without an offset the time is read on the configured zone's clock."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"{ENV_NOW}: expected an ISO 8601 time like 2026-07-01T09:00+08:00, got {value!r}"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
+
+
+def clock_from_env(env: Mapping[str, str] | None = None, tz: str = "Asia/Shanghai") -> Clock:
+    """The system clock, or one started at LIANXIN_NOW."""
+    value = (os.environ if env is None else env).get(ENV_NOW, "").strip()
+    return ShiftedClock(parse_now(value, tz)) if value else Clock()

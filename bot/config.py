@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+from models.workdays import parse_limit
+
 
 class ConfigError(Exception):
     """One line naming the key and what is expected."""
@@ -86,6 +88,34 @@ class WecomConfig:
 
 
 @dataclass
+class Onebot12Config:
+    """OneBot 12 implementations (personal-WeChat bridges such as ComWeChatBotClient)."""
+
+    enabled: bool = False
+    # Checked on every event the implementation posts (Bearer header or ?access_token=).
+    access_token: str = ""
+    # The implementation's HTTP action endpoint (send_message), and the token it asks for.
+    api_url: str = ""
+    api_access_token: str = ""
+    # Events older than this (by their own "time") are refused: a replay, or a backlog.
+    stale_seconds: int = 300
+    # Opt-in: answer the webhook 200 with the send_message actions instead of calling
+    # api_url (some bridges, ComWeChatBotClient among them, ignore the response body).
+    reply_in_response: bool = False
+
+
+@dataclass
+class WecomBotConfig:
+    """WeCom smart robot (企业微信智能机器人) in API mode."""
+
+    enabled: bool = False
+    token: str = ""
+    encoding_aes_key: str = ""
+    # The robot's id (aibotid in every callback): callbacks for another robot are refused.
+    bot_id: str = ""
+
+
+@dataclass
 class QQConfig:
     enabled: bool = False
     appid: str = ""
@@ -103,6 +133,16 @@ class RequestsConfig:
     hours: dict[str, int] = field(default_factory=dict)
     reminder_lead_hours: float = 12.0
     reminder_interval_minutes: int = 15
+    # category (key or its Chinese name) → "3工作日" (official working days) or "48小时";
+    # wins over `hours` (models/workdays.py).
+    limits: dict[str, str] = field(default_factory=dict)
+    # 回访: hours the requester has to answer after 回单; then 未回访 is recorded.
+    visit_hours: float = 48.0
+    # 待补充: how long a plain message in the filing chat counts as the answer (/补充 always).
+    answer_window_hours: float = 72.0
+    max_forwards: int = 3
+    # 附图: an image the handler sends this long after /回单 is attached to the request.
+    evidence_minutes: int = 10
 
 
 @dataclass
@@ -154,6 +194,41 @@ class ActivitiesConfig:
     # For issue #7's daily lesson (award_points(person_id, "lesson", points, ref)).
     points_lesson: int = 1
     page_size: int = 10
+    # A person promoted from the waitlist confirms (/确认参加) within this many hours (or
+    # half the time left before the start, if shorter); else the seat passes on.
+    confirm_window_hours: float = 12.0
+    # Cancelling this close to the start counts as absence in the attendance figures.
+    late_cancel_hours: float = 2.0
+    # 核销码 from /兑换 物品 are valid this many days.
+    redemption_valid_days: int = 30
+
+
+@dataclass
+class AdminConfig:
+    """党务工作台 (/admin/): the officers' web pages, served by `lianxin serve`."""
+
+    enabled: bool = False
+    # Encrypts the session cookie; the same in every process. Required when enabled.
+    secret: str = ""
+    # Where officers open the pages (the /登录 link); default http://HOST:PORT.
+    public_url: str = ""
+    session_days: int = 7
+
+
+@dataclass
+class GridsConfig:
+    """网格化管理: quotas (户数 per grid member, 走访 per household a year), household tags,
+    the monthly reminder, the lost-contact ladder (失联党员排查)."""
+
+    households_per_worker: int = 20
+    visits_per_year: int = 4
+    tags: list[str] = field(default_factory=lambda: ["独居老人", "困难家庭", "党员户", "出租户"])
+    # The monthly reminder job runs this often; it sends during the first days of a month.
+    reminder_interval_minutes: int = 60
+    reminder_days: int = 7
+    # Lost-contact ladder: 疑似失联 after this many unreached months, confirmation after.
+    suspect_months: int = 3
+    confirm_months: int = 6
 
 
 @dataclass
@@ -180,10 +255,14 @@ class Config:
     onebot: OnebotConfig = field(default_factory=OnebotConfig)
     wecom: WecomConfig = field(default_factory=WecomConfig)
     qq: QQConfig = field(default_factory=QQConfig)
+    onebot12: Onebot12Config = field(default_factory=Onebot12Config)
+    wecom_bot: WecomBotConfig = field(default_factory=WecomBotConfig)
     requests: RequestsConfig = field(default_factory=RequestsConfig)
     checkin: CheckinConfig = field(default_factory=CheckinConfig)
     broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
     activities: ActivitiesConfig = field(default_factory=ActivitiesConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    grids: GridsConfig = field(default_factory=GridsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     bot: BotConfig = field(default_factory=BotConfig)
 
@@ -285,6 +364,13 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
                 raise ConfigError(f"{section}.{key}: unknown key (known: {', '.join(types)})")
             setattr(obj, key, _coerce(f"{section}.{key}", value, types[key]))
     validate(cfg)
+    if env.get("LIANXIN_NOW", "").strip():  # bot/clock.py reads it; checked here, once
+        from bot.clock import parse_now
+
+        try:
+            parse_now(env["LIANXIN_NOW"], cfg.bot.timezone)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return cfg
 
 
@@ -347,6 +433,18 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"requests.hours.{category}: expected a positive number of hours")
     if r.reminder_interval_minutes < 1:
         raise ConfigError("requests.reminder_interval_minutes: expected at least 1")
+    for category, limit in r.limits.items():
+        try:
+            parse_limit(limit)
+        except ValueError as exc:
+            raise ConfigError(
+                f'requests.limits.{category}: expected e.g. "3工作日" or "48小时", got {limit!r}'
+            ) from exc
+    for name in ("visit_hours", "answer_window_hours"):
+        if getattr(r, name) <= 0:
+            raise ConfigError(f"requests.{name}: expected a positive number of hours")
+    if r.max_forwards < 1 or r.evidence_minutes < 0:
+        raise ConfigError("requests.max_forwards: expected at least 1; evidence_minutes: 0 or more")
     if cfg.checkin.lost_days < 1:
         raise ConfigError("checkin.lost_days: expected at least 1")
     if cfg.checkin.reminder_interval_minutes < 1:
@@ -382,6 +480,29 @@ def validate(cfg: Config) -> None:
         raise ConfigError("server.client_timeout: expected a positive number of seconds")
     if cfg.database.journal_poll_seconds <= 0:
         raise ConfigError("database.journal_poll_seconds: expected a positive number")
+    if a.confirm_window_hours <= 0 or a.late_cancel_hours < 0 or a.redemption_valid_days < 1:
+        raise ConfigError(
+            "activities.confirm_window_hours: expected more than 0; late_cancel_hours: 0 or "
+            "more; redemption_valid_days: at least 1"
+        )
+    ad = cfg.admin
+    if ad.enabled and len(ad.secret) < 16:
+        raise ConfigError(
+            "admin.secret: required when admin.enabled (at least 16 characters, the same in "
+            "every process; it encrypts the workbench's session cookie)"
+        )
+    if ad.public_url and not ad.public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"admin.public_url: expected an http(s) URL, got {ad.public_url!r}")
+    if not 1 <= ad.session_days <= 90:
+        raise ConfigError(f"admin.session_days: expected 1-90, got {ad.session_days}")
+    g = cfg.grids
+    for name in ("households_per_worker", "visits_per_year", "reminder_interval_minutes"):
+        if getattr(g, name) < 1:
+            raise ConfigError(f"grids.{name}: expected at least 1")
+    if not 1 <= g.reminder_days <= 28:
+        raise ConfigError(f"grids.reminder_days: expected 1-28, got {g.reminder_days}")
+    if not 1 <= g.suspect_months < g.confirm_months:
+        raise ConfigError("grids.suspect_months: expected at least 1 and below confirm_months")
     o = cfg.onebot
     if o.enabled and not o.secret:
         raise ConfigError(
@@ -403,3 +524,22 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"qq.{missing}: required when qq.enabled (q.qq.com → 开发设置)")
     if o.enabled and o.api_url and not o.api_url.startswith(("http://", "https://")):
         raise ConfigError(f"onebot.api_url: expected an http(s) URL, got {o.api_url!r}")
+    v12 = cfg.onebot12
+    if v12.enabled:
+        if v12.api_url and not v12.api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"onebot12.api_url: expected an http(s) URL, got {v12.api_url!r}")
+        if not v12.api_url and not v12.reply_in_response:
+            raise ConfigError(
+                "onebot12.api_url: required when onebot12.enabled (the implementation's HTTP "
+                "action address), unless onebot12.reply_in_response = true"
+            )
+        if v12.stale_seconds < 1:
+            raise ConfigError("onebot12.stale_seconds: expected at least 1")
+    wb = cfg.wecom_bot
+    if wb.enabled:
+        if not wb.token:
+            raise ConfigError("wecom_bot.token: required when wecom_bot.enabled (its Token)")
+        if not is_aes_key(wb.encoding_aes_key):
+            raise ConfigError(
+                "wecom_bot.encoding_aes_key: expected the robot's 43-character EncodingAESKey"
+            )

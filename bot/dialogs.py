@@ -20,9 +20,18 @@ class Dialogs:
         return await DialogState.filter(user_key=user_key, chat_key=chat_key).first()
 
     async def start(
-        self, user_key: str, chat_key: str, dialog: str, step: str, data: dict[str, Any]
+        self,
+        user_key: str,
+        chat_key: str,
+        dialog: str,
+        step: str,
+        data: dict[str, Any],
+        *,
+        expires_at: datetime | None = None,
     ) -> None:
-        """Start (or restart) a dialog; an older one in the same chat is replaced."""
+        """Start (or restart) a dialog; an older one in the same chat is replaced.
+
+        `expires_at` for a question the bot asks someone else (a 回访 is open for days)."""
         await DialogState.update_or_create(
             user_key=user_key,
             chat_key=chat_key,
@@ -30,7 +39,7 @@ class Dialogs:
                 "dialog": dialog,
                 "step": step,
                 "data": data,
-                "expires_at": utcnow() + self.timeout,
+                "expires_at": expires_at or utcnow() + self.timeout,
             },
         )
 

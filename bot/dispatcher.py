@@ -12,16 +12,19 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
+from bot.audit import record_command
 from bot.context import Ctx
 from bot.db import is_unavailable
 from bot.dialogs import DialogControl
+from bot.guess import offer_command
 from bot.inbound import Inbound, Reply
 from bot.logs import log_event
-from bot.text import fold_width, split_command, split_glued, tokenize
+from bot.text import fold_width, split_command, split_glued, tokenize, trim_trailing
 from models.errors import DomainError
 
 if TYPE_CHECKING:
@@ -125,6 +128,10 @@ class Dispatcher:
 
     async def _dispatch(self, inb: Inbound) -> _Answer:
         caller = await self.rt.identity.resolve(inb.platform, inb.user_id, inb.display_name)
+        if caller.person_id is not None and self.rt.seen is not None:
+            contact = self.rt.seen.note(caller.person_id)  # 失联排查: a message is contact
+            if contact is not None:
+                self.rt.spawn(contact, "seen")
         org = await self.rt.identity.chat_org(inb.platform, inb.chat_id) if inb.is_group else None
         ctx = Ctx(
             self.rt, inb, caller, org, DialogControl(self.rt.dialogs, inb.user_key, inb.chat_key)
@@ -179,14 +186,11 @@ class Dispatcher:
         words = fold_width(inb.text).strip()
         first, _, rest = words.partition(" ")
         # Plain words that name a command run it ("帮助", "报到"); in private chats a
-        # number picks from the menu /帮助 shows.
+        # number opens that service of the menu /帮助 shows.
         if first.lower() in self.registry.by_name:
             return self._plan_command(ctx, first.lower(), rest)
         if not inb.is_group and first.isdigit():
-            menu = self.menu_for(ctx.caller, ctx.org, ctx.inbound.is_group)
-            index = int(first) - 1
-            if 0 <= index < len(menu):
-                return self._plan_command(ctx, menu[index].name, rest)
+            return self._plan_command(ctx, "help", first)
         handler = self.registry.events.get("plain")
         if handler is None:
             return _Answer([], "", "ignored")
@@ -194,7 +198,9 @@ class Dispatcher:
 
     def _plan_command(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
         cmd = self.registry.find(word)
-        if cmd is None and word:
+        # "/诉求路灯坏了" is glued; "/取消报明" is 取消报名 mistyped, not 取消 + 报明.
+        sure = cmd is None and word and self.registry.guess(word, ctx.caller, ctx.org)
+        if cmd is None and word and not (sure and sure.confident):
             glued = split_glued(word, self.registry.names_longest_first)
             if glued is not None:
                 cmd = self.registry.find(glued[0])
@@ -203,11 +209,7 @@ class Dispatcher:
             if not word:
                 cmd = self.registry.find("help")
             else:
-                guess = self.registry.closest(word, ctx.caller, ctx.org)
-                text = self.rt.templates.render(
-                    "unknown_command", word=word, guess=guess, caller=ctx.caller
-                )
-                return _Answer([Reply(text, at_sender=ctx.inbound.is_group)], "?", "unknown")
+                return self._plan_guess(ctx, word, rest)
         assert cmd is not None
         ctx.command = cmd
         if not cmd.permission.check(ctx.caller, ctx.org):
@@ -221,6 +223,32 @@ class Dispatcher:
             return self._refuse(ctx, cmd, "bad_args", given=len(args))
         ctx.args, ctx.rest = args, rest
         return _Plan(cmd.func, ctx, cmd.key, cmd.mutates)
+
+    def _plan_guess(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
+        """An unknown command word. A sure match (/报道, /qiandao) of a read-only command
+        runs it with a note; a command that changes state is only offered (bot/guess.py)."""
+        match = self.registry.guess(word, ctx.caller, ctx.org)
+        if match is not None and match.confident and not match.value.mutates:
+            note = self.rt.templates.render("guess_note", command=match.value)
+            return with_note(self._plan_command(ctx, match.value.name, rest), note)
+        cmd = match.value if match else None
+        if cmd is not None and not ctx.inbound.is_group:
+            return _Plan(partial(offer_command, word=word, command=cmd, rest=rest), ctx, "?", True)
+        text = self.rt.templates.render("unknown_command", word=word, guess=cmd, offer=False)
+        return _Answer([Reply(text, at_sender=ctx.inbound.is_group)], "?", "unknown")
+
+    async def run_inline(self, ctx: Ctx, word: str | None, rest: str = "") -> list[Reply]:
+        """From a dialog step: run the command `word`, or (None) the message as if no
+        dialog were open, inside the step's transaction; a refusal undoes only its part."""
+        plan = await self._plan(ctx) if word is None else self._plan_command(ctx, word, rest)
+        if isinstance(plan, _Answer):
+            return plan.replies
+        try:
+            async with in_transaction():  # a savepoint
+                return as_replies(await plan.func(plan.ctx))
+        except DomainError as err:
+            text = self.rt.templates.render("refused", code=err.code, **err.details)
+            return [Reply(text, at_sender=ctx.inbound.is_group)]
 
     def _refuse(self, ctx: Ctx, cmd: Command, why: str, **extra: Any) -> _Answer:
         info = self.rt.templates.command_info(cmd.key)
@@ -284,6 +312,8 @@ class Dispatcher:
                 if row is None:
                     raise _Duplicate
             replies = as_replies(await plan.func(plan.ctx))
+            # Officers' actions go to the audit log in the same transaction.
+            await record_command(plan.ctx)
             if row is not None:
                 row.reply = json.dumps([r.text for r in replies], ensure_ascii=False)
                 await row.save(update_fields=["reply"])
@@ -295,7 +325,7 @@ def split_args(rest: str, cmd: Command) -> list[str]:
     if not rest:
         return []
     if not (cmd.args and cmd.args[-1].rest):
-        return tokenize(rest)
+        return [t for t in map(trim_trailing, tokenize(rest)) if t]
     fixed = len(cmd.args) - 1
     folded = fold_width(rest)  # same length as `rest`: positions carry over
     pos, head = 0, []
@@ -311,6 +341,31 @@ def split_args(rest: str, cmd: Command) -> list[str]:
         pos = end
     tail = rest[pos:].strip()
     return head + ([tail] if tail else [])
+
+
+def with_note(plan: _Plan | _Answer, note: str) -> _Plan | _Answer:
+    """The same answer with `note` as its first line ("已按 /报到 处理")."""
+
+    def first(replies: list[Reply]) -> list[Reply]:
+        if not replies:
+            return [Reply(note)]
+        head = replies[0]
+        return [Reply(f"{note}\n{head.text}", head.at_sender), *replies[1:]]
+
+    if isinstance(plan, _Answer):
+        plan.replies = first(plan.replies)
+        return plan
+    func = plan.func
+
+    async def noted(ctx: Ctx) -> list[Reply]:  # read-only commands only: nothing to undo
+        try:
+            return first(as_replies(await func(ctx)))
+        except DomainError as err:
+            text = ctx.runtime.templates.render("refused", code=err.code, **err.details)
+            return first([Reply(text, at_sender=ctx.inbound.is_group)])
+
+    plan.func = noted
+    return plan
 
 
 def as_replies(result: Any) -> list[Reply]:

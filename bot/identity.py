@@ -18,7 +18,8 @@ from tortoise.transactions import in_transaction
 
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 
-ROLE_RANK = {"resident": 0, "member": 1, "officer": 2, "admin": 3}
+# grid_worker (网格员) is a duty in a grid, not a rank: it grants nothing else.
+ROLE_RANK = {"resident": 0, "grid_worker": 0, "member": 1, "officer": 2, "admin": 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,12 @@ class Caller:
 
     def officer_orgs(self) -> list[OrgView]:
         return [r.org for r in self.roles if r.role == "officer" and r.org is not None]
+
+    def scope_paths(self) -> list[str]:
+        """The organisation paths an officer looks after ("/" for an admin without one)."""
+        if self.is_admin and not self.officer_orgs():
+            return ["/"]
+        return [o.path for o in self.officer_orgs()]
 
     def is_officer_of(self, org: OrgView | Organization) -> bool:
         """Officer of this organisation or of one above it; admins everywhere."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.clock import Clock
+from bot.clock import Clock, clock_from_env
 from bot.config import Config
 from bot.db import close_db, init_db
 from bot.dedup import DedupGate
@@ -26,13 +26,15 @@ from bot.templates import Templates
 
 log = logging.getLogger("lianxin.runtime")
 
-# platform → "module:function(section_config, http_session, token_cache) -> Sender | None"
+# platform → "module:function(section_config, http_session, token_cache) -> Sender | None";
+# the config section is the platform's name with "-" as "_" ([wecom_bot] for wecom-bot).
 SENDER_BUILDERS = {
     "console": "bot.senders.console:build",
     "wechat": "bot.senders.wechat:build",
     "onebot": "bot.senders.onebot:build",
     "wecom": "bot.senders.wecom:build",
     "qq": "bot.senders.qq:build",
+    "onebot12": "bot.senders.onebot12:build",
 }
 
 
@@ -54,6 +56,7 @@ class Runtime:
     broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
     # bot.journal.Journal: events kept while the database is down (set by `lianxin serve`'s app).
     journal: Any = None
+    seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -68,8 +71,12 @@ class Runtime:
             dedup=DedupGate(),
             metrics=Metrics(),
             registry=Registry(ROUTERS),
+            clock=clock_from_env(tz=config.bot.timezone),
         )
         rt.dispatcher = Dispatcher(rt)
+        from bot.seen import SeenToday
+
+        rt.seen = SeenToday(lambda: rt.clock.now(), config.bot.timezone)
         return rt
 
     async def start(self, *, database: bool = True) -> None:
@@ -90,7 +97,7 @@ class Runtime:
         assert self.http is not None
         tokens = TokenCache()
         for platform, ref in SENDER_BUILDERS.items():
-            section = getattr(self.config, platform)
+            section = getattr(self.config, platform.replace("-", "_"))
             module_name, _, func = ref.partition(":")
             enabled = self.config.console_enabled if platform == "console" else section.enabled
             if not enabled or importlib.util.find_spec(module_name) is None:

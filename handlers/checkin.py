@@ -80,9 +80,7 @@ def officer_paths(ctx: Ctx) -> list[str]:
     """The organisations an officer looks at: the bound group's, else every one they hold."""
     if ctx.org is not None:
         return [ctx.org.path]
-    if ctx.caller.is_admin and not ctx.caller.officer_orgs():
-        return ["/"]
-    return [o.path for o in ctx.caller.officer_orgs()]
+    return ctx.caller.scope_paths()
 
 
 def page_arg(ctx: Ctx) -> int:
@@ -476,15 +474,6 @@ async def pending(ctx: Ctx) -> Reply:
         .limit(50)
     )
     return say(ctx, "checkin_list", what="pending", rows=rows, total=len(rows))
-
-
-@router.command("失联", "lost", permission=OFFICER, args=[Arg("days", required=False)])
-async def lost(ctx: Ctx) -> Reply:
-    """多少天（默认 90）没有报到、登记或其他联系的党员。"""
-    arg = fold_width(ctx.args[0]) if ctx.args else ""
-    days = int(arg) if arg.isdigit() and int(arg) > 0 else lost_days(ctx.runtime)
-    rows = await lost_contact(officer_paths(ctx), days)
-    return say(ctx, "checkin_list", what="lost", rows=rows[:50], total=len(rows), days=days)
 
 
 @router.command("查人", "findmember", permission=OFFICER, args=[Arg("query")])

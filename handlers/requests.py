@@ -7,10 +7,8 @@ request, checks who is asking, calls the model and says what happened.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-from tortoise.expressions import Q
 
 from bot.context import Ctx
 from bot.inbound import Inbound, Reply
@@ -19,6 +17,7 @@ from bot.registry import EVERYONE, OFFICER, Arg, Router
 from bot.targets import chat_target
 from models.errors import DomainError
 from models.people import GroupBinding, Organization
+from models.request_followup import RUNNING_STATUSES, category_limits
 from models.requests import (
     CATEGORY_HOURS,
     OPEN_STATUSES,
@@ -27,8 +26,10 @@ from models.requests import (
     guess_category,
     local,
     monthly_figures,
+    scope_q,
     utcnow,
 )
+from models.workdays import remind_from
 
 router = Router("requests")
 PAGE = 10
@@ -65,6 +66,18 @@ async def notify(ctx: Ctx, targets: list[str], template: str, key: str, **variab
         lambda: ctx.runtime.templates.render(template, labels=labels(ctx), fmt=fmt, **variables),
         purpose="request",
         key=key,
+    )
+
+
+async def detail(ctx: Ctx, req: ServiceRequest, *, officer: bool) -> Reply:
+    """One request with its history and 附图 (officers also see the contact phone)."""
+    return say(
+        ctx,
+        "request_detail",
+        req=req,
+        events=await req.history(),
+        attachments=await req.attachments(),
+        officer=officer,
     )
 
 
@@ -166,21 +179,44 @@ async def _file(ctx: Ctx, org_id: int, content: str, extra: str, category: str) 
     phone = PHONE.search(extra)
     contact = phone.group(0) if phone else ""
     place = PHONE.sub("", extra).strip(" ,，;；")
+    req = await file_request(ctx, org, content, category, place=place, contact=contact)
+    return say(ctx, "request_filed", req=req, org_name=org.name)
+
+
+async def file_request(
+    ctx: Ctx,
+    org: Organization,
+    content: str,
+    category: str,
+    *,
+    place: str = "",
+    contact: str = "",
+    now: datetime | None = None,
+) -> ServiceRequest:
+    """File a request as the caller, from this chat, and tell the organisation's officers
+    once it commits (also used by /走访's "转为诉求")."""
+    conf = ctx.runtime.config.requests
     req = await ServiceRequest.file(
         org,
         await ctx.person(),
         content,
-        hours={**CATEGORY_HOURS, **ctx.runtime.config.requests.hours},
+        hours=category_limits(
+            CATEGORY_HOURS, conf.hours, conf.limits, labels(ctx).get("category", {})
+        ),
         category=category,
         place=place,
         contact=contact,
         reply_target=reply_target(ctx.inbound),
         chat=ctx.inbound.chat_key,
+        now=now,
     )
     await notify(
         ctx, await org_targets(org), "request_notice_new", f"req:{req.number}:new", req=req
     )
-    return say(ctx, "request_filed", req=req, org_name=org.name)
+    from handlers.request_followup import attach_sent_image  # (it imports this module)
+
+    await attach_sent_image(ctx, req, "filed")
+    return req
 
 
 # -- officers (做单、转单、回单、退回) ------------------------------------------------------
@@ -215,12 +251,28 @@ async def forward(ctx: Ctx) -> Reply:
     if to_org is None:
         raise DomainError("unknown_org", org_code=code)
     note = ctx.args[2] if len(ctx.args) > 2 else ""
-    await req.forward(to_org, note, await ctx.person(), chat=ctx.inbound.chat_key)
+    limit = ctx.runtime.config.requests.max_forwards
+    await req.forward(
+        to_org, note, await ctx.person(), chat=ctx.inbound.chat_key, max_forwards=limit
+    )
     n = await req.events.filter(action="forward").count()
     targets = await org_targets(to_org)
     await notify(
         ctx, targets, "request_notice_forwarded", f"req:{req.number}:fwd{n}", req=req, note=note
     )
+    if req.forwarded_back:  # ping-pong between units: the parent organisation hears of it
+        from handlers.request_followup import parent_targets  # (it imports this module)
+
+        await notify(
+            ctx,
+            await parent_targets(req.org),
+            "request_notice_followup",
+            f"req:{req.number}:back{n}",
+            req=req,
+            action="forward_back",
+            note=note,
+            to_org=to_org,
+        )
     return say(ctx, "request_done", req=req, action="forward", to_org=to_org, notified=len(targets))
 
 
@@ -233,13 +285,20 @@ async def forward(ctx: Ctx) -> Reply:
 )
 async def close(ctx: Ctx) -> Reply:
     """回单：写明办理结果，诉求人会在提交诉求的地方收到通知。"""
+    from handlers.request_followup import attach_sent_image, start_return_visit  # (cycle)
+
     req = await officer_request(ctx, ctx.args[0])
-    await req.close(ctx.args[1], await ctx.person(), chat=ctx.inbound.chat_key)
+    visit_hours = ctx.runtime.config.requests.visit_hours
+    await req.close(
+        ctx.args[1], await ctx.person(), chat=ctx.inbound.chat_key, visit_hours=visit_hours
+    )
+    await start_return_visit(ctx, req)
+    await attach_sent_image(ctx, req, "result")
     await notify(
         ctx,
         [req.reply_target],
         "request_notice_requester",
-        f"req:{req.number}:close",
+        f"req:{req.number}:close:{await req.events.filter(action='close').count()}",
         req=req,
         action="close",
     )
@@ -274,19 +333,16 @@ async def queue(ctx: Ctx) -> Reply:
     arg = ctx.args[0] if ctx.args else "1"
     if not arg.isdigit():
         req = await officer_request(ctx, arg)
-        return say(ctx, "request_detail", req=req, events=await req.history(), officer=True)
+        return await detail(ctx, req, officer=True)
     page = max(int(arg), 1)
     orgs = [ctx.org] if ctx.org is not None else ctx.caller.officer_orgs()
     query = ServiceRequest.filter(status__in=OPEN_STATUSES)
     if not (ctx.org is None and ctx.caller.is_admin):
-        scope = Q()
-        for o in orgs:
-            scope |= Q(org__path__startswith=o.path) | Q(assignee_org__path__startswith=o.path)
-        query = query.filter(scope)
+        query = query.filter(scope_q([o.path for o in orgs]))
     rows = await query.order_by("due_at", "id").select_related("handler")
     now = utcnow()
     me = ctx.caller.person_id
-    overdue = sum(1 for r in rows if r.due_at < now)
+    overdue = sum(1 for r in rows if r.is_overdue(now))
     mine = sum(1 for r in rows if me is not None and r.handler_id == me)
     pages = max((len(rows) + PAGE - 1) // PAGE, 1)
     shown = rows[(page - 1) * PAGE : page * PAGE]
@@ -311,7 +367,7 @@ async def progress(ctx: Ctx) -> Reply:
     req = await ServiceRequest.by_number(ctx.args[0])
     if req.requester_id != ctx.caller.person_id:
         req.check_officer(ctx.caller)
-    return say(ctx, "request_detail", req=req, events=await req.history(), officer=False)
+    return await detail(ctx, req, officer=False)
 
 
 @router.command("我的诉求", "myrequests", args=[Arg("page", required=False)])
@@ -402,17 +458,38 @@ async def deadline_pushes(
     Each (request, kind, target) has its own key, so it is delivered once however
     often the scheduler asks (and across restarts).
     """
-    soon = now + timedelta(hours=lead_hours)
-    rows = await ServiceRequest.filter(status__in=OPEN_STATUSES, due_at__lte=soon).select_related(
-        "org", "assignee_org"
-    )
+    # The lead time is working time for 工作日 limits; the wall-clock horizon is never later.
+    horizon = remind_from(now, lead_hours, workdays=True)
+    rows = await ServiceRequest.filter(
+        status__in=RUNNING_STATUSES, due_at__lte=horizon
+    ).select_related("org", "assignee_org")
     pushes: list[Push] = []
     templates = runtime.templates
     lab = templates.commands.get("request_labels", {})
     for req in rows:
+        if req.due_at > remind_from(now, lead_hours, workdays=req.workdays):
+            continue
         kind = "overdue" if req.due_at <= now else "due_soon"
         holder = req.assignee_org if req.status == "forwarded" else req.org
         text = templates.render("request_notice_due", req=req, kind=kind, labels=lab, fmt=fmt)
         for target in await org_targets(holder):
             pushes.append(Push(target, text, f"req:{req.number}:{kind}:{target}", "request_due"))
+        if kind == "overdue":
+            pushes += await escalation_pushes(runtime, req, now)
     return pushes
+
+
+async def escalation_pushes(runtime: Any, req: ServiceRequest, now: datetime) -> list[Push]:
+    """超期督办: an overdue request goes once to the parent organisation (recorded in the
+    history the first time; the delivery key makes each target hear it once)."""
+    from handlers.request_followup import parent_targets  # (it imports this module)
+
+    await req.escalate_once(now)
+    lab = runtime.templates.commands.get("request_labels", {})
+    text = runtime.templates.render(
+        "request_notice_followup", req=req, action="escalate", labels=lab, fmt=fmt
+    )
+    return [
+        Push(target, text, f"req:{req.number}:escalate:{target}", "request_escalate")
+        for target in await parent_targets(req.org)
+    ]

@@ -9,7 +9,13 @@ MODEL_MODULES = [
     "models.tokens",
     "models.deliveries",
     "models.requests",
+    "models.request_followup",
     "models.checkin",
     "models.broadcasts",
     "models.activities",
+    "models.claims",
+    "models.redemption",
+    "models.web",
+    "models.grids.households",
+    "models.grids.ladder",
 ]

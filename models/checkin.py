@@ -10,9 +10,10 @@ and both SQLite and PostgreSQL allow many NULLs under a unique constraint.
 
 Refusals are `DomainError`s; the sentences are in templates/zh_CN/refused.j2.
 
-Contact ("last seen"): `Person.last_seen_at` is maintained by this service only:
-registering, checking in, leaving, asking for a transfer and looking at one's own
-record touch it (`touch`). Lost contact is computed from it.
+Contact ("last seen"): `Person.last_seen_at` moves on any contact (models/grids/ladder.py
+`record_contact`: any message, a visit to the member's household); here registering,
+checking in, leaving, asking for a transfer and looking at one's own record touch it
+(`touch`). Lost contact and the 失联 ladder are computed from it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tortoise.models import Model
 
 from bot.text import fold_width, mask_phones
 from models.errors import DomainError
+from models.grids.ladder import record_contact
 from models.people import Organization, Person
 from models.requests import local, utcnow
 
@@ -79,7 +81,7 @@ async def org_by_code(code: str) -> Organization:
 async def touch(person: Person, now: datetime | None = None) -> None:
     """Remember that the person was in contact (the basis of 失联)."""
     now = now or utcnow()
-    await Person.filter(id=person.id).update(last_seen_at=now)
+    await record_contact([person.id], now, "checkin")
     person.last_seen_at = now
 
 
@@ -362,7 +364,7 @@ class CheckIn(Model):
             local_org_id=still.org_id if still else None,
             flow_status=(still.kind if still else FLOW_OUT),
         )
-        await Person.filter(id=self.person_id).update(last_seen_at=now)
+        await record_contact([self.person_id], now, "checkin")
         return self
 
 
@@ -585,7 +587,15 @@ async def lost_contact(
 ) -> list[Person]:
     """Members not seen (registration, check-in, leave, transfer, /我的信息) for `days`."""
     cutoff = (now or utcnow()) - timedelta(days=days)
-    return [p for p in await members(paths) if p.last_seen_at is None or p.last_seen_at < cutoff]
+    return (
+        await Person.filter(
+            scope_q(paths),
+            Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff),
+            relation_status__in=(RELATION_REGISTERED, RELATION_POCKET),
+        )
+        .select_related("home_org", "local_org")
+        .order_by("id")
+    )
 
 
 async def find_people(paths: list[str], query: str) -> list[Person]:

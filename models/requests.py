@@ -23,11 +23,15 @@ from tortoise.models import Model
 
 from models.errors import DomainError
 from models.people import Organization, Person
+from models.request_followup import MAX_FORWARDS, VISIT_HOURS, FollowUp, visit_figures
+from models.workdays import Limit, parse_limit
+from models.workdays import due as due_after
 
 TZ = ZoneInfo("Asia/Shanghai")
 
-STATUSES = ("received", "in_progress", "forwarded", "closed", "rated", "rejected")
-OPEN_STATUSES = ("received", "in_progress", "forwarded")
+STATUSES = ("received", "in_progress", "forwarded", "awaiting", "closed", "rated", "rejected")
+# awaiting = 待补充: the handler asked the requester; the clock stops (models/request_followup.py).
+OPEN_STATUSES = ("received", "in_progress", "forwarded", "awaiting")
 DONE_STATUSES = ("closed", "rated")
 # Kinds of organisation a request may be forwarded to (转单对象).
 FORWARD_KINDS = ("department", "partner")
@@ -111,7 +115,7 @@ class RequestCounter(Model):
         return f"Q{day}{int(rows[0]['seq']):04d}"
 
 
-class ServiceRequest(Model):
+class ServiceRequest(FollowUp, Model):
     """一张诉求工单（订单式服务）。"""
 
     id = fields.IntField(primary_key=True)
@@ -151,6 +155,14 @@ class ServiceRequest(Model):
     rejected_at = fields.DatetimeField(null=True)
     rated_at = fields.DatetimeField(null=True)
     last_urged_at = fields.DatetimeField(null=True)
+    # Beyond the happy path (rules in models/request_followup.py):
+    workdays = fields.BooleanField(default=False)  # due_at was counted in 工作日
+    paused_at = fields.DatetimeField(null=True)  # 待补充 since (status awaiting)
+    # 回访: "" · asked · satisfied · basic · unsatisfied · none (未回访)
+    visit = fields.CharField(max_length=16, default="", db_index=True)
+    visit_due_at = fields.DatetimeField(null=True)
+    visited_at = fields.DatetimeField(null=True)
+    escalated_at = fields.DatetimeField(null=True)  # 超期督办 sent (once)
 
     class Meta:
         table = "service_request"
@@ -169,10 +181,10 @@ class ServiceRequest(Model):
         contact: str = "",
         reply_target: str = "",
         chat: str = "",
-        hours: Mapping[str, int] | None = None,
+        hours: Mapping[str, int | str | Limit] | None = None,
         now: datetime | None = None,
     ) -> ServiceRequest:
-        """提交诉求：取号、定办理时限、记第一条过程。Call inside a transaction."""
+        """提交诉求：取号、定办理时限（小时或工作日）、记第一条过程。Call inside a transaction."""
         now = now or utcnow()
         content = content.strip()
         if not content:
@@ -183,6 +195,7 @@ class ServiceRequest(Model):
         if category not in limits:
             category = DEFAULT_CATEGORY
         number = await RequestCounter.next_number(now)
+        limit = parse_limit(limits.get(category, CATEGORY_HOURS[DEFAULT_CATEGORY]))
         req = await cls.create(
             number=number,
             org=org,
@@ -193,7 +206,8 @@ class ServiceRequest(Model):
             contact=contact.strip()[:64],
             reply_target=reply_target[:191],
             created_at=now,
-            due_at=now + timedelta(hours=limits.get(category, CATEGORY_HOURS[DEFAULT_CATEGORY])),
+            due_at=due_after(now, limit),
+            workdays=limit.workdays,
         )
         await req._log("filed", None, "received", requester, chat, "", now)
         return req
@@ -265,9 +279,12 @@ class ServiceRequest(Model):
         *,
         chat: str = "",
         now: datetime | None = None,
+        max_forwards: int = MAX_FORWARDS,
     ) -> ServiceRequest:
-        """转单：交给街道科室或社会组织（department / partner）办理。"""
-        if to_org.kind not in FORWARD_KINDS:
+        """转单：交给街道科室或社会组织（department / partner）办理；退回原来办过的单位要写明
+        理由（`forwarded_back`，上级组织会知道），最多转 `max_forwards` 次；时限不因转单重算。"""
+        self.forwarded_back = await self.forward_guard(to_org, note, max_forwards)
+        if to_org.kind not in FORWARD_KINDS and not self.forwarded_back:
             raise DomainError("request_forward_kind", org_name=to_org.name, org_code=to_org.code)
         if to_org.id == self.assignee_org_id and self.status == "forwarded":
             raise DomainError("request_forward_same", number=self.number, org_name=to_org.name)
@@ -285,15 +302,31 @@ class ServiceRequest(Model):
         return self
 
     async def close(
-        self, result: str, by: Person, *, chat: str = "", now: datetime | None = None
+        self,
+        result: str,
+        by: Person,
+        *,
+        chat: str = "",
+        now: datetime | None = None,
+        visit_hours: float = VISIT_HOURS,
     ) -> ServiceRequest:
-        """回单：写明办理结果，结束办理。"""
+        """回单：写明办理结果，结束办理；回访开始，诉求人有 `visit_hours` 小时回答。"""
         now = now or utcnow()
         result = result.strip()
         if not result:
             raise DomainError("request_need_text", action="close")
         await self._must_move(
-            "close", ("in_progress",), "closed", by, chat, result, now, result=result, closed_at=now
+            "close",
+            ("in_progress", "awaiting"),
+            "closed",
+            by,
+            chat,
+            result,
+            now,
+            result=result,
+            closed_at=now,
+            **self.resume_changes(now),
+            **self.visit_changes(now, visit_hours),
         )
         return self
 
@@ -307,7 +340,7 @@ class ServiceRequest(Model):
             raise DomainError("request_need_text", action="reject")
         await self._must_move(
             "reject",
-            ("received", "in_progress"),
+            ("received", "in_progress", "awaiting"),
             "rejected",
             by,
             chat,
@@ -315,6 +348,7 @@ class ServiceRequest(Model):
             now,
             result=reason,
             rejected_at=now,
+            **self.resume_changes(now),
         )
         return self
 
@@ -384,7 +418,7 @@ class ServiceRequest(Model):
     def is_overdue(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
         if self.status in OPEN_STATUSES:
-            return self.due_at < now
+            return self.due_at < (self.paused_at or now)  # a paused clock stands still
         if self.closed_at is not None:
             return self.closed_at > self.due_at
         return False
@@ -471,7 +505,9 @@ class RequestEvent(Model):
     request = fields.ForeignKeyField(
         "models.ServiceRequest", related_name="events", on_delete=fields.CASCADE
     )
-    action = fields.CharField(max_length=16)  # filed accept forward close reject rate urge
+    # filed accept forward close reject rate urge; ask answer visit visit_none reopen
+    # supervise escalate attach (models/request_followup.py)
+    action = fields.CharField(max_length=16)
     from_status = fields.CharField(max_length=16, default="")
     to_status = fields.CharField(max_length=16)
     actor = fields.ForeignKeyField(
@@ -488,6 +524,15 @@ class RequestEvent(Model):
     class Meta:
         table = "request_event"
         indexes = (("request_id", "created_at"),)
+
+
+def scope_q(paths: list[str]) -> Q:
+    """Requests that officers of these organisations look after: filed there or forwarded
+    there (the officer queue, in chat and on the workbench)."""
+    q = Q(pk__in=[])
+    for p in paths:
+        q |= Q(org__path__startswith=p) | Q(assignee_org__path__startswith=p)
+    return q
 
 
 # -- statistics (党务公开) --------------------------------------------------------
@@ -524,6 +569,7 @@ async def monthly_figures(org: Organization, now: datetime | None = None) -> dic
         "avg_hours": round(sum(hours) / len(hours), 1) if hours else None,
         "avg_score": round(sum(scores) / len(scores), 2) if scores else None,
         "rated": len(scores),
+        **await visit_figures(org.path, start, end),
         "by_category": [
             (c, categories[c])
             for c in [*CATEGORY_HOURS, *sorted(set(categories) - set(CATEGORY_HOURS))]

@@ -171,7 +171,7 @@ async def test_stats_command(town):
     text = await c.one("/公开", user="bob", group="g1")
     assert "和平社区党委 · " in text
     assert "受理 2 件，办结 1 件，退回 0 件" in text
-    assert "按时办结率：100.0%" in text
+    assert "按期办结率：100.0%（按法定工作日计）" in text
     assert "满意度：4.0 分（1 人评价）" in text
     assert "维修 受理1/办结1；环境卫生 受理1/办结0" in text
     assert "请写上组织代码" in await c.one("/公开", user="bob")

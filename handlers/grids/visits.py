@@ -1,0 +1,68 @@
+"""走访：网格员一句话记一次走访（/走访 5栋301 电话 反映下水道堵），像诉求的可转为诉求。"""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.inbound import Reply
+from bot.registry import Arg
+from bot.text import fold_width
+from handlers.grids.common import GRID_WORKER_ROLE, labels, now_of, router, say
+from handlers.requests import category_keywords, file_request
+from handlers.requests import labels as request_labels
+from models.errors import DomainError
+from models.grids.households import Household, Visit, worker_grids, worker_progress
+from models.grids.rules import reads_as_request, split_visit_line
+from models.requests import guess_category, local
+
+
+@router.command(
+    "走访",
+    "visit",
+    permission=GRID_WORKER_ROLE,
+    args=[Arg("place"), Arg("note", required=False, rest=True)],
+    mutates=True,
+    private_only=True,  # households, names and notes stay out of groups
+)
+async def visit(ctx: Ctx) -> Reply:
+    """网格员记一次走访：地点（照平时的写法）、方式（上门/电话/微信/其他，默认上门）、情况。"""
+    words = labels(ctx)
+    place, mode, note = split_visit_line(ctx.rest, words["mode_words"])
+    worker = await ctx.person()
+    household = await Household.match(await worker_grids(worker.id), place)
+    now = now_of(ctx)
+    row = await Visit.record(household, worker, mode, note, now, chat=ctx.inbound.chat_key)
+    progress = await worker_progress(
+        worker.id, local(now).date(), ctx.runtime.config.grids.visits_per_year
+    )
+    offer = bool(note) and reads_as_request(note, words["request_words"])
+    if offer:
+        await ctx.dialog.start("visit", "to_request", visit_id=row.id)
+    return say(ctx, "grid_visit", visit=row, household=household, p=progress, offer=offer)
+
+
+@router.step("visit", "to_request")
+async def visit_to_request(ctx: Ctx) -> Reply:
+    """回复 1：把这次走访记下的情况转为诉求，诉求和走访互相关联。"""
+    visit_id = ctx.dialog.data.get("visit_id")
+    await ctx.dialog.finish()
+    if fold_width(ctx.rest).strip() not in labels(ctx)["yes_words"]:
+        return say(ctx, "grid_visit_request", req=None)
+    row = await Visit.filter(id=visit_id).select_related("household", "grid").first()
+    if row is None or row.worker_id != ctx.caller.person_id:
+        raise DomainError("grid_visit_gone")
+    req = await file_request(
+        ctx,
+        row.grid,
+        row.note,
+        guess_category(row.note, category_keywords(ctx)),
+        place=row.household.address,
+        now=now_of(ctx),
+    )
+    await row.link_request(req.id)
+    return say(
+        ctx,
+        "grid_visit_request",
+        req=req,
+        org_name=row.grid.name,
+        request_labels=request_labels(ctx),
+    )
