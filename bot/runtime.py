@@ -54,6 +54,8 @@ class Runtime:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     clock: Clock = field(default_factory=Clock)
     broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
+    # bot.journal.Journal: events kept while the database is down (set by `lianxin serve`'s app).
+    journal: Any = None
     seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
     communities: Any = None  # bot.community.Communities: who lives where, set by build()
     intake: Any = None  # bot.intake.Intake: groups' 自动受理 switches, set by build()

@@ -145,6 +145,7 @@ async def test_signup_waitlist_promotion_and_privacy(town):
     assert told.text.startswith("候补递补：“敬老院志愿服务”（活动")
     assert f"/确认参加 {n}" in told.text
     assert "【待确认：" in await c.one("/我的活动", user="dave")
+    assert "候补递补给您了：请在" in await c.one(f"/活动 {n}", user="dave")
     assert (await c.one(f"/确认参加 {n}", user="dave")).startswith("已确认参加")
     mine = await c.one("/我的活动", user="dave")
     assert f"{n}. 敬老院志愿服务" in mine and "候补" not in mine and "待确认" not in mine
