@@ -108,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"配置错误 / config error: {exc}", file=sys.stderr)
         return 2
+    if args.cmd not in ("db", "channels"):
+        # Everything but `db upgrade` needs a migrated database; never create an empty one.
+        from bot.db import schema_problem
+
+        problem = asyncio.run(schema_problem(config.database.url))
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     if args.cmd == "serve":
         return serve(config, args.host, args.port)
     if args.cmd == "chat":

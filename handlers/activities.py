@@ -442,7 +442,8 @@ async def edit_activity(ctx: Ctx) -> Reply:
         changes = {field: audience}
     else:
         changes = {field: value}
-    promoted = await act.revise(await ctx.person(), now=now, **changes)
+    hours = settings(ctx).confirm_window_hours
+    promoted = await act.revise(await ctx.person(), now=now, confirm_hours=hours, **changes)
     await tell_promoted(ctx, act, promoted)
     if field in ("time", "place"):
         others = [

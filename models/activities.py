@@ -390,7 +390,12 @@ class Activity(Model):
 
     # -- officers: change, cancel ------------------------------------------------------
     async def revise(
-        self, by: Person, *, now: datetime | None = None, **changes: Any
+        self,
+        by: Person,
+        *,
+        now: datetime | None = None,
+        confirm_hours: float = 12.0,
+        **changes: Any,
     ) -> list[Signup]:
         """修改活动（标题、时间、地点、名额、对象、时长、截止）；扩容时递补候补。
 
@@ -432,7 +437,7 @@ class Activity(Model):
             raise DomainError("act_cancelled", number=self.id, title=self.title)
         for key, value in update.items():
             setattr(self, key, value)
-        return await self._promote(now) if "capacity" in update else []
+        return await self._promote(now, confirm_hours) if "capacity" in update else []
 
     async def cancel(self, reason: str, by: Person, *, now: datetime | None = None) -> list[Signup]:
         """取消活动（写明原因）；返回要通知的报名（已确认和候补的）。"""
