@@ -35,6 +35,7 @@ SENDER_BUILDERS = {
     "wecom": "bot.senders.wecom:build",
     "qq": "bot.senders.qq:build",
     "onebot12": "bot.senders.onebot12:build",
+    "wecom-bot": "bot.senders.wecom_bot:build",
 }
 
 

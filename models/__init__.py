@@ -19,4 +19,5 @@ MODEL_MODULES = [
     "models.grids.households",
     "models.grids.ladder",
     "models.talk",
+    "models.bridges",
 ]

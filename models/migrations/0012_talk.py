@@ -4,7 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_activity_ledgers')]
+    dependencies = [('models', '0011_onebot12_bridges')]
 
     initial = False
 
