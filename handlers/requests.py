@@ -479,21 +479,7 @@ async def deadline_pushes(
         for target in await org_targets(holder):
             pushes.append(Push(target, text, f"req:{req.number}:{kind}:{target}", "request_due"))
         if kind == "overdue":
+            from handlers.request_followup import escalation_pushes  # (it imports this)
+
             pushes += await escalation_pushes(runtime, req, now)
     return pushes
-
-
-async def escalation_pushes(runtime: Any, req: ServiceRequest, now: datetime) -> list[Push]:
-    """超期督办: an overdue request goes once to the parent organisation (recorded in the
-    history the first time; the delivery key makes each target hear it once)."""
-    from handlers.request_followup import parent_targets  # (it imports this module)
-
-    await req.escalate_once(now)
-    lab = runtime.templates.commands.get("request_labels", {})
-    text = runtime.templates.render(
-        "request_notice_followup", req=req, action="escalate", labels=lab, fmt=fmt
-    )
-    return [
-        Push(target, text, f"req:{req.number}:escalate:{target}", "request_escalate")
-        for target in await parent_targets(req.org)
-    ]
