@@ -462,16 +462,16 @@ async def deadline_pushes(
     Each (request, kind, target) has its own key, so it is delivered once however
     often the scheduler asks (and across restarts).
     """
-    # The lead time is working time for 工作日 limits; the wall-clock horizon is never later.
-    horizon = remind_from(now, lead_hours, workdays=True)
+    # The lead is working time for 工作日 limits (that horizon is never before the wall-clock one).
+    soon = {w: remind_from(now, lead_hours, workdays=w) for w in (False, True)}
     rows = await ServiceRequest.filter(
-        status__in=RUNNING_STATUSES, due_at__lte=horizon
+        status__in=RUNNING_STATUSES, due_at__lte=soon[True]
     ).select_related("org", "assignee_org")
     pushes: list[Push] = []
     templates = runtime.templates
     lab = templates.commands.get("request_labels", {})
     for req in rows:
-        if req.due_at > remind_from(now, lead_hours, workdays=req.workdays):
+        if req.due_at > soon[req.workdays]:
             continue
         kind = "overdue" if req.due_at <= now else "due_soon"
         holder = req.assignee_org if req.status == "forwarded" else req.org
