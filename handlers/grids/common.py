@@ -58,8 +58,6 @@ def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
 
 
 async def private_targets(person_ids: list[int]) -> dict[int, list[str]]:
-    """Where to reach each person privately (each platform identity), in one query."""
-    out: dict[int, list[str]] = {}
-    for i in await Identity.filter(person_id__in=person_ids).order_by("id"):
-        out.setdefault(i.person_id, []).append(f"{i.platform}:{i.user_id}")
-    return out
+    """Where to reach each person privately (each platform identity), in slices of ids
+    (a district's suspects are thousands: never one unbounded list of parameters)."""
+    return await Identity.targets_of(person_ids)
