@@ -17,7 +17,8 @@ def test_bench_scale_smoke(tmp_path):
     assert len(cases) >= 50
     failed = {k: c["sqlite"]["sample"] for k, c in cases.items() if c["sqlite"]["errors"]}
     assert failed == {}
-    assert cases["officer/district|/党员统计"]["sqlite"]["sample"].startswith("党员情况（新区区委）")
+    stats = cases["officer/district|/党员统计"]["sqlite"]["sample"]
+    assert stats.startswith("党员情况（新区区委）")
     assert cases["member|/签到"]["sqlite"]["sample"].startswith("签到成功")
     assert cases["resident|/登记 · 是"]["sqlite"]["n"] == 2
     foot = data["footprint"]["sqlite"]
