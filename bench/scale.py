@@ -151,15 +151,16 @@ async def run_cases(http, base, world, report: Report, engine: str, seconds: flo
             report.add_case(engine, case.who, label, times[step], errors, replies.get(step, ""))
 
 
-async def mixed(http, base, world, clients: int, seconds: float, pid: int) -> dict:
-    """80 % member messages, 20 % officer views, `clients` at once, for `seconds`."""
+async def mixed(http, bases, world, clients: int, seconds: float, pids: list[int]) -> dict:
+    """80 % member messages, 20 % officer views, `clients` at once, for `seconds`;
+    client i talks to bases[i % len(bases)] (several processes: alternately)."""
     lat: dict[str, list[float]] = {"member": [], "officer": []}
     errors = 0
-    peak = [rss_mb(pid)]
+    peak = [sum(rss_mb(p) for p in pids)]
     deadline = time.perf_counter() + seconds
     rng = random.Random(15)
 
-    async def client() -> None:
+    async def client(base: str) -> None:
         nonlocal errors
         while time.perf_counter() < deadline:
             kind = "member" if rng.random() < 0.8 else "officer"
@@ -170,11 +171,11 @@ async def mixed(http, base, world, clients: int, seconds: float, pid: int) -> di
 
     async def watch() -> None:
         while time.perf_counter() < deadline:
-            peak.append(rss_mb(pid))
+            peak.append(sum(rss_mb(p) for p in pids))
             await asyncio.sleep(0.5)
 
     t0 = time.perf_counter()
-    await asyncio.gather(watch(), *(client() for _ in range(clients)))
+    await asyncio.gather(watch(), *(client(bases[i % len(bases)]) for i in range(clients)))
     took = time.perf_counter() - t0
     total = len(lat["member"]) + len(lat["officer"])
     return {
@@ -231,8 +232,26 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
         async with aiohttp.ClientSession(timeout=timeout) as http:
             await run_cases(http, server.base, world, report, engine, args.case_seconds)
             mix = await mixed(
-                http, server.base, world, args.clients, args.mixed_seconds, server.proc.pid
+                http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
             )
+            if engine == "postgres" and args.processes > 1:  # several processes, one database
+                more = [server]
+                for _ in range(args.processes - 1):
+                    port2 = free_port()
+                    argv = [*lianxin_cmd(), "serve", "--config", str(cfg), "--port", str(port2)]
+                    more.append(servers.start(f"lianxin{port2}", argv, port2, workdir))
+                for s in more:
+                    servers.wait_ready(s, timeout=60)
+                multi = await mixed(
+                    http,
+                    [s.base for s in more],
+                    world,
+                    args.clients,
+                    args.mixed_seconds,
+                    [s.proc.pid for s in more],
+                )
+                mix["multi_rps"], mix["multi_member_p99"] = multi["rps"], multi["member_p99"]
+                mix["multi_errors"], mix["processes"] = multi["errors"], args.processes
         report.add_footprint(engine, start_s, idle, mix, await db_size_mb(url))
     report.add_jobs(engine, await time_jobs(url))
 
@@ -246,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--case-seconds", type=float, default=15.0, help="cap per command")
     p.add_argument("--mixed-seconds", type=float, default=20.0)
     p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--processes", type=int, default=2, help="PostgreSQL: serve processes")
     p.add_argument("--results", type=Path, default=RESULTS, help="templates and run copies")
     p.add_argument("--out", type=Path, default=RESULTS / "scale.md")
     args = p.parse_args(argv)

@@ -86,6 +86,8 @@ class Report:
             ("mixed: member p99 ms (goal < 100)", "member_p99", "{:.0f}"),
             ("mixed: officer view p99 ms", "officer_p99", "{:.0f}"),
             ("mixed: requests / errors", None, None),
+            ("mixed, N processes alternately: req/s", "multi_rps", "{:.0f}"),
+            ("mixed, N processes: member p99 ms / errors", "multi", None),
             ("start-up to /healthz 200 s", "start_s", "{:.2f}"),
             ("idle RSS MB", "idle_mb", "{:.0f}"),
             ("RSS peak under load MB", "rss_peak", "{:.0f}"),
@@ -95,7 +97,15 @@ class Report:
             cells = []
             for x in e:
                 f = fp.get(x, {})
-                if key is None:
+                if key == "multi":
+                    multi = "multi_member_p99" in f
+                    cells.append(
+                        f"{f['multi_member_p99']:.0f} / {f['multi_errors']} "
+                        f"(N = {f['processes']}, {f['multi_rps'] / f['rps']:.2f}× one)"
+                        if multi
+                        else ""
+                    )
+                elif key is None:
                     cells.append(f"{f.get('n', 0)} / {f.get('errors', 0)}" if f else "")
                 else:
                     cells.append(fmt.format(f[key]) if key in f else "")

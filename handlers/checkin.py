@@ -11,8 +11,6 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from tortoise.expressions import Q
-
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.outbound import Push
@@ -38,7 +36,7 @@ from models.checkin import (
     touch,
 )
 from models.errors import DomainError
-from models.people import Identity, Organization, Person
+from models.people import Identity, Organization, Person, orgs_under
 from models.requests import local, utcnow
 
 router = Router("checkin")
@@ -447,10 +445,7 @@ async def transfer_status(ctx: Ctx) -> Reply:
 async def flowing(ctx: Ctx) -> Reply:
     """报到到本组织的党员（在的、已离开的），每页 10 条。"""
     page = page_arg(ctx)
-    scope = Q(pk__in=[])
-    for p in officer_paths(ctx):
-        scope |= Q(org__path__startswith=p)
-    query = CheckIn.filter(scope)
+    query = CheckIn.filter(org_id__in=orgs_under(officer_paths(ctx)))
     total = await query.count()
     rows = (
         await query.select_related("person", "person__home_org", "person__local_org", "org")
@@ -465,11 +460,8 @@ async def flowing(ctx: Ctx) -> Reply:
 @router.command("待确认", "pending", permission=OFFICER)
 async def pending(ctx: Ctx) -> Reply:
     """等我确认的党员登记。"""
-    scope = Q(pk__in=[])
-    for p in officer_paths(ctx):
-        scope |= Q(org__path__startswith=p)
     rows = (
-        await MemberRegistration.filter(scope, status="pending")
+        await MemberRegistration.filter(org_id__in=orgs_under(officer_paths(ctx)), status="pending")
         .select_related("org", "home_org", "person")
         .order_by("created_at", "id")
         .limit(50)

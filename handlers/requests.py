@@ -16,6 +16,7 @@ from bot.outbound import Push
 from bot.registry import EVERYONE, OFFICER, Arg, Router
 from bot.targets import chat_target
 from models.errors import DomainError
+from models.paging import breathe, in_pages
 from models.people import GroupBinding, Organization
 from models.request_followup import RUNNING_STATUSES, category_limits
 from models.requests import (
@@ -448,9 +449,11 @@ async def deadline_pushes(
     """
     # The lead time is working time for 工作日 limits; the wall-clock horizon is never later.
     horizon = remind_from(now, lead_hours, workdays=True)
-    rows = await ServiceRequest.filter(
-        status__in=RUNNING_STATUSES, due_at__lte=horizon
-    ).select_related("org", "assignee_org")
+    rows = await in_pages(  # thousands at district scale: a page at a time
+        ServiceRequest.filter(status__in=RUNNING_STATUSES, due_at__lte=horizon).select_related(
+            "org", "assignee_org"
+        )
+    )
     pushes: list[Push] = []
     templates = runtime.templates
     lab = templates.commands.get("request_labels", {})
@@ -459,7 +462,8 @@ async def deadline_pushes(
         [h.id for h in holders if h is not None]
         + [r.org.parent_id for r in rows if r.org.parent_id]
     )
-    for req in rows:
+    for i, req in enumerate(rows):
+        await breathe(i)
         if req.due_at > remind_from(now, lead_hours, workdays=req.workdays):
             continue
         kind = "overdue" if req.due_at <= now else "due_soon"

@@ -25,6 +25,10 @@ class Migration(migrations.Migration):
             index=Index(fields=['local_org_id']),
         ),
         ops.AddIndex(
+            model_name='RequestEvent',
+            index=Index(fields=['action', 'created_at']),
+        ),
+        ops.AddIndex(
             model_name='RoleGrant',
             index=Index(fields=['org_id', 'role']),
         ),
@@ -35,5 +39,13 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='ServiceRequest',
             index=Index(fields=['assignee_org_id', 'status']),
+        ),
+        ops.AddIndex(
+            model_name='ServiceRequest',
+            index=Index(fields=['closed_at']),
+        ),
+        ops.AddIndex(
+            model_name='ServiceRequest',
+            index=Index(fields=['rejected_at']),
         ),
     ]
