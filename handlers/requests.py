@@ -212,6 +212,9 @@ async def file_request(
     await notify(
         ctx, await org_targets(org), "request_notice_new", f"req:{req.number}:new", req=req
     )
+    from handlers.request_followup import attach_sent_image  # (it imports this module)
+
+    await attach_sent_image(ctx, req, "filed")
     return req
 
 
@@ -281,7 +284,7 @@ async def forward(ctx: Ctx) -> Reply:
 )
 async def close(ctx: Ctx) -> Reply:
     """回单：写明办理结果，诉求人会在提交诉求的地方收到通知。"""
-    from handlers.request_followup import start_return_visit  # (it imports this module)
+    from handlers.request_followup import attach_sent_image, start_return_visit  # (cycle)
 
     req = await officer_request(ctx, ctx.args[0])
     visit_hours = ctx.runtime.config.requests.visit_hours
@@ -289,6 +292,7 @@ async def close(ctx: Ctx) -> Reply:
         ctx.args[1], await ctx.person(), chat=ctx.inbound.chat_key, visit_hours=visit_hours
     )
     await start_return_visit(ctx, req)
+    await attach_sent_image(ctx, req, "result")
     await notify(
         ctx,
         [req.reply_target],

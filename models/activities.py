@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q, Subquery
-from tortoise.functions import Count, Sum
+from tortoise.functions import Sum
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -61,8 +61,12 @@ REQUIRED_MEETINGS = (
 )
 # Who may join: members of the publishing organisation's subtree / any member / anyone.
 AUDIENCES = ("org", "members", "everyone")
-ACTIVE = ("confirmed", "waitlisted")
-POINT_KINDS = ("attendance", "volunteer", "lesson")
+# offered = promoted from the waitlist, holding the seat until confirmed (models/waitlist.py)
+ACTIVE = ("confirmed", "waitlisted", "offered")
+SEATED = ("confirmed", "offered")
+MEMBER_ROLES = ("member", "officer")
+# adjust = /补积分 by an officer with a reason; redeem = a catalogue item (models/redemption.py)
+POINT_KINDS = ("attendance", "volunteer", "lesson", "adjust", "redeem")
 CODE_OPEN_MINUTES = 30
 TITLE_MAX = 60
 MAX_HOURS = Decimal("24")
@@ -329,8 +333,18 @@ class Activity(Model):
         except IntegrityError:  # the same person twice at once: the other one won
             raise DomainError("act_already_signed", number=self.id, status="", position=0) from None
 
-    async def leave(self, person: Person, *, now: datetime | None = None) -> list[Signup]:
-        """取消报名。释放的名额给候补的第一位；返回被递补的报名（要通知他们）。"""
+    async def leave(
+        self,
+        person: Person,
+        *,
+        now: datetime | None = None,
+        confirm_hours: float = 12.0,
+        late_cancel_hours: float = 0.0,
+    ) -> list[Signup]:
+        """取消报名。释放的名额给候补的第一位；返回被递补的报名（要通知他们）。
+        开始前 `late_cancel_hours` 内取消的，到场统计里算缺席。"""
+        from models.waitlist import is_late_cancel
+
         now = now or utcnow()
         await self._locked()
         mine = await Signup.filter(
@@ -342,18 +356,23 @@ class Activity(Model):
             raise DomainError("act_already_attended", number=self.id, at=mine.attended_at)
         if now >= self.starts_at and self.status == "open":
             raise DomainError("act_started", number=self.id, title=self.title)
+        late = mine.status == "confirmed" and is_late_cancel(now, self.starts_at, late_cancel_hours)
         count = await Signup.filter(id=mine.id, status__in=ACTIVE).update(
-            status="cancelled", active_key=None, cancelled_at=now, updated_at=now
+            status="cancelled", active_key=None, cancelled_at=now, updated_at=now, late_cancel=late
         )
         if count != 1:
             raise DomainError("act_not_signed", number=self.id)
-        if mine.status == "confirmed":
+        if mine.status in SEATED:
             await self._free_seat()
         mine.status = "cancelled"
-        return await self._promote(now) if self.status == "open" else []
+        return await self._promote(now, confirm_hours) if self.status == "open" else []
 
-    async def _promote(self, now: datetime) -> list[Signup]:
-        """Fill free seats from the waitlist, first come first served."""
+    async def _promote(self, now: datetime, confirm_hours: float = 12.0) -> list[Signup]:
+        """Offer free seats to the waitlist, first come first served; each must confirm
+        (/确认参加) by the deadline of models/waitlist.py."""
+        from models.waitlist import offer_deadline
+
+        deadline = offer_deadline(now, self.starts_at, confirm_hours)
         promoted: list[Signup] = []
         while True:
             first = (
@@ -362,17 +381,22 @@ class Activity(Model):
             if first is None or not await self._take_seat():
                 return promoted
             if await Signup.filter(id=first.id, status="waitlisted").update(
-                status="confirmed", promoted_at=now, updated_at=now
+                status="offered", promoted_at=now, offer_expires_at=deadline, updated_at=now
             ):
-                first.status = "confirmed"
-                first.promoted_at = now
+                first.status = "offered"
+                first.promoted_at, first.offer_expires_at = now, deadline
                 promoted.append(first)
             else:
                 await self._free_seat()
 
     # -- officers: change, cancel ------------------------------------------------------
     async def revise(
-        self, by: Person, *, now: datetime | None = None, **changes: Any
+        self,
+        by: Person,
+        *,
+        now: datetime | None = None,
+        confirm_hours: float = 12.0,
+        **changes: Any,
     ) -> list[Signup]:
         """修改活动（标题、时间、地点、名额、对象、时长、截止）；扩容时递补候补。
 
@@ -414,7 +438,7 @@ class Activity(Model):
             raise DomainError("act_cancelled", number=self.id, title=self.title)
         for key, value in update.items():
             setattr(self, key, value)
-        return await self._promote(now) if "capacity" in update else []
+        return await self._promote(now, confirm_hours) if "capacity" in update else []
 
     async def cancel(self, reason: str, by: Person, *, now: datetime | None = None) -> list[Signup]:
         """取消活动（写明原因）；返回要通知的报名（已确认和候补的）。"""
@@ -536,27 +560,49 @@ class Activity(Model):
         if hours > 0 and await TimeBankEntry.credit(person.id, self, hours, now=now):
             credited = hours
         points = 0
-        if points_attendance and await award_points(
-            person.id, "attendance", points_attendance, ref, org_id=self.org_id, now=now
+        # 群众 may join open activities; points (先锋指数) are for members only.
+        member = await RoleGrant.filter(person_id=person.id, role__in=MEMBER_ROLES).exists()
+        if (
+            member
+            and points_attendance
+            and await award_points(
+                person.id, "attendance", points_attendance, ref, org_id=self.org_id, now=now
+            )
         ):
             points += points_attendance
         volunteer_points = int((hours * points_per_hour).to_integral_value(ROUND_HALF_UP))
-        if volunteer_points and await award_points(
-            person.id, "volunteer", volunteer_points, ref, org_id=self.org_id, now=now
+        if (
+            member
+            and volunteer_points
+            and await award_points(
+                person.id, "volunteer", volunteer_points, ref, org_id=self.org_id, now=now
+            )
         ):
             points += volunteer_points
         return Attendance(mine, walk_in=walk_in, hours=credited, points=points)
 
     # -- reading -------------------------------------------------------------------------
     async def figures(self) -> dict[str, int]:
+        """Sign-ups and attendance; members and residents (群众) counted apart, and a
+        cancellation just before the start (late_cancel) counted as an absence."""
         rows = await Signup.filter(activity_id=self.id).values_list(
-            "status", "attended_at", "walk_in"
+            "status", "attended_at", "walk_in", "person_id", "late_cancel"
+        )
+        came = {p for _, a, _, p, _ in rows if a is not None}
+        members = set(
+            await RoleGrant.filter(person_id__in=came, role__in=MEMBER_ROLES).values_list(
+                "person_id", flat=True
+            )
         )
         return {
-            "confirmed": sum(1 for s, _, _ in rows if s == "confirmed"),
-            "waitlisted": sum(1 for s, _, _ in rows if s == "waitlisted"),
-            "attended": sum(1 for _, a, _ in rows if a is not None),
-            "walk_ins": sum(1 for _, a, w in rows if a is not None and w),
+            "confirmed": sum(1 for r in rows if r[0] == "confirmed"),
+            "offered": sum(1 for r in rows if r[0] == "offered"),
+            "waitlisted": sum(1 for r in rows if r[0] == "waitlisted"),
+            "attended": len(came),
+            "attended_members": len(came & members),
+            "attended_residents": len(came - members),
+            "walk_ins": sum(1 for _, a, w, _, _ in rows if a is not None and w),
+            "late_cancels": sum(1 for r in rows if r[0] == "cancelled" and r[4]),
         }
 
     async def roster(self) -> list[Signup]:
@@ -604,6 +650,8 @@ class Signup(Model):
     updated_at = fields.DatetimeField()
     promoted_at = fields.DatetimeField(null=True)
     cancelled_at = fields.DatetimeField(null=True)
+    offer_expires_at = fields.DatetimeField(null=True)  # offered: confirm by then
+    late_cancel = fields.BooleanField(default=False)  # cancelled just before the start
 
     class Meta:
         table = "activity_signup"
@@ -649,7 +697,8 @@ class TimeBankEntry(Model):
         "models.Organization", related_name="timebank", null=True, on_delete=fields.SET_NULL
     )
     hours = fields.DecimalField(max_digits=8, decimal_places=1)
-    kind = fields.CharField(max_length=16)  # credit / redeem
+    # credit / redeem; claim (a confirmed /登记时长), adjust (/补时长): models/claims.py
+    kind = fields.CharField(max_length=16)
     activity = fields.ForeignKeyField(
         "models.Activity", related_name="timebank", null=True, on_delete=fields.SET_NULL
     )
@@ -659,6 +708,10 @@ class TimeBankEntry(Model):
     item = fields.CharField(max_length=100, default="")
     # "act:<activity>:<person>" for a credit: each attendance is banked once.
     ref = fields.CharField(max_length=64, null=True, unique=True)
+    reason = fields.TextField(default="")  # why an officer adjusted it
+    appeal = fields.ForeignKeyField(
+        "models.PointsAppeal", related_name="timebank", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -739,9 +792,17 @@ class PointsEntry(Model):
     org = fields.ForeignKeyField(
         "models.Organization", related_name="points", null=True, on_delete=fields.SET_NULL
     )
-    kind = fields.CharField(max_length=16)  # attendance / volunteer / lesson
+    kind = fields.CharField(max_length=16)  # POINT_KINDS
     points = fields.IntField()
     ref = fields.CharField(max_length=64)
+    # For adjustments (/补积分): who, why, and the appeal it answers (models/claims.py).
+    officer = fields.ForeignKeyField(
+        "models.Person", related_name="points_adjusted", null=True, on_delete=fields.SET_NULL
+    )
+    reason = fields.TextField(default="")
+    appeal = fields.ForeignKeyField(
+        "models.PointsAppeal", related_name="points", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -902,7 +963,6 @@ async def compliance(branches: list[Organization], now: datetime | None = None) 
         .select_related("org")
         .order_by("starts_at", "id")
     )
-    figures = await _figures_of([a.id for a in acts])
     report = []
     for branch in branches:
         n_members = len(members[branch.id])
@@ -912,15 +972,16 @@ async def compliance(branches: list[Organization], now: datetime | None = None) 
             start, end = periods[period]
             meetings = []
             for act in (a for a in mine if a.kind == kind and start <= a.starts_at < end):
-                f = figures.get(act.id, _NO_FIGURES)
+                f = await act.figures()  # 三会一课 counts members only (a page's meetings)
                 whole = kind in ("general_meeting", "lecture") and n_members > 0
-                expected = n_members if whole else f["confirmed"]
-                rate = round(100 * f["attended"] / expected, 1) if expected else None
-                held = act.ends_at <= now and f["attended"] > 0
+                expected = n_members if whole else f["confirmed"] + f["late_cancels"]
+                came = f["attended_members"]
+                rate = round(100 * came / expected, 1) if expected else None
+                held = act.ends_at <= now and came > 0
                 meetings.append(
                     {
                         "activity": act,
-                        "attended": f["attended"],
+                        "attended": came,
                         "expected": expected,
                         "rate": rate,
                         "held": held,
@@ -946,27 +1007,6 @@ async def compliance(branches: list[Organization], now: datetime | None = None) 
     return report
 
 
-_NO_FIGURES = {"confirmed": 0, "waitlisted": 0, "attended": 0, "walk_ins": 0}
-
-
 def _branch_of(branches: list[Organization], path: str) -> Organization:
     """The branch whose subtree holds `path` (the deepest, should branches nest)."""
     return max((b for b in branches if path.startswith(b.path)), key=lambda b: len(b.path))
-
-
-async def _figures_of(activity_ids: list[int]) -> dict[int, dict[str, int]]:
-    """`Activity.figures` of several activities in one grouped query (a page's worth)."""
-    if not activity_ids:
-        return {}
-    rows = (
-        await Signup.filter(activity_id__in=activity_ids)
-        .annotate(
-            confirmed=Count("id", _filter=Q(status="confirmed")),
-            waitlisted=Count("id", _filter=Q(status="waitlisted")),
-            attended=Count("id", _filter=Q(attended_at__isnull=False)),
-            walk_ins=Count("id", _filter=Q(attended_at__isnull=False, walk_in=True)),
-        )
-        .group_by("activity_id")
-        .values("activity_id", "confirmed", "waitlisted", "attended", "walk_ins")
-    )
-    return {r.pop("activity_id"): {k: int(v or 0) for k, v in r.items()} for r in rows}

@@ -10,6 +10,7 @@ from bot.inbound import Reply
 from bot.registry import Permission, Router
 from handlers.requests import fmt
 from models.grids.households import GRID_WORKER
+from models.grids.ladder import chunks
 from models.grids.rules import month_label
 from models.people import Identity
 from models.requests import local
@@ -58,6 +59,9 @@ def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
 
 
 async def private_targets(person_ids: list[int]) -> dict[int, list[str]]:
-    """Where to reach each person privately (each platform identity), in slices of ids
-    (a district's suspects are thousands: never one unbounded list of parameters)."""
-    return await Identity.targets_of(person_ids)
+    """Where to reach each person privately (each platform identity), in one query."""
+    out: dict[int, list[str]] = {}
+    for part in chunks(person_ids):
+        for i in await Identity.filter(person_id__in=part).order_by("id"):
+            out.setdefault(i.person_id, []).append(f"{i.platform}:{i.user_id}")
+    return out
