@@ -10,6 +10,7 @@ from handlers.login import router as login_router
 from handlers.redemption import router as redemption_router
 from handlers.request_followup import router as request_followup_router
 from handlers.requests import router as requests_router
+from handlers.talk import router as talk_router
 from handlers.timebank import router as timebank_router
 
 # Order is the order /帮助 lists commands in.
@@ -23,6 +24,7 @@ ROUTERS = [
     timebank_router,
     redemption_router,
     broadcasts_router,
+    talk_router,
     login_router,
     grids_router,
 ]

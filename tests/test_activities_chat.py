@@ -145,6 +145,7 @@ async def test_signup_waitlist_promotion_and_privacy(town):
     assert told.text.startswith("候补递补：“敬老院志愿服务”（活动")
     assert f"/确认参加 {n}" in told.text
     assert "【待确认：" in await c.one("/我的活动", user="dave")
+    assert "候补递补给您了：请在" in await c.one(f"/活动 {n}", user="dave")
     assert (await c.one(f"/确认参加 {n}", user="dave")).startswith("已确认参加")
     mine = await c.one("/我的活动", user="dave")
     assert f"{n}. 敬老院志愿服务" in mine and "候补" not in mine and "待确认" not in mine
@@ -364,7 +365,7 @@ async def test_jobs_are_scheduled(client):
 
 async def test_help_lists_the_commands(town):
     c = town
-    text = await c.one("/帮助", user="bob")
+    text = await c.one("/帮助 全部", user="bob")
     for name in (
         "/活动",
         "/报名",
@@ -377,7 +378,7 @@ async def test_help_lists_the_commands(town):
     ):
         assert name in text
     assert "/发布活动" not in text
-    officer = await c.one("/帮助", user="secretary")
+    officer = await c.one("/帮助 全部", user="secretary")
     for name in ("/发布活动", "/修改活动", "/取消活动", "/签到码", "/兑换", "/三会一课"):
         assert name in officer
     assert "用法：/签到 编号 签到码" in await c.one("/帮助 签到", user="bob")

@@ -136,6 +136,15 @@ def segments_content(
     return text, mentioned, "text"
 
 
+def image_ref(message: Any) -> dict[str, str]:
+    """The first image's file id and URL (kept as 附图 evidence by the requests service)."""
+    for seg in as_segments(message):
+        if seg["type"] == "image":
+            data = seg["data"]
+            return {"media_id": str(data.get("file") or ""), "url": str(data.get("url") or "")}
+    return {}
+
+
 class OnebotChannel(Channel):
     name = "onebot"
     path = "/onebot"
@@ -238,6 +247,7 @@ class OnebotChannel(Channel):
         if message is None:
             message = data.get("raw_message", "")
         text, mentioned, kind = message_content(message, self_id)
+        extra.update(image_ref(message))  # also with text: "/回单 … [image]" carries 附图
         message_id = data.get("message_id")
         stamp = data.get("time")
         return Inbound(
