@@ -30,11 +30,23 @@ class ServerConfig:
     port: int = 8080
     max_body_bytes: int = 65536
     shutdown_timeout: float = 10.0
+    # A client that has not sent its whole request (headers and body) within this many
+    # seconds is disconnected (slow or stalled clients hold a connection otherwise).
+    client_timeout: float = 30.0
+    # Forwarded requests (X-Forwarded-For / Forwarded) may use /console and /metrics.
+    trust_forwarded: bool = False
 
 
 @dataclass
 class DatabaseConfig:
+    # Relative paths are relative to the directory `lianxin` is started from.
     url: str = "sqlite://data/lianxin.sqlite3"
+    # Events that arrive while the database cannot be written wait here (bot/journal.py).
+    # "" = next to the SQLite file (<file>.inbox.jsonl), or data/inbox.jsonl for
+    # PostgreSQL. Put it on another disk than the database to survive a full disk.
+    journal_path: str = ""
+    # How often the database is probed while it is down or events wait.
+    journal_poll_seconds: float = 0.25
 
 
 @dataclass
@@ -159,6 +171,10 @@ class BroadcastsConfig:
     topics: list[str] = field(default_factory=lambda: ["每日党课", "活动通知", "政策解读"])
     # Markdown files, "# 标题" on the first line; one a day, in file-name order.
     lessons_dir: str = "content/lessons"
+    # Officers' templates render in a child process within these limits (else refused).
+    render_timeout_seconds: float = 2.0
+    render_max_chars: int = 20000
+    render_memory_mb: int = 256
 
 
 @dataclass
@@ -441,6 +457,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("broadcasts.grace_minutes: expected 0 or more")
     if b.fanout_concurrency < 1:
         raise ConfigError("broadcasts.fanout_concurrency: expected at least 1")
+    if b.render_timeout_seconds <= 0 or b.render_max_chars < 100 or b.render_memory_mb < 64:
+        raise ConfigError(
+            "broadcasts.render_*: expected timeout > 0, max_chars >= 100, memory_mb >= 64"
+        )
     if b.tick_seconds < 0 or b.leader_poll_seconds < 0:
         raise ConfigError("broadcasts.tick_seconds/leader_poll_seconds: expected 0 or more")
     a = cfg.activities
@@ -456,6 +476,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"activities.{name}: expected 0 or more")
     if a.points_lesson < 0:
         raise ConfigError("activities.points_lesson: expected 0 or more")
+    if s.client_timeout <= 0:
+        raise ConfigError("server.client_timeout: expected a positive number of seconds")
+    if cfg.database.journal_poll_seconds <= 0:
+        raise ConfigError("database.journal_poll_seconds: expected a positive number")
     if a.confirm_window_hours <= 0 or a.late_cancel_hours < 0 or a.redemption_valid_days < 1:
         raise ConfigError(
             "activities.confirm_window_hours: expected more than 0; late_cancel_hours: 0 or "

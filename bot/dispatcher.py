@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 
 from bot.audit import record_command
 from bot.context import Ctx
+from bot.db import is_unavailable
 from bot.dialogs import DialogControl
 from bot.guess import offer_command
 from bot.inbound import Inbound, Reply
@@ -61,7 +62,9 @@ class Dispatcher:
         self.registry = runtime.registry
 
     # -- entry point ------------------------------------------------------
-    async def handle(self, inb: Inbound) -> list[Reply]:
+    async def handle(self, inb: Inbound, *, replay: bool = False) -> list[Reply]:
+        """The replies to ``inb``. ``replay``: from the journal (bot/journal.py) — a
+        database failure is raised to it instead of being kept again."""
         started = time.perf_counter()
         answer = _Answer([], "", "ignored")
         key = f"{inb.platform}\x00{inb.event_id}" if inb.event_id else None
@@ -76,15 +79,20 @@ class Dispatcher:
                     return answer.replies
                 self.rt.dedup.begin(key)
             try:
-                answer = await self._dispatch(inb)
+                answer = await self._dispatch_or_keep(inb, replay)
             finally:
                 if key is not None:
-                    done = answer.outcome not in ("error", "ignored") or answer.replies
+                    kept = answer.outcome == "journal"  # not handled yet: a replay must run
+                    done = not kept and (
+                        answer.outcome not in ("error", "ignored") or answer.replies
+                    )
                     self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
             if answer.outcome == "duplicate":
                 self.rt.metrics.dedup_hits.labels(inb.platform).inc()
             return answer.replies
-        except Exception:
+        except Exception as exc:
+            if replay and is_unavailable(exc):
+                raise
             log.exception("handler failed for %s", inb.user_key)
             answer = _Answer([Reply(self.rt.templates.render("error"))], answer.label, "error")
             return answer.replies
@@ -101,6 +109,22 @@ class Dispatcher:
                 outcome=answer.outcome,
                 ms=round(elapsed * 1000, 2),
             )
+
+    async def _dispatch_or_keep(self, inb: Inbound, replay: bool) -> _Answer:
+        """Handle ``inb``, or keep it in the journal while the database cannot be written."""
+        journal = self.rt.journal
+        if journal is None or replay:
+            return await self._dispatch(inb)
+        if not journal.must_keep():
+            try:
+                return await self._dispatch(inb)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                journal.health.mark_down(f"{type(exc).__name__}: {exc}")
+        first = await journal.keep(inb)
+        replies = [Reply(self.rt.templates.render("journal_kept"), at_sender=inb.is_group)]
+        return _Answer(replies if first else [], "journal", "journal")
 
     async def _dispatch(self, inb: Inbound) -> _Answer:
         caller = await self.rt.identity.resolve(inb.platform, inb.user_id, inb.display_name)

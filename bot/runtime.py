@@ -35,6 +35,7 @@ SENDER_BUILDERS = {
     "wecom": "bot.senders.wecom:build",
     "qq": "bot.senders.qq:build",
     "onebot12": "bot.senders.onebot12:build",
+    "wecom-bot": "bot.senders.wecom_bot:build",
 }
 
 
@@ -54,6 +55,8 @@ class Runtime:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     clock: Clock = field(default_factory=Clock)
     broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
+    # bot.journal.Journal: events kept while the database is down (set by `lianxin serve`'s app).
+    journal: Any = None
     seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
 
     @classmethod

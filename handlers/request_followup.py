@@ -17,7 +17,7 @@ from bot.inbound import Reply
 from bot.outbound import Push
 from bot.registry import OFFICER, Arg, Router
 from handlers.checkin import user_targets
-from handlers.requests import fmt, notify, officer_request, org_targets, own_request, say
+from handlers.requests import notify, officer_request, org_targets, own_request, say
 from models.errors import DomainError
 from models.people import Identity, Organization
 from models.request_followup import expire_visits, visit_choice
@@ -180,20 +180,6 @@ async def visit_expiry(runtime: Any, now: datetime) -> list[Push]:
     """未回访: visits nobody answered in time are recorded as such (never as 满意)."""
     await expire_visits(now)
     return []
-
-
-async def escalation_pushes(runtime: Any, req: ServiceRequest, now: datetime) -> list[Push]:
-    """超期督办: an overdue request goes once to the parent organisation (recorded in the
-    history the first time; the delivery key makes each target hear it once)."""
-    await req.escalate_once(now)
-    lab = runtime.templates.commands.get("request_labels", {})
-    text = runtime.templates.render(
-        "request_notice_followup", req=req, action="escalate", labels=lab, fmt=fmt
-    )
-    return [
-        Push(target, text, f"req:{req.number}:escalate:{target}", "request_escalate")
-        for target in await parent_targets(req.org)
-    ]
 
 
 # -- 督办 -------------------------------------------------------------------------

@@ -18,4 +18,5 @@ MODEL_MODULES = [
     "models.web",
     "models.grids.households",
     "models.grids.ladder",
+    "models.bridges",
 ]

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -244,3 +248,32 @@ async def test_opt_in_actions_in_the_response(aiohttp_client, aiohttp_server, db
     assert action["params"]["detail_type"] == "private"
     assert [(d["text"], d["via"]) for d in fake.delivered] == [(PLAIN_HINT, "response")]
     assert fake.requests == []  # nothing went through the action endpoint
+
+
+async def test_lianxin_channels_lists_bridges_on_record(bridge, db_url, tmp_path):
+    fake, client = bridge
+    await post(fake, client, fake.connect("1.2.0"))
+    await post(fake, client, fake.heartbeat(5000))
+    await post(fake, client, fake.message_event("你好", user=USER))
+    env = {
+        **os.environ,
+        "LIANXIN_DATABASE__URL": db_url,
+        "LIANXIN_ONEBOT12__ENABLED": "true",
+        "LIANXIN_ONEBOT12__API_URL": fake.base_url,
+    }
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot.cli", "channels"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("onebot12   yes      非官方") for line in lines), out.stdout
+    assert any(line.startswith("wecom-bot  no       官方") for line in lines), out.stdout
+    at = lines.index("OneBot 12 实现（桥接）：")
+    assert lines[at + 1].startswith("  ComWeChat 1.2.0  在线  最近 ")
+    assert lines[at + 2] == f"    wechat:{BOT}  在线"
