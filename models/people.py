@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tortoise import fields
+from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 
 ORG_KINDS = ("district", "street", "community", "branch", "grid", "department", "partner")
 ROLES = ("resident", "member", "officer", "admin", "grid_worker")
+# Ids bound in one query at most: lists of people can be a whole district (100,000),
+# far over PostgreSQL's 32,767 parameters; larger lists go in slices of this size.
+ID_CHUNK = 1000
+
+
+def chunked(ids: Iterable[int], size: int = ID_CHUNK) -> list[list[int]]:
+    ordered = sorted(set(ids))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def orgs_under(paths: Iterable[str]) -> Subquery:
+    """The ids of the organisations under any of `paths` (themselves included), as a
+    subquery: "in this subtree" becomes `org_id IN (SELECT …)`, never a list of ids."""
+    q = Q(pk__in=[])
+    for p in paths:
+        q |= Q(path__startswith=p)
+    return Subquery(Organization.filter(q).values("id"))
 
 
 class Organization(Model):
@@ -69,6 +89,8 @@ class Person(Model):
 
     class Meta:
         table = "person"
+        # Officers' views count people by home branch / local organisation (#15).
+        indexes = (("home_org_id",), ("local_org_id",))
 
     @property
     def name(self) -> str:
@@ -92,6 +114,18 @@ class Identity(Model):
     class Meta:
         table = "identity"
         unique_together = (("platform", "user_id"),)
+        indexes = (("person_id",),)  # where to reach a person (every notice, #15)
+
+    @classmethod
+    async def targets_of(cls, person_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Where to reach each person privately ("platform:user", each identity), in one
+        query per `ID_CHUNK` people."""
+        out: dict[int, list[str]] = {}
+        for ids in chunked(person_ids):
+            rows = cls.filter(person_id__in=ids).order_by("id")
+            for pid, platform, user in await rows.values_list("person_id", "platform", "user_id"):
+                out.setdefault(pid, []).append(f"{platform}:{user}")
+        return out
 
 
 class RoleGrant(Model):
@@ -109,6 +143,7 @@ class RoleGrant(Model):
     class Meta:
         table = "role_grant"
         unique_together = (("person", "role", "org"),)
+        indexes = (("org_id", "role"),)  # the members of a subtree (#15)
 
 
 class GroupBinding(Model):
@@ -124,3 +159,16 @@ class GroupBinding(Model):
     class Meta:
         table = "group_binding"
         unique_together = (("platform", "chat_id"),)
+        indexes = (("org_id",),)  # an organisation's groups (every notice, #15)
+
+    @classmethod
+    async def targets_of(cls, org_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Each organisation's bound groups as push targets, in binding order; one query
+        per `ID_CHUNK` organisations."""
+        from bot.targets import chat_target
+
+        out: dict[int, list[str]] = {}
+        for ids in chunked(org_ids):
+            for b in await cls.filter(org_id__in=ids).order_by("id"):
+                out.setdefault(b.org_id, []).append(chat_target(b.platform, b.chat_id))
+        return out

@@ -124,7 +124,7 @@ async def test_the_short_menu_of_an_officer_in_the_group(town):
     lines = menu.splitlines()
     assert lines[0] == "连心 · 可用命令（本群：和平社区党委）"
     assert lines[-2] == "党务：6 工单　7 审核　8 广播　9 工作台"
-    assert lines[-1] == "发送“/帮助 编号”看用法，“/帮助 全部”看所有命令"
+    assert lines[-1] == "在群里请以 / 开头或 @我。发送“/帮助 编号”看用法，“/帮助 全部”看所有命令"
     assert len(lines) <= 10
     work = await c.one("/帮助 6", user="secretary", group="g1")
     assert work.startswith("【工单】\n") and "例：/接单 Q2611220007" in work

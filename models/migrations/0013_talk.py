@@ -4,7 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_onebot12_bridges')]
+    dependencies = [('models', '0012_scale_indexes')]
 
     initial = False
 
