@@ -433,7 +433,8 @@ class TransferRequest(Model):
             )
         except IntegrityError:
             raise DomainError("transfer_pending_exists") from None
-        tr.from_org, tr.to_org = from_org, to_org
+        # As by_number loads it: the notice names the person (checkin_notice.j2).
+        tr.person, tr.from_org, tr.to_org = person, from_org, to_org
         await tr._log("filed", "", "pending", person, chat, tr.reason, now)
         await touch(person, now)
         return tr

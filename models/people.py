@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from tortoise import fields
 from tortoise.models import Model
+
+from bot.targets import chat_target
 
 ORG_KINDS = ("district", "street", "community", "branch", "grid", "department", "partner")
 ROLES = ("resident", "member", "officer", "admin", "grid_worker")
@@ -115,7 +119,58 @@ class GroupBinding(Model):
     org = fields.ForeignKeyField("models.Organization", related_name="groups")
     bound_by = fields.ForeignKeyField("models.Person", related_name="bindings", null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # "" a group of residents; WORK_GROUP the officers' work group (/绑定 SQ001 工作群),
+    # the only kind of group officer notices go to.
+    purpose = fields.CharField(max_length=16, default="")
 
     class Meta:
         table = "group_binding"
         unique_together = (("platform", "chat_id"),)
+
+
+WORK_GROUP = "officers"
+
+
+class _InTree(Protocol):
+    id: int
+    path: str
+
+
+async def person_targets(*person_ids: int | None) -> list[str]:
+    """Where to reach these people privately: each of their platform identities."""
+    ids = [i for i in person_ids if i is not None]
+    rows = await Identity.filter(person_id__in=ids).order_by("id") if ids else []
+    by_person: dict[int, list[str]] = {}
+    for i in rows:
+        by_person.setdefault(i.person_id, []).append(f"{i.platform}:{i.user_id}")
+    return [t for pid in ids for t in by_person.get(pid, [])]
+
+
+async def officer_targets(*orgs: _InTree | None) -> list[str]:
+    """Where a notice for the officers of these organisations goes, and nowhere else.
+
+    An organisation's officers' work groups and its officers in private. An
+    organisation with neither (a grid, a unit nobody was granted) hands the notice to
+    the nearest one above it that has. A residents' group never hears it.
+    """
+    targets: list[str] = []
+    for org in orgs:
+        if org is None:
+            continue
+        chain = [int(i) for i in reversed(org.path.strip("/").split("/")) if i] or [org.id]
+        groups = await GroupBinding.filter(org_id__in=chain, purpose=WORK_GROUP).order_by("id")
+        grants = await RoleGrant.filter(role="officer", org_id__in=chain).order_by("id")
+        for level in chain:
+            chats = [chat_target(g.platform, g.chat_id) for g in groups if g.org_id == level]
+            people = [g.person_id for g in grants if g.org_id == level]
+            if chats or people:
+                targets += chats + await person_targets(*people)
+                break
+    return list(dict.fromkeys(targets))
+
+
+async def resident_group_targets(*orgs: _InTree | None) -> list[str]:
+    """The residents' groups bound to these organisations (public notices only)."""
+    ids = [o.id for o in orgs if o is not None]
+    rows = await GroupBinding.filter(org_id__in=ids).exclude(purpose=WORK_GROUP).order_by("id")
+    return list(dict.fromkeys(chat_target(b.platform, b.chat_id) for b in rows))
