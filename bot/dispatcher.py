@@ -252,6 +252,7 @@ class Dispatcher:
             replies = [Reply(t, at_sender=inb.is_group) for t in texts]
             return _Answer(replies, plan.label, "duplicate")
         except DomainError as err:
+            await plan.ctx.dialog.finish_after_refusal()
             text = self.rt.templates.render("refused", code=err.code, **err.details)
             return _Answer([Reply(text, at_sender=inb.is_group)], plan.label, "refused")
         for work in plan.ctx.pending:  # committed: now tell the others

@@ -25,6 +25,7 @@ from models.checkin import (
     CheckIn,
     MemberRegistration,
     TransferRequest,
+    check_member,
     erase_person,
     find_people,
     lost_contact,
@@ -269,6 +270,7 @@ async def checkin(ctx: Ctx) -> Reply:
     words = [fold_width(a) for a in ctx.args]
     service_words = labels(ctx).get("in_service_words", [])
     kind = IN_SERVICE if any(w in service_words for w in words) else FLOW_IN
+    await check_member(await ctx.person())  # before asking anything
     if ctx.inbound.is_group:
         if ctx.org is None:
             raise DomainError("checkin_group_unbound")

@@ -30,7 +30,7 @@ from tortoise.models import Model
 from bot.text import fold_width, mask_phones
 from models.errors import DomainError
 from models.grids.ladder import record_contact
-from models.people import Organization, Person
+from models.people import Organization, Person, RoleGrant
 from models.requests import local, utcnow
 
 MEMBER_TYPES = ("full", "probationary")  # 正式党员 / 预备党员
@@ -289,6 +289,7 @@ class CheckIn(Model):
         """报到。已在这里报到过：拒绝，什么也不改（唯一约束兜底并发）。"""
         if kind not in CHECKIN_KINDS:
             kind = FLOW_IN
+        await check_member(person)
         now = now or utcnow()
         key = f"{person.id}:{org.id}"
         existing = await cls.filter(open_key=key).first()
@@ -553,6 +554,22 @@ class TransferEvent(Model):
 
 
 # -- what officers see ---------------------------------------------------------------
+async def check_member(person: Person) -> None:
+    """报到 is for party members: a confirmed registration, or the member role granted by an
+    operator (officers and admins count). Anyone else is offered /登记."""
+    members = Person.filter(
+        id=person.id, relation_status__in=(RELATION_REGISTERED, RELATION_POCKET)
+    )
+    if await members.exists():  # as stored: a confirmation may be newer than `person`
+        return
+    if await RoleGrant.filter(
+        person_id=person.id, role__in=("member", "officer", "admin")
+    ).exists():
+        return
+    pending = await MemberRegistration.filter(person_id=person.id, status="pending").exists()
+    raise DomainError("checkin_not_member", pending=pending)
+
+
 def scope_q(paths: list[str]) -> Q:
     """People whose home branch or current local organisation is under one of `paths`."""
     q = Q(pk__in=[])

@@ -121,6 +121,16 @@ async def test_dialog_cancel_and_expiry(town):
 
 async def test_checkin_and_leave(town):
     c = town
+    # 报到 is for members: a resident who never registered is offered /登记, nothing stored
+    assert await c.one("/报到", user="bob", group="g1") == (
+        "报到是党员的事。如果您是党员，请先私聊我发送 /登记 亮明身份，党务工作者确认后再 /报到。"
+    )
+    assert "请先私聊我发送 /登记" in await c.one("/报到", user="bob")  # no question asked
+    assert await DialogState.all().count() == 0
+    no = number_in(await register(c))
+    assert "还在等待党务工作者确认" in await c.one("/报到", user="bob", group="g1")
+    assert await CheckIn.all().count() == 0
+    await c.one(f"/确认 {no}", user="zb1")
     assert "本群还没有绑定组织" in await c.one("/报到", user="bob", group="g9")
     assert "您现在没有报到记录" in await c.one("/离开 广州", user="bob")
     done = await c.one("/报到", user="bob", group="g1")
@@ -136,6 +146,11 @@ async def test_checkin_and_leave(town):
     assert "报到（在职" in (await Delivery.get(target="console:sq2", purpose="checkin")).text
     row = await CheckIn.get(org__code="SQ002")
     assert (row.kind, row.chat) == ("in_service", "console:bob")
+    # the refusal ends the private dialog: the next message is not read as a code
+    assert "要到哪个组织报到" in await c.one("/报到 在职", user="bob")
+    assert "报到过了" in await c.one("SQ002", user="bob")
+    assert await DialogState.all().count() == 0
+    assert "报到过了" not in "".join(await c.say("SQ002", user="bob"))
     left = await c.one("/离开 回广州工作", user="bob", group="g1")
     assert left.startswith("已记下：您已离开“和平社区党委”，去向：回广州工作")
     assert "/离开 的格式不对" in await c.one("/离开", user="bob")
