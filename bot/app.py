@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
+from pathlib import Path
 
 from aiohttp import web
 
 from bot.channels.base import Channel
 from bot.config import Config
-from bot.db import ping
+from bot.db import sqlite_path
+from bot.dbhealth import DbHealth
+from bot.journal import Journal
 from bot.runtime import Runtime
 from bot.scheduler import make_scheduler
 
@@ -26,6 +30,8 @@ CHANNEL_CLASSES = {
     "onebot": "bot.channels.onebot:OnebotChannel",
     "wecom": "bot.channels.wecom:WecomChannel",
     "qq": "bot.channels.qq:QQChannel",
+    "onebot12": "bot.channels.onebot12:Onebot12Channel",
+    "wecom-bot": "bot.channels.wecom_bot:WecomBotChannel",
 }
 
 
@@ -35,10 +41,20 @@ def enabled_channels(config: Config) -> list[str]:
         names.append("console")
     if config.wechat.enabled:
         names.append("wechat")
-    for name in ("onebot", "wecom", "qq"):
-        if getattr(config, name).enabled:
+    for name in ("onebot", "wecom", "qq", "onebot12", "wecom-bot"):
+        if getattr(config, name.replace("-", "_")).enabled:
             names.append(name)
     return names
+
+
+def journal_path(config: Config) -> Path:
+    """Where events wait while the database is down (config: database.journal_path)."""
+    if config.database.journal_path:
+        return Path(config.database.journal_path)
+    db_file = sqlite_path(config.database.url)
+    if db_file is not None:
+        return db_file.with_name(db_file.name + ".inbox.jsonl")
+    return Path("data/inbox.jsonl")
 
 
 def load_channel(name: str, runtime: Runtime) -> Channel:
@@ -68,8 +84,12 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
     for ch in channels:
         app.add_routes(ch.routes())
 
+    health = DbHealth(config.database.url)
+    journal_task: list[asyncio.Task[None]] = []
+
     async def healthz(request: web.Request) -> web.Response:
-        ok = await ping()
+        # A real write; while known to be down, the journal's watcher probes for us.
+        ok = health.usable() and await health.probe()
         return web.json_response(
             {
                 "status": "ok" if ok else "unavailable",
@@ -77,6 +97,10 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
                 "channels": [c.name for c in channels],
                 # This process fires the schedules (one per database; bot/leader.py).
                 "leader": bool(runtime.broadcaster and runtime.broadcaster.is_leader),
+                # Events kept while the database was down, not replayed yet.
+                "waiting": runtime.journal.waiting if runtime.journal else 0,
+                # What a channel knows of its platform's side (OneBot 12 bridges online).
+                **{k: v for c in channels for k, v in c.health().items()},
             },
             status=200 if ok else 503,
         )
@@ -97,6 +121,11 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
 
     async def on_startup(app: web.Application) -> None:
         await runtime.start(database=manage_database)
+        health.remember_file()
+        runtime.journal = Journal(
+            journal_path(config), health, config.database.journal_poll_seconds
+        )
+        journal_task.append(asyncio.create_task(runtime.journal.run(runtime)))
         for ch in channels:
             await ch.startup()
         # Service jobs and officers' broadcasts: rows in the database, fired by the leader.
@@ -104,6 +133,8 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
         scheduler.start()
 
     async def on_shutdown(app: web.Application) -> None:
+        for task in journal_task:
+            task.cancel()
         # Let a fan-out in progress reach a clean point before the timers go.
         if runtime.broadcaster is not None:
             await runtime.broadcaster.stop()

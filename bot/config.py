@@ -30,11 +30,23 @@ class ServerConfig:
     port: int = 8080
     max_body_bytes: int = 65536
     shutdown_timeout: float = 10.0
+    # A client that has not sent its whole request (headers and body) within this many
+    # seconds is disconnected (slow or stalled clients hold a connection otherwise).
+    client_timeout: float = 30.0
+    # Forwarded requests (X-Forwarded-For / Forwarded) may use /console and /metrics.
+    trust_forwarded: bool = False
 
 
 @dataclass
 class DatabaseConfig:
+    # Relative paths are relative to the directory `lianxin` is started from.
     url: str = "sqlite://data/lianxin.sqlite3"
+    # Events that arrive while the database cannot be written wait here (bot/journal.py).
+    # "" = next to the SQLite file (<file>.inbox.jsonl), or data/inbox.jsonl for
+    # PostgreSQL. Put it on another disk than the database to survive a full disk.
+    journal_path: str = ""
+    # How often the database is probed while it is down or events wait.
+    journal_poll_seconds: float = 0.25
 
 
 @dataclass
@@ -73,6 +85,34 @@ class WecomConfig:
     # Group robot webhooks (send-only): name → key, targets "wecom-robot:<name>".
     robot_keys: dict[str, str] = field(default_factory=dict)
     rate_per_minute: int = 0
+
+
+@dataclass
+class Onebot12Config:
+    """OneBot 12 implementations (personal-WeChat bridges such as ComWeChatBotClient)."""
+
+    enabled: bool = False
+    # Checked on every event the implementation posts (Bearer header or ?access_token=).
+    access_token: str = ""
+    # The implementation's HTTP action endpoint (send_message), and the token it asks for.
+    api_url: str = ""
+    api_access_token: str = ""
+    # Events older than this (by their own "time") are refused: a replay, or a backlog.
+    stale_seconds: int = 300
+    # Opt-in: answer the webhook 200 with the send_message actions instead of calling
+    # api_url (some bridges, ComWeChatBotClient among them, ignore the response body).
+    reply_in_response: bool = False
+
+
+@dataclass
+class WecomBotConfig:
+    """WeCom smart robot (企业微信智能机器人) in API mode."""
+
+    enabled: bool = False
+    token: str = ""
+    encoding_aes_key: str = ""
+    # The robot's id (aibotid in every callback): callbacks for another robot are refused.
+    bot_id: str = ""
 
 
 @dataclass
@@ -131,6 +171,10 @@ class BroadcastsConfig:
     topics: list[str] = field(default_factory=lambda: ["每日党课", "活动通知", "政策解读"])
     # Markdown files, "# 标题" on the first line; one a day, in file-name order.
     lessons_dir: str = "content/lessons"
+    # Officers' templates render in a child process within these limits (else refused).
+    render_timeout_seconds: float = 2.0
+    render_max_chars: int = 20000
+    render_memory_mb: int = 256
 
 
 @dataclass
@@ -150,6 +194,13 @@ class ActivitiesConfig:
     # For issue #7's daily lesson (award_points(person_id, "lesson", points, ref)).
     points_lesson: int = 1
     page_size: int = 10
+    # A person promoted from the waitlist confirms (/确认参加) within this many hours (or
+    # half the time left before the start, if shorter); else the seat passes on.
+    confirm_window_hours: float = 12.0
+    # Cancelling this close to the start counts as absence in the attendance figures.
+    late_cancel_hours: float = 2.0
+    # 核销码 from /兑换 物品 are valid this many days.
+    redemption_valid_days: int = 30
 
 
 @dataclass
@@ -204,6 +255,8 @@ class Config:
     onebot: OnebotConfig = field(default_factory=OnebotConfig)
     wecom: WecomConfig = field(default_factory=WecomConfig)
     qq: QQConfig = field(default_factory=QQConfig)
+    onebot12: Onebot12Config = field(default_factory=Onebot12Config)
+    wecom_bot: WecomBotConfig = field(default_factory=WecomBotConfig)
     requests: RequestsConfig = field(default_factory=RequestsConfig)
     checkin: CheckinConfig = field(default_factory=CheckinConfig)
     broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
@@ -404,6 +457,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("broadcasts.grace_minutes: expected 0 or more")
     if b.fanout_concurrency < 1:
         raise ConfigError("broadcasts.fanout_concurrency: expected at least 1")
+    if b.render_timeout_seconds <= 0 or b.render_max_chars < 100 or b.render_memory_mb < 64:
+        raise ConfigError(
+            "broadcasts.render_*: expected timeout > 0, max_chars >= 100, memory_mb >= 64"
+        )
     if b.tick_seconds < 0 or b.leader_poll_seconds < 0:
         raise ConfigError("broadcasts.tick_seconds/leader_poll_seconds: expected 0 or more")
     a = cfg.activities
@@ -419,6 +476,15 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"activities.{name}: expected 0 or more")
     if a.points_lesson < 0:
         raise ConfigError("activities.points_lesson: expected 0 or more")
+    if s.client_timeout <= 0:
+        raise ConfigError("server.client_timeout: expected a positive number of seconds")
+    if cfg.database.journal_poll_seconds <= 0:
+        raise ConfigError("database.journal_poll_seconds: expected a positive number")
+    if a.confirm_window_hours <= 0 or a.late_cancel_hours < 0 or a.redemption_valid_days < 1:
+        raise ConfigError(
+            "activities.confirm_window_hours: expected more than 0; late_cancel_hours: 0 or "
+            "more; redemption_valid_days: at least 1"
+        )
     ad = cfg.admin
     if ad.enabled and len(ad.secret) < 16:
         raise ConfigError(
@@ -458,3 +524,22 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"qq.{missing}: required when qq.enabled (q.qq.com → 开发设置)")
     if o.enabled and o.api_url and not o.api_url.startswith(("http://", "https://")):
         raise ConfigError(f"onebot.api_url: expected an http(s) URL, got {o.api_url!r}")
+    v12 = cfg.onebot12
+    if v12.enabled:
+        if v12.api_url and not v12.api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"onebot12.api_url: expected an http(s) URL, got {v12.api_url!r}")
+        if not v12.api_url and not v12.reply_in_response:
+            raise ConfigError(
+                "onebot12.api_url: required when onebot12.enabled (the implementation's HTTP "
+                "action address), unless onebot12.reply_in_response = true"
+            )
+        if v12.stale_seconds < 1:
+            raise ConfigError("onebot12.stale_seconds: expected at least 1")
+    wb = cfg.wecom_bot
+    if wb.enabled:
+        if not wb.token:
+            raise ConfigError("wecom_bot.token: required when wecom_bot.enabled (its Token)")
+        if not is_aes_key(wb.encoding_aes_key):
+            raise ConfigError(
+                "wecom_bot.encoding_aes_key: expected the robot's 43-character EncodingAESKey"
+            )

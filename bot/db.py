@@ -7,14 +7,17 @@ SQLite (WAL, tortoise's default pragma) is the embedded default; a
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.backends.sqlite.client import SqliteTransactionWrapper
-from tortoise.exceptions import TransactionManagementError
+from tortoise.backends.sqlite.client import SqliteTransactionContext, SqliteTransactionWrapper
+from tortoise.connection import get_connections
+from tortoise.exceptions import DBConnectionError, TransactionManagementError
 from tortoise.migrations.api.migrate import migrate
 
 from models import MODEL_MODULES
@@ -37,6 +40,65 @@ async def _begin_immediate(self: SqliteTransactionWrapper) -> None:
 SqliteTransactionWrapper.begin = _begin_immediate  # type: ignore[method-assign]
 
 
+async def _enter_releasing(self: SqliteTransactionContext) -> Any:
+    """tortoise's __aenter__ takes the connection's lock and then BEGINs; when BEGIN fails
+    (another process held the write lock past the busy timeout) __aexit__ never runs, the
+    lock stayed taken and every later query of the process hung. Release it on failure."""
+    await self._trxlock.acquire()
+    try:
+        await self.ensure_connection()
+        self.token = get_connections().set(self.connection_name, self.connection)
+        try:
+            await self.connection.begin()
+        except BaseException:
+            get_connections().reset(self.token)
+            raise
+    except BaseException:
+        self._trxlock.release()
+        raise
+    return self.connection
+
+
+SqliteTransactionContext.__aenter__ = _enter_releasing  # type: ignore[method-assign]
+
+# What SQLite says when it cannot write now (locked, read-only, full, file gone) and
+# asyncpg's classes for a server that is down, restarting, read-only or out of disk.
+_SQLITE_UNAVAILABLE = re.compile(
+    r"locked|readonly|read-only|disk is full|disk i/o|unable to open|no such table|malformed"
+)
+_UNAVAILABLE_TYPES = (
+    DBConnectionError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.UndefinedTableError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) says the database cannot be used right now,
+    as opposed to a bug in a query or a handler."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE_TYPES):
+            return True
+        if isinstance(current, sqlite3.OperationalError | sqlite3.DatabaseError):
+            return bool(_SQLITE_UNAVAILABLE.search(str(current).lower()))
+        text = str(current).lower()
+        if type(current).__module__.startswith("tortoise") and _SQLITE_UNAVAILABLE.search(text):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def normalise_url(url: str) -> str:
     if url.startswith("postgresql://"):
         return "postgres://" + url[len("postgresql://") :]
@@ -45,6 +107,15 @@ def normalise_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite://")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (None for PostgreSQL and :memory:)."""
+    url = normalise_url(url)
+    if not is_sqlite(url):
+        return None
+    path = url[len("sqlite://") :].partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
@@ -90,6 +161,43 @@ async def upgrade(url: str) -> None:
         await migrate(config=tortoise_config(url))
     finally:
         await Tortoise.close_connections()
+
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
+UPGRADE_HINT = "请先运行 `lianxin db upgrade` / run `lianxin db upgrade` first"
+
+
+async def schema_problem(url: str) -> str | None:
+    """One line saying why this database cannot be served (missing, not migrated,
+    unreachable), or None. Never creates an SQLite file."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        return f"数据库文件不存在 / no database at {path.resolve()}: {UPGRADE_HINT}"
+    expected = {p.stem for p in MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py")}
+    try:
+        await init_db(url)
+        try:
+            _, rows = await connections.get("default").execute_query(
+                "SELECT name FROM tortoise_migrations WHERE app = 'models'"
+            )
+            applied = {r["name"] for r in rows}
+        finally:
+            await close_db()
+    except Exception as exc:
+        if not _no_table(exc):
+            return f"数据库无法连接 / database unreachable ({exc}); check [database] url"
+        applied = set()
+    missing = sorted(expected - applied)
+    if missing:
+        return f"数据库结构未升级（缺 {missing[0]}）/ schema not migrated: {UPGRADE_HINT}"
+    return None
+
+
+def _no_table(exc: BaseException) -> bool:
+    cause = exc.__cause__ or exc
+    return isinstance(cause, asyncpg.exceptions.UndefinedTableError) or (
+        "no such table" in str(exc).lower()
+    )
 
 
 async def ping() -> bool:

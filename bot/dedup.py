@@ -16,6 +16,7 @@ first delivery is still running waits for it and gets the same reply.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections import OrderedDict
@@ -25,9 +26,22 @@ from datetime import UTC, datetime
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
+from bot.db import is_unavailable
 from models.events import InboundEvent
 
 log = logging.getLogger("lianxin.dedup")
+
+# inbound_event.event_key / user_key: longer values are stored as a digest, so that a
+# 300-character message id fits (and fails nobody else's insert) and still dedups.
+EVENT_KEY_MAX = 191
+USER_KEY_MAX = 160
+
+
+def stored_key(key: str, limit: int = EVENT_KEY_MAX) -> str:
+    """``key`` itself when it fits the column, else a fixed-length digest of it."""
+    if len(key) <= limit:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(slots=True)
@@ -81,7 +95,15 @@ class DedupGate:
     ) -> bool:
         """True when this is the first delivery of the event (written in the next batch)."""
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(platform, event_key, user_key, command[:32], fut))
+        self._pending.append(
+            _Pending(
+                platform,
+                stored_key(event_key),
+                stored_key(user_key, USER_KEY_MAX),
+                command[:32],
+                fut,
+            )
+        )
         if self._flusher is None or self._flusher.done():
             self._wake = asyncio.Event()
             self._flusher = asyncio.create_task(self._flush_loop())
@@ -106,11 +128,20 @@ class DedupGate:
             try:
                 inserted = await self._insert(batch)
             except Exception as exc:
-                log.exception("dedup batch write failed")
+                if is_unavailable(exc) or len(batch) == 1:
+                    for p in batch:
+                        if not p.future.done():
+                            p.future.set_exception(exc)
+                    continue
+                # One bad row must not fail the others: write them one by one.
+                inserted = set()
                 for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(exc)
-                continue
+                    try:
+                        inserted |= await self._insert([p])
+                    except Exception as exc:
+                        log.warning("dedup key %r not written: %s", p.event_key[:40], exc)
+                        if not p.future.done():
+                            p.future.set_exception(exc)
             for p in batch:
                 if not p.future.done():
                     p.future.set_result(id(p) in inserted)
@@ -152,14 +183,17 @@ class DedupGate:
         """Insert the key; None when it exists (call inside the change's transaction)."""
         try:
             return await InboundEvent.create(
-                platform=platform, event_key=event_key, user_key=user_key, command=command[:32]
+                platform=platform,
+                event_key=stored_key(event_key),
+                user_key=stored_key(user_key, USER_KEY_MAX),
+                command=command[:32],
             )
         except IntegrityError:
             return None
 
     @staticmethod
     async def stored_replies(platform: str, event_key: str) -> list[str]:
-        row = await InboundEvent.filter(platform=platform, event_key=event_key).first()
+        row = await InboundEvent.filter(platform=platform, event_key=stored_key(event_key)).first()
         if row is None or not row.reply:
             return []
         try:

@@ -13,16 +13,26 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
 from bot.audit import record_command
 from bot.context import Ctx
+from bot.db import is_unavailable
 from bot.dialogs import DialogControl
+from bot.guess import offer_command
 from bot.inbound import Inbound, Reply
 from bot.logs import log_event
-from bot.text import fold_width, mask_private, split_command, split_glued, tokenize
+from bot.text import (
+    fold_width,
+    mask_private,
+    split_command,
+    split_glued,
+    tokenize,
+    trim_trailing,
+)
 from models.errors import DomainError
 
 if TYPE_CHECKING:
@@ -60,7 +70,9 @@ class Dispatcher:
         self.registry = runtime.registry
 
     # -- entry point ------------------------------------------------------
-    async def handle(self, inb: Inbound) -> list[Reply]:
+    async def handle(self, inb: Inbound, *, replay: bool = False) -> list[Reply]:
+        """The replies to ``inb``. ``replay``: from the journal (bot/journal.py) — a
+        database failure is raised to it instead of being kept again."""
         started = time.perf_counter()
         answer = _Answer([], "", "ignored")
         key = f"{inb.platform}\x00{inb.event_id}" if inb.event_id else None
@@ -75,17 +87,22 @@ class Dispatcher:
                     return answer.replies
                 self.rt.dedup.begin(key)
             try:
-                answer = await self._dispatch(inb)
+                answer = await self._dispatch_or_keep(inb, replay)
             finally:
                 if key is not None:
-                    done = answer.outcome not in ("error", "ignored") or answer.replies
+                    kept = answer.outcome == "journal"  # not handled yet: a replay must run
+                    done = not kept and (
+                        answer.outcome not in ("error", "ignored") or answer.replies
+                    )
                     self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
             if inb.is_group:  # what a group reads never holds a full phone or ID number
                 answer.replies = [Reply(mask_private(r.text), r.at_sender) for r in answer.replies]
             if answer.outcome == "duplicate":
                 self.rt.metrics.dedup_hits.labels(inb.platform).inc()
             return answer.replies
-        except Exception:
+        except Exception as exc:
+            if replay and is_unavailable(exc):
+                raise
             log.exception("handler failed for %s", inb.user_key)
             answer = _Answer([Reply(self.rt.templates.render("error"))], answer.label, "error")
             return answer.replies
@@ -102,6 +119,22 @@ class Dispatcher:
                 outcome=answer.outcome,
                 ms=round(elapsed * 1000, 2),
             )
+
+    async def _dispatch_or_keep(self, inb: Inbound, replay: bool) -> _Answer:
+        """Handle ``inb``, or keep it in the journal while the database cannot be written."""
+        journal = self.rt.journal
+        if journal is None or replay:
+            return await self._dispatch(inb)
+        if not journal.must_keep():
+            try:
+                return await self._dispatch(inb)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                journal.health.mark_down(f"{type(exc).__name__}: {exc}")
+        first = await journal.keep(inb)
+        replies = [Reply(self.rt.templates.render("journal_kept"), at_sender=inb.is_group)]
+        return _Answer(replies if first else [], "journal", "journal")
 
     async def _dispatch(self, inb: Inbound) -> _Answer:
         if not inb.ids_ok:
@@ -168,14 +201,11 @@ class Dispatcher:
         words = fold_width(inb.text).strip()
         first, _, rest = words.partition(" ")
         # Plain words that name a command run it ("帮助", "报到"); in private chats a
-        # number picks from the menu /帮助 shows.
+        # number opens that service of the menu /帮助 shows.
         if first.lower() in self.registry.by_name:
             return self._plan_command(ctx, first.lower(), rest)
         if not inb.is_group and first.isdigit():
-            menu = self.menu_for(ctx.caller, ctx.org, ctx.inbound.is_group)
-            index = int(first) - 1
-            if 0 <= index < len(menu):
-                return self._plan_command(ctx, menu[index].name, rest)
+            return self._plan_command(ctx, "help", first)
         handler = self.registry.events.get("plain")
         if handler is None:
             return _Answer([], "", "ignored")
@@ -183,7 +213,9 @@ class Dispatcher:
 
     def _plan_command(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
         cmd = self.registry.find(word)
-        if cmd is None and word:
+        # "/诉求路灯坏了" is glued; "/取消报明" is 取消报名 mistyped, not 取消 + 报明.
+        sure = cmd is None and word and self.registry.guess(word, ctx.caller, ctx.org)
+        if cmd is None and word and not (sure and sure.confident):
             glued = split_glued(word, self.registry.names_longest_first)
             if glued is not None:
                 cmd = self.registry.find(glued[0])
@@ -192,11 +224,7 @@ class Dispatcher:
             if not word:
                 cmd = self.registry.find("help")
             else:
-                guess = self.registry.closest(word, ctx.caller, ctx.org)
-                text = self.rt.templates.render(
-                    "unknown_command", word=word, guess=guess, caller=ctx.caller
-                )
-                return _Answer([Reply(text, at_sender=ctx.inbound.is_group)], "?", "unknown")
+                return self._plan_guess(ctx, word, rest)
         assert cmd is not None
         ctx.command = cmd
         if not cmd.permission.check(ctx.caller, ctx.org):
@@ -216,6 +244,32 @@ class Dispatcher:
             return self._refuse(ctx, cmd, "bad_args", given=len(args))
         ctx.args, ctx.rest = args, rest
         return _Plan(func, ctx, cmd.key, cmd.mutates)
+
+    def _plan_guess(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
+        """An unknown command word. A sure match (/报道, /qiandao) of a read-only command
+        runs it with a note; a command that changes state is only offered (bot/guess.py)."""
+        match = self.registry.guess(word, ctx.caller, ctx.org)
+        if match is not None and match.confident and not match.value.mutates:
+            note = self.rt.templates.render("guess_note", command=match.value)
+            return with_note(self._plan_command(ctx, match.value.name, rest), note)
+        cmd = match.value if match else None
+        if cmd is not None and not ctx.inbound.is_group:
+            return _Plan(partial(offer_command, word=word, command=cmd, rest=rest), ctx, "?", True)
+        text = self.rt.templates.render("unknown_command", word=word, guess=cmd, offer=False)
+        return _Answer([Reply(text, at_sender=ctx.inbound.is_group)], "?", "unknown")
+
+    async def run_inline(self, ctx: Ctx, word: str | None, rest: str = "") -> list[Reply]:
+        """From a dialog step: run the command `word`, or (None) the message as if no
+        dialog were open, inside the step's transaction; a refusal undoes only its part."""
+        plan = await self._plan(ctx) if word is None else self._plan_command(ctx, word, rest)
+        if isinstance(plan, _Answer):
+            return plan.replies
+        try:
+            async with in_transaction():  # a savepoint
+                return as_replies(await plan.func(plan.ctx))
+        except DomainError as err:
+            text = self.rt.templates.render("refused", code=err.code, **err.details)
+            return [Reply(text, at_sender=ctx.inbound.is_group)]
 
     def _refuse(self, ctx: Ctx, cmd: Command, why: str, **extra: Any) -> _Answer:
         info = self.rt.templates.command_info(cmd.key)
@@ -293,7 +347,7 @@ def split_args(rest: str, cmd: Command) -> list[str]:
     if not rest:
         return []
     if not (cmd.args and cmd.args[-1].rest):
-        return tokenize(rest)
+        return [t for t in map(trim_trailing, tokenize(rest)) if t]
     fixed = len(cmd.args) - 1
     folded = fold_width(rest)  # same length as `rest`: positions carry over
     pos, head = 0, []
@@ -309,6 +363,31 @@ def split_args(rest: str, cmd: Command) -> list[str]:
         pos = end
     tail = rest[pos:].strip()
     return head + ([tail] if tail else [])
+
+
+def with_note(plan: _Plan | _Answer, note: str) -> _Plan | _Answer:
+    """The same answer with `note` as its first line ("已按 /报到 处理")."""
+
+    def first(replies: list[Reply]) -> list[Reply]:
+        if not replies:
+            return [Reply(note)]
+        head = replies[0]
+        return [Reply(f"{note}\n{head.text}", head.at_sender), *replies[1:]]
+
+    if isinstance(plan, _Answer):
+        plan.replies = first(plan.replies)
+        return plan
+    func = plan.func
+
+    async def noted(ctx: Ctx) -> list[Reply]:  # read-only commands only: nothing to undo
+        try:
+            return first(as_replies(await func(ctx)))
+        except DomainError as err:
+            text = ctx.runtime.templates.render("refused", code=err.code, **err.details)
+            return first([Reply(text, at_sender=ctx.inbound.is_group)])
+
+    plan.func = noted
+    return plan
 
 
 def as_replies(result: Any) -> list[Reply]:

@@ -262,6 +262,10 @@ async def activity_rows(
             "confirmed": f["confirmed"],
             "waitlisted": f["waitlisted"],
             "attended": f["attended"],
+            "attended_members": f["attended_members"],
+            "attended_residents": f["attended_residents"],
+            "offered": f["offered"],
+            "late_cancels": f["late_cancels"],
             "walk_ins": f["walk_ins"],
             "signed_up": "、".join(s.person.name for s in roster if s.status == "confirmed"),
             "attendees": "、".join(s.person.name for s in roster if s.attended_at is not None),
@@ -314,6 +318,7 @@ async def timebank_rows(
     )
     start = day_start(date_from) if date_from else None
     end = day_start(date_to + timedelta(days=1)) if date_to else None
+    codes = await redemption_codes([e.ref for e in entries if e.ref])
     running: dict[int, Decimal] = {}
     rows = []
     for e in entries:
@@ -331,9 +336,23 @@ async def timebank_rows(
             "item": e.item,
             "officer": e.officer.name if e.officer else "",
             "org": e.org.name if e.org else "",
+            "reason": e.reason,
+            "appeal": e.appeal_id or "",
+            "code": codes.get(e.ref or "", ""),
         }
         rows.append([values[k] for k in head])
     return [head[k] for k in head], rows
+
+
+async def redemption_codes(refs: list[str]) -> dict[str, str]:
+    """ref "red:<id>" of a catalogue redemption → its 核销码 (and whether it was used)."""
+    from models.redemption import Redemption
+
+    ids = [int(r[4:]) for r in refs if r.startswith("red:") and r[4:].isdigit()]
+    rows = await Redemption.filter(id__in=ids).values_list("id", "code", "status")
+    return {
+        f"red:{i}": f"{code}（{'已核销' if st == 'used' else '未核销'}）" for i, code, st in rows
+    }
 
 
 async def export_timebank(

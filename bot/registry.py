@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.fuzzy import Match, WordIndex
 from bot.text import fold_width
 
 if TYPE_CHECKING:
@@ -276,20 +277,18 @@ class Registry:
                 self.events[ev.kind] = ev
         # Longest first, for "/绑定DEMO" typed without a space.
         self.names_longest_first = sorted(self.by_name, key=len, reverse=True)
+        # Pinyin of every name, computed once here rather than per message.
+        self.index = WordIndex(self.by_name.items())
 
     def find(self, word: str) -> Command | None:
         return self.by_name.get(word)
 
     def closest(self, word: str, caller: Caller, org: OrgView | None) -> Command | None:
-        """The command the person most likely meant (difflib over every name they may use)."""
-        import difflib
+        """The command the person most likely meant, among those they may use."""
+        match = self.guess(word, caller, org)
+        return match.value if match else None
 
-        usable = {n: c for n, c in self.by_name.items() if c.permission.check(caller, org)}
-        match = difflib.get_close_matches(word, list(usable), n=1, cutoff=0.4)
-        if match:
-            return usable[match[0]]
-        # One shared character is a good hint in Chinese ("报导" → "报到").
-        for n, c in usable.items():
-            if len(word) <= 4 and not n.isascii() and set(word) & set(n):
-                return c
-        return None
+    def guess(self, word: str, caller: Caller, org: OrgView | None) -> Match[Command] | None:
+        """Nearest command by characters, then by pinyin (bot/fuzzy.py); `confident`
+        when it is the same word up to homophones (/报道), pinyin (/qiandao), numerals."""
+        return self.index.closest(word, lambda c: c.permission.check(caller, org))

@@ -26,13 +26,16 @@ from bot.templates import Templates
 
 log = logging.getLogger("lianxin.runtime")
 
-# platform → "module:function(section_config, http_session, token_cache) -> Sender | None"
+# platform → "module:function(section_config, http_session, token_cache) -> Sender | None";
+# the config section is the platform's name with "-" as "_" ([wecom_bot] for wecom-bot).
 SENDER_BUILDERS = {
     "console": "bot.senders.console:build",
     "wechat": "bot.senders.wechat:build",
     "onebot": "bot.senders.onebot:build",
     "wecom": "bot.senders.wecom:build",
     "qq": "bot.senders.qq:build",
+    "onebot12": "bot.senders.onebot12:build",
+    "wecom-bot": "bot.senders.wecom_bot:build",
 }
 
 
@@ -52,6 +55,8 @@ class Runtime:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     clock: Clock = field(default_factory=Clock)
     broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
+    # bot.journal.Journal: events kept while the database is down (set by `lianxin serve`'s app).
+    journal: Any = None
     seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
 
     @classmethod
@@ -93,7 +98,7 @@ class Runtime:
         assert self.http is not None
         tokens = TokenCache()
         for platform, ref in SENDER_BUILDERS.items():
-            section = getattr(self.config, platform)
+            section = getattr(self.config, platform.replace("-", "_"))
             module_name, _, func = ref.partition(":")
             enabled = self.config.console_enabled if platform == "console" else section.enabled
             if not enabled or importlib.util.find_spec(module_name) is None:

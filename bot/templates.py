@@ -41,6 +41,7 @@ class Templates:
         # templates rendered without a formatter (refused.j2 gets only the error's details).
         self.env.filters["when"] = _when
         self._memo: dict[Hashable, str] = {}
+        self._vocabularies: dict[str, dict[str, Any]] = {}
 
     def render(self, _template: str, /, **variables: Any) -> str:
         template = self.env.get_template(f"{_template}.j2")
@@ -61,6 +62,14 @@ class Templates:
         """Per command key: summary, usage, example (commands.toml)."""
         path = self.directory / "commands.toml"
         return tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+
+    def vocabulary(self, name: str) -> dict[str, Any]:
+        """A TOML file beside the templates (menu.toml, intents.toml), read once."""
+        data = self._vocabularies.get(name)
+        if data is None:
+            data = tomllib.loads((self.directory / f"{name}.toml").read_text("utf-8"))
+            self._vocabularies[name] = data
+        return data
 
     def command_info(self, key: str) -> dict[str, str]:
         info = self.commands.get(key, {})

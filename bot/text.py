@@ -19,6 +19,9 @@ COMMAND_PREFIXES = ("/", "、")
 _LEADING_MENTIONS = re.compile(r"^(?:\s*@[^\s@]+)+\s*")
 # Punctuation people put between a command and its argument: "/绑定：DEMO".
 _ARG_LEAD = ":：,，、;；"
+# What a phone keyboard puts after a word: "/帮助。" is /帮助 (after folding, "！？，"
+# are "!?,"). A command word ends at these; left alone they are not an argument.
+_TRAILING = "。!?,、.！？，"
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "「": "」", "『": "』"}
 
 
@@ -43,13 +46,14 @@ def split_command(text: str) -> CommandText | None:
     if not folded or folded[0] not in COMMAND_PREFIXES:
         return None
     body = folded[1:].lstrip()
-    m = re.match(r"[^\s:：,，;；]+", body)
+    m = re.match(r"[^\s:：,，;；。、]+", body)
     if not m:
         return CommandText("", "")
+    word = m.group(0).rstrip(_TRAILING)  # "帮助!" but "<!doctype" stays a word
     # Keep the original characters of the rest: content like "路灯坏了，请修" stays as typed.
     original = strip_mentions(text.translate({0x2005: 0x20})).strip()[1:].lstrip()
-    rest = original[m.end() :].strip().lstrip(_ARG_LEAD).strip()
-    return CommandText(m.group(0).lower(), rest)
+    rest = original[m.end() :].strip().lstrip(_ARG_LEAD + _TRAILING).strip()
+    return CommandText(word.lower(), rest)
 
 
 def split_glued(word: str, names: list[str]) -> tuple[str, str] | None:
@@ -61,6 +65,11 @@ def split_glued(word: str, names: list[str]) -> tuple[str, str] | None:
         if word.startswith(name) and len(word) > len(name):
             return name, word[len(name) :]
     return None
+
+
+def trim_trailing(word: str) -> str:
+    """ "12。" → "12": the full stop a phone keyboard adds after an argument."""
+    return word.rstrip(_TRAILING)
 
 
 def tokenize(rest: str) -> list[str]:

@@ -7,8 +7,11 @@ from handlers.checkin import router as checkin_router
 from handlers.grids import router as grids_router
 from handlers.help import router as help_router
 from handlers.login import router as login_router
+from handlers.redemption import router as redemption_router
 from handlers.request_followup import router as request_followup_router
 from handlers.requests import router as requests_router
+from handlers.talk import router as talk_router
+from handlers.timebank import router as timebank_router
 
 # Order is the order /帮助 lists commands in.
 ROUTERS = [
@@ -18,7 +21,10 @@ ROUTERS = [
     request_followup_router,
     checkin_router,
     activities_router,
+    timebank_router,
+    redemption_router,
     broadcasts_router,
+    talk_router,
     login_router,
     grids_router,
 ]

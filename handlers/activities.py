@@ -189,6 +189,14 @@ async def signup_targets(signups: list[Signup]) -> list[str]:
     return list(dict.fromkeys(targets))
 
 
+async def tell_promoted(ctx: Ctx, act: Activity, promoted: list[Signup]) -> None:
+    """Each person promoted from the waitlist is asked to /确认参加 by their deadline."""
+    for s in promoted:
+        targets = await user_targets(s.person_id)
+        key = f"act:{act.id}:promoted:{s.id}"
+        notify(ctx, targets, "act_notice", key, kind="promoted", act=act, signup=s)
+
+
 # -- 发布活动 -------------------------------------------------------------------------
 @router.command(
     "发布活动",
@@ -440,16 +448,9 @@ async def edit_activity(ctx: Ctx) -> Reply:
         changes = {field: audience}
     else:
         changes = {field: value}
-    promoted = await act.revise(await ctx.person(), now=now, **changes)
-    for s in promoted:
-        notify(
-            ctx,
-            await user_targets(s.person_id),
-            "act_notice",
-            f"act:{act.id}:promoted:{s.id}",
-            kind="promoted",
-            act=act,
-        )
+    hours = settings(ctx).confirm_window_hours
+    promoted = await act.revise(await ctx.person(), now=now, confirm_hours=hours, **changes)
+    await tell_promoted(ctx, act, promoted)
     if field in ("time", "place"):
         others = [
             s
@@ -571,16 +572,13 @@ async def join(ctx: Ctx) -> Reply:
 async def unjoin(ctx: Ctx) -> Reply:
     """取消报名；空出的名额按顺序给候补的人，并通知他们。"""
     act = await Activity.by_number(ctx.args[0])
-    promoted = await act.leave(await ctx.person())
-    for s in promoted:
-        notify(
-            ctx,
-            await user_targets(s.person_id),
-            "act_notice",
-            f"act:{act.id}:promoted:{s.id}",
-            kind="promoted",
-            act=act,
-        )
+    cfg = settings(ctx)
+    promoted = await act.leave(
+        await ctx.person(),
+        confirm_hours=cfg.confirm_window_hours,
+        late_cancel_hours=cfg.late_cancel_hours,
+    )
+    await tell_promoted(ctx, act, promoted)
     return say(ctx, "act_done", action="unjoined", act=act)
 
 
@@ -701,12 +699,20 @@ async def _find_person(ctx: Ctx, text: str) -> Person:
 @router.command(
     "兑换",
     "redeem",
-    permission=OFFICER,
-    args=[Arg("who"), Arg("hours"), Arg("item", rest=True)],
+    args=[Arg("who"), Arg("hours", required=False), Arg("item", required=False, rest=True)],
     mutates=True,
 )
 async def redeem(ctx: Ctx) -> Reply:
-    """时间银行兑换：扣成员的小时数换物品或服务，不许透支，记下经办人。"""
+    """`/兑换 物品`：用自己的余额兑换目录里的一项（handlers/redemption.py）；
+    `/兑换 成员 小时 物品`（党务工作者）：扣成员的小时数换物品或服务，不许透支，记下经办人。"""
+    if len(ctx.args) == 1:
+        from handlers.redemption import redeem_item  # (it imports this module)
+
+        return await redeem_item(ctx, ctx.args[0])
+    if len(ctx.args) < 3 or not OFFICER.check(ctx.caller, ctx.org):
+        raise DomainError(
+            "redeem_usage", officer=OFFICER.check(ctx.caller, ctx.org), for_member=len(ctx.args) > 1
+        )
     person = await _find_person(ctx, ctx.args[0])
     org = await publishing_org(ctx) if (ctx.org or ctx.caller.officer_orgs()) else None
     entry, left = await TimeBankEntry.redeem(
@@ -728,10 +734,13 @@ async def redeem(ctx: Ctx) -> Reply:
 async def points(ctx: Ctx) -> Reply:
     """我的积分：签到、志愿服务、学习；本月和累计。"""
     me = ctx.caller.person_id
-    empty = {"attendance": 0, "volunteer": 0, "lesson": 0, "total": 0}
+    empty = {"attendance": 0, "volunteer": 0, "lesson": 0, "adjust": 0, "redeem": 0, "total": 0}
     month = await points_of(me, month_range(utcnow())[0]) if me is not None else empty
     total = await points_of(me) if me is not None else empty
-    return say(ctx, "act_points", month=month, total=total)
+    from handlers.timebank import adjustments_of  # (it imports this module)
+
+    adjusted = await adjustments_of(me) if me is not None else []
+    return say(ctx, "act_points", month=month, total=total, adjusted=adjusted)
 
 
 async def my_org(ctx: Ctx) -> Organization:

@@ -2,40 +2,80 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.context import Ctx
 from bot.inbound import Reply
-from bot.registry import Arg, Router
+from bot.registry import Arg, Command, Router
+from bot.templates import Templates
+from bot.text import trim_trailing
 
 router = Router("help")
 
 
 @router.command("帮助", "菜单", "help", args=[Arg("command", required=False)])
 async def help_command(ctx: Ctx) -> Reply:
-    """列出可用命令；`/帮助 命令` 看一条的详细用法。"""
-    dispatcher = ctx.runtime.dispatcher
+    """短菜单：能用的服务编上号；`/帮助 编号` 看这项服务的命令和例子，`/帮助 全部`
+    列出全部命令，`/帮助 命令` 看一条的详细用法。"""
     templates = ctx.runtime.templates
-    if ctx.args:
-        word = ctx.args[0].lstrip("/／、").lower()
+    menu = ctx.runtime.dispatcher.menu_for(ctx.caller, ctx.org, ctx.inbound.is_group)
+    services = services_for(templates, menu)
+    word = trim_trailing(ctx.args[0].lstrip("/／、").lower()) if ctx.args else ""
+    # Each text depends only on the menu, the org and the chat kind: rendered once.
+    base = (tuple(c.key for c in menu), ctx.org, ctx.inbound.is_group)
+    if word in templates.vocabulary("menu")["words"]["all"]:
+        items = [(c, templates.command_info(c.key)) for c in menu]
+        text = templates.memo(
+            ("help", *base),
+            lambda: templates.render("help", items=items, org=ctx.org, is_group=base[2]),
+        )
+        return Reply(text, at_sender=base[2])
+    if word.isdigit() and 1 <= int(word) <= len(services):
+        index = int(word) - 1
+        text = templates.memo(
+            ("help_service", index, *base),
+            lambda: templates.render("help_service", service=services[index], is_group=base[2]),
+        )
+        return Reply(text, at_sender=base[2])
+    if word and not word.isdigit():
         cmd = ctx.runtime.registry.find(word)
         if cmd is None:
             guess = ctx.runtime.registry.closest(word, ctx.caller, ctx.org)
-            return ctx.render("unknown_command", word=word, guess=guess)
+            return ctx.render("unknown_command", word=word, guess=guess, offer=False)
         allowed = cmd.permission.check(ctx.caller, ctx.org)
         info = templates.command_info(cmd.key)
         return ctx.render("help_one", command=cmd, info=info, allowed=allowed)
-    menu = dispatcher.menu_for(ctx.caller, ctx.org, ctx.inbound.is_group)
-    # The list depends only on these three, so it is rendered once per combination.
-    key = ("help", tuple(c.key for c in menu), ctx.org, ctx.inbound.is_group)
     text = templates.memo(
-        key,
+        ("help_menu", bool(word), *base),
         lambda: templates.render(
-            "help",
-            items=[(c, templates.command_info(c.key)) for c in menu],
-            org=ctx.org,
-            is_group=ctx.inbound.is_group,
+            "help_menu", services=services, org=ctx.org, is_group=base[2], wrong_number=bool(word)
         ),
     )
-    return Reply(text, at_sender=ctx.inbound.is_group)
+    return Reply(text, at_sender=base[2])
+
+
+def services_for(templates: Templates, menu: list[Command]) -> list[Service]:
+    """The services of menu.toml with the commands of `menu` in each; empty ones left out."""
+    usable = {c.key: c for c in menu}
+    found = []
+    for service in templates.vocabulary("menu")["service"]:
+        items = [
+            (usable[key], templates.command_info(key))
+            for key in service["commands"]
+            if key in usable
+        ]
+        if items:
+            officer = service.get("officer", False)
+            found.append(Service(service["name"], service.get("hint", ""), items, officer))
+    return sorted(found, key=lambda s: s.officer)  # numbered as the menu shows them
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    hint: str
+    items: list[tuple[Command, dict[str, str]]]
+    officer: bool
 
 
 @router.command("我", "我是谁", "me")

@@ -45,6 +45,9 @@ async def start_requester_dialog(ctx: Ctx, req: ServiceRequest, dialog: str, hou
     if where is None:
         return
     user_key, chat_key = where
+    busy = await ctx.runtime.dialogs.current(user_key, chat_key)
+    if busy is not None and busy.expires_at > utcnow() and busy.dialog not in (dialog,):
+        return  # never cut into another conversation; the notice names the command too
     await ctx.runtime.dialogs.start(
         user_key,
         chat_key,
@@ -208,13 +211,25 @@ async def supervise(ctx: Ctx) -> Reply:
 
 
 # -- 附图 -------------------------------------------------------------------------
+def image_of(ctx: Ctx) -> tuple[str, str]:
+    """(media id, URL) of the image the platform sent with this message, if any."""
+    extra = ctx.inbound.extra
+    return str(extra.get("media_id", "")), str(extra.get("pic_url") or extra.get("url") or "")
+
+
+async def attach_sent_image(ctx: Ctx, req: ServiceRequest, kind: str) -> None:
+    """An image in the same message as /回单 or /诉求 (where the platform allows it)."""
+    media_id, url = image_of(ctx)
+    if media_id or url:
+        await req.attach(kind, media_id, url, await ctx.person())
+
+
 @router.on_event("image", mutates=True)
 async def image(ctx: Ctx) -> Reply | None:
     """An image right after /回单 (from the handler) or /诉求 (from the requester) is kept
     with that request as 附图; any other image gets the usual "text only" answer."""
     inb = ctx.inbound
-    media_id = str(inb.extra.get("media_id", ""))
-    url = str(inb.extra.get("pic_url") or inb.extra.get("url") or "")
+    media_id, url = image_of(ctx)
     me = ctx.caller.person_id
     if me is not None and (media_id or url):
         since = utcnow() - timedelta(minutes=ctx.runtime.config.requests.evidence_minutes)

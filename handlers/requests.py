@@ -10,8 +10,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import Q
-
 from bot.context import Ctx
 from bot.inbound import Inbound, Reply
 from bot.outbound import Push
@@ -28,6 +26,7 @@ from models.requests import (
     guess_category,
     local,
     monthly_figures,
+    scope_q,
     utcnow,
 )
 from models.workdays import remind_from
@@ -218,6 +217,9 @@ async def file_request(
     await notify(
         ctx, await officer_targets(org), "request_notice_new", f"req:{req.number}:new", req=req
     )
+    from handlers.request_followup import attach_sent_image  # (it imports this module)
+
+    await attach_sent_image(ctx, req, "filed")
     return req
 
 
@@ -288,7 +290,7 @@ async def forward(ctx: Ctx) -> Reply:
 )
 async def close(ctx: Ctx) -> Reply:
     """回单：写明办理结果，诉求人会在提交诉求的地方收到通知。"""
-    from handlers.request_followup import start_return_visit  # (it imports this module)
+    from handlers.request_followup import attach_sent_image, start_return_visit  # (cycle)
 
     req = await officer_request(ctx, ctx.args[0])
     visit_hours = ctx.runtime.config.requests.visit_hours
@@ -296,6 +298,7 @@ async def close(ctx: Ctx) -> Reply:
         ctx.args[1], await ctx.person(), chat=ctx.inbound.chat_key, visit_hours=visit_hours
     )
     await start_return_visit(ctx, req)
+    await attach_sent_image(ctx, req, "result")
     await notify(
         ctx,
         [req.reply_target],
@@ -348,10 +351,7 @@ async def queue(ctx: Ctx) -> Reply:
     orgs = [ctx.org] if ctx.org is not None else ctx.caller.officer_orgs()
     query = ServiceRequest.filter(status__in=OPEN_STATUSES)
     if not (ctx.org is None and ctx.caller.is_admin):
-        scope = Q()
-        for o in orgs:
-            scope |= Q(org__path__startswith=o.path) | Q(assignee_org__path__startswith=o.path)
-        query = query.filter(scope)
+        query = query.filter(scope_q([o.path for o in orgs]))
     rows = await query.order_by("due_at", "id").select_related("handler")
     now = utcnow()
     me = ctx.caller.person_id

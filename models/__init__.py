@@ -13,7 +13,10 @@ MODEL_MODULES = [
     "models.checkin",
     "models.broadcasts",
     "models.activities",
+    "models.claims",
+    "models.redemption",
     "models.web",
     "models.grids.households",
     "models.grids.ladder",
+    "models.bridges",
 ]

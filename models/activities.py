@@ -60,8 +60,12 @@ REQUIRED_MEETINGS = (
 )
 # Who may join: members of the publishing organisation's subtree / any member / anyone.
 AUDIENCES = ("org", "members", "everyone")
-ACTIVE = ("confirmed", "waitlisted")
-POINT_KINDS = ("attendance", "volunteer", "lesson")
+# offered = promoted from the waitlist, holding the seat until confirmed (models/waitlist.py)
+ACTIVE = ("confirmed", "waitlisted", "offered")
+SEATED = ("confirmed", "offered")
+MEMBER_ROLES = ("member", "officer")
+# adjust = /补积分 by an officer with a reason; redeem = a catalogue item (models/redemption.py)
+POINT_KINDS = ("attendance", "volunteer", "lesson", "adjust", "redeem")
 CODE_OPEN_MINUTES = 30
 TITLE_MAX = 60
 MAX_HOURS = Decimal("24")
@@ -328,8 +332,18 @@ class Activity(Model):
         except IntegrityError:  # the same person twice at once: the other one won
             raise DomainError("act_already_signed", number=self.id, status="", position=0) from None
 
-    async def leave(self, person: Person, *, now: datetime | None = None) -> list[Signup]:
-        """取消报名。释放的名额给候补的第一位；返回被递补的报名（要通知他们）。"""
+    async def leave(
+        self,
+        person: Person,
+        *,
+        now: datetime | None = None,
+        confirm_hours: float = 12.0,
+        late_cancel_hours: float = 0.0,
+    ) -> list[Signup]:
+        """取消报名。释放的名额给候补的第一位；返回被递补的报名（要通知他们）。
+        开始前 `late_cancel_hours` 内取消的，到场统计里算缺席。"""
+        from models.waitlist import is_late_cancel
+
         now = now or utcnow()
         await self._locked()
         mine = await Signup.filter(
@@ -341,18 +355,23 @@ class Activity(Model):
             raise DomainError("act_already_attended", number=self.id, at=mine.attended_at)
         if now >= self.starts_at and self.status == "open":
             raise DomainError("act_started", number=self.id, title=self.title)
+        late = mine.status == "confirmed" and is_late_cancel(now, self.starts_at, late_cancel_hours)
         count = await Signup.filter(id=mine.id, status__in=ACTIVE).update(
-            status="cancelled", active_key=None, cancelled_at=now, updated_at=now
+            status="cancelled", active_key=None, cancelled_at=now, updated_at=now, late_cancel=late
         )
         if count != 1:
             raise DomainError("act_not_signed", number=self.id)
-        if mine.status == "confirmed":
+        if mine.status in SEATED:
             await self._free_seat()
         mine.status = "cancelled"
-        return await self._promote(now) if self.status == "open" else []
+        return await self._promote(now, confirm_hours) if self.status == "open" else []
 
-    async def _promote(self, now: datetime) -> list[Signup]:
-        """Fill free seats from the waitlist, first come first served."""
+    async def _promote(self, now: datetime, confirm_hours: float = 12.0) -> list[Signup]:
+        """Offer free seats to the waitlist, first come first served; each must confirm
+        (/确认参加) by the deadline of models/waitlist.py."""
+        from models.waitlist import offer_deadline
+
+        deadline = offer_deadline(now, self.starts_at, confirm_hours)
         promoted: list[Signup] = []
         while True:
             first = (
@@ -361,17 +380,22 @@ class Activity(Model):
             if first is None or not await self._take_seat():
                 return promoted
             if await Signup.filter(id=first.id, status="waitlisted").update(
-                status="confirmed", promoted_at=now, updated_at=now
+                status="offered", promoted_at=now, offer_expires_at=deadline, updated_at=now
             ):
-                first.status = "confirmed"
-                first.promoted_at = now
+                first.status = "offered"
+                first.promoted_at, first.offer_expires_at = now, deadline
                 promoted.append(first)
             else:
                 await self._free_seat()
 
     # -- officers: change, cancel ------------------------------------------------------
     async def revise(
-        self, by: Person, *, now: datetime | None = None, **changes: Any
+        self,
+        by: Person,
+        *,
+        now: datetime | None = None,
+        confirm_hours: float = 12.0,
+        **changes: Any,
     ) -> list[Signup]:
         """修改活动（标题、时间、地点、名额、对象、时长、截止）；扩容时递补候补。
 
@@ -413,7 +437,7 @@ class Activity(Model):
             raise DomainError("act_cancelled", number=self.id, title=self.title)
         for key, value in update.items():
             setattr(self, key, value)
-        return await self._promote(now) if "capacity" in update else []
+        return await self._promote(now, confirm_hours) if "capacity" in update else []
 
     async def cancel(self, reason: str, by: Person, *, now: datetime | None = None) -> list[Signup]:
         """取消活动（写明原因）；返回要通知的报名（已确认和候补的）。"""
@@ -535,27 +559,49 @@ class Activity(Model):
         if hours > 0 and await TimeBankEntry.credit(person.id, self, hours, now=now):
             credited = hours
         points = 0
-        if points_attendance and await award_points(
-            person.id, "attendance", points_attendance, ref, org_id=self.org_id, now=now
+        # 群众 may join open activities; points (先锋指数) are for members only.
+        member = await RoleGrant.filter(person_id=person.id, role__in=MEMBER_ROLES).exists()
+        if (
+            member
+            and points_attendance
+            and await award_points(
+                person.id, "attendance", points_attendance, ref, org_id=self.org_id, now=now
+            )
         ):
             points += points_attendance
         volunteer_points = int((hours * points_per_hour).to_integral_value(ROUND_HALF_UP))
-        if volunteer_points and await award_points(
-            person.id, "volunteer", volunteer_points, ref, org_id=self.org_id, now=now
+        if (
+            member
+            and volunteer_points
+            and await award_points(
+                person.id, "volunteer", volunteer_points, ref, org_id=self.org_id, now=now
+            )
         ):
             points += volunteer_points
         return Attendance(mine, walk_in=walk_in, hours=credited, points=points)
 
     # -- reading -------------------------------------------------------------------------
     async def figures(self) -> dict[str, int]:
+        """Sign-ups and attendance; members and residents (群众) counted apart, and a
+        cancellation just before the start (late_cancel) counted as an absence."""
         rows = await Signup.filter(activity_id=self.id).values_list(
-            "status", "attended_at", "walk_in"
+            "status", "attended_at", "walk_in", "person_id", "late_cancel"
+        )
+        came = {p for _, a, _, p, _ in rows if a is not None}
+        members = set(
+            await RoleGrant.filter(person_id__in=came, role__in=MEMBER_ROLES).values_list(
+                "person_id", flat=True
+            )
         )
         return {
-            "confirmed": sum(1 for s, _, _ in rows if s == "confirmed"),
-            "waitlisted": sum(1 for s, _, _ in rows if s == "waitlisted"),
-            "attended": sum(1 for _, a, _ in rows if a is not None),
-            "walk_ins": sum(1 for _, a, w in rows if a is not None and w),
+            "confirmed": sum(1 for r in rows if r[0] == "confirmed"),
+            "offered": sum(1 for r in rows if r[0] == "offered"),
+            "waitlisted": sum(1 for r in rows if r[0] == "waitlisted"),
+            "attended": len(came),
+            "attended_members": len(came & members),
+            "attended_residents": len(came - members),
+            "walk_ins": sum(1 for _, a, w, _, _ in rows if a is not None and w),
+            "late_cancels": sum(1 for r in rows if r[0] == "cancelled" and r[4]),
         }
 
     async def roster(self) -> list[Signup]:
@@ -603,6 +649,8 @@ class Signup(Model):
     updated_at = fields.DatetimeField()
     promoted_at = fields.DatetimeField(null=True)
     cancelled_at = fields.DatetimeField(null=True)
+    offer_expires_at = fields.DatetimeField(null=True)  # offered: confirm by then
+    late_cancel = fields.BooleanField(default=False)  # cancelled just before the start
 
     class Meta:
         table = "activity_signup"
@@ -648,7 +696,8 @@ class TimeBankEntry(Model):
         "models.Organization", related_name="timebank", null=True, on_delete=fields.SET_NULL
     )
     hours = fields.DecimalField(max_digits=8, decimal_places=1)
-    kind = fields.CharField(max_length=16)  # credit / redeem
+    # credit / redeem; claim (a confirmed /登记时长), adjust (/补时长): models/claims.py
+    kind = fields.CharField(max_length=16)
     activity = fields.ForeignKeyField(
         "models.Activity", related_name="timebank", null=True, on_delete=fields.SET_NULL
     )
@@ -658,6 +707,10 @@ class TimeBankEntry(Model):
     item = fields.CharField(max_length=100, default="")
     # "act:<activity>:<person>" for a credit: each attendance is banked once.
     ref = fields.CharField(max_length=64, null=True, unique=True)
+    reason = fields.TextField(default="")  # why an officer adjusted it
+    appeal = fields.ForeignKeyField(
+        "models.PointsAppeal", related_name="timebank", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -738,9 +791,17 @@ class PointsEntry(Model):
     org = fields.ForeignKeyField(
         "models.Organization", related_name="points", null=True, on_delete=fields.SET_NULL
     )
-    kind = fields.CharField(max_length=16)  # attendance / volunteer / lesson
+    kind = fields.CharField(max_length=16)  # POINT_KINDS
     points = fields.IntField()
     ref = fields.CharField(max_length=64)
+    # For adjustments (/补积分): who, why, and the appeal it answers (models/claims.py).
+    officer = fields.ForeignKeyField(
+        "models.Person", related_name="points_adjusted", null=True, on_delete=fields.SET_NULL
+    )
+    reason = fields.TextField(default="")
+    appeal = fields.ForeignKeyField(
+        "models.PointsAppeal", related_name="points", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -881,15 +942,16 @@ async def compliance(branches: list[Organization], now: datetime | None = None) 
             ).order_by("starts_at", "id")
             meetings = []
             for act in acts:
-                f = await act.figures()
+                f = await act.figures()  # 三会一课 counts members only
                 whole = kind in ("general_meeting", "lecture") and members > 0
-                expected = members if whole else f["confirmed"]
-                rate = round(100 * f["attended"] / expected, 1) if expected else None
-                held = act.ends_at <= now and f["attended"] > 0
+                expected = members if whole else f["confirmed"] + f["late_cancels"]
+                came = f["attended_members"]
+                rate = round(100 * came / expected, 1) if expected else None
+                held = act.ends_at <= now and came > 0
                 meetings.append(
                     {
                         "activity": act,
-                        "attended": f["attended"],
+                        "attended": came,
                         "expected": expected,
                         "rate": rate,
                         "held": held,

@@ -76,7 +76,12 @@ class Person(Model):
 
     @property
     def name(self) -> str:
-        return self.real_name or self.display_name or f"#{self.id}"
+        return self.name_of(self.id, self.real_name, self.display_name)
+
+    @staticmethod
+    def name_of(person_id: int, real_name: str | None, display_name: str | None) -> str:
+        """How a person is called (also for rows read as plain values)."""
+        return real_name or display_name or f"#{person_id}"
 
 
 class Identity(Model):

@@ -526,6 +526,15 @@ class RequestEvent(Model):
         indexes = (("request_id", "created_at"),)
 
 
+def scope_q(paths: list[str]) -> Q:
+    """Requests that officers of these organisations look after: filed there or forwarded
+    there (the officer queue, in chat and on the workbench)."""
+    q = Q(pk__in=[])
+    for p in paths:
+        q |= Q(org__path__startswith=p) | Q(assignee_org__path__startswith=p)
+    return q
+
+
 # -- statistics (党务公开) --------------------------------------------------------
 async def monthly_figures(org: Organization, now: datetime | None = None) -> dict[str, Any]:
     """This month's figures for `org` and its subtree (Asia/Shanghai month).

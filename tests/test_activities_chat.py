@@ -24,6 +24,14 @@ async def town(console, demo):
     return console
 
 
+async def grant_member(user: str, code: str) -> None:
+    from bot.identity import IdentityService
+
+    identity = IdentityService()
+    person = await identity.ensure_person("console", user, user)
+    await identity.grant(person, "member", await Organization.get(code=code))
+
+
 async def publish(c, line: str = ONE_LINE) -> Activity:
     text = await c.one(line, user="secretary", group="g1")
     assert text.startswith("活动已发布，编号 "), text
@@ -134,9 +142,13 @@ async def test_signup_waitlist_promotion_and_privacy(town):
     # bob cancels: dave is promoted and told
     assert (await c.one(f"/取消报名 {n}", user="bob")).startswith("已取消报名")
     told = await Delivery.get(target="console:dave", purpose="activity")
-    assert told.text.startswith("候补递补成功：您已报名“敬老院志愿服务”")
+    assert told.text.startswith("候补递补：“敬老院志愿服务”（活动")
+    assert f"/确认参加 {n}" in told.text
+    assert "【待确认：" in await c.one("/我的活动", user="dave")
+    assert "候补递补给您了：请在" in await c.one(f"/活动 {n}", user="dave")
+    assert (await c.one(f"/确认参加 {n}", user="dave")).startswith("已确认参加")
     mine = await c.one("/我的活动", user="dave")
-    assert f"{n}. 敬老院志愿服务" in mine and "候补" not in mine
+    assert f"{n}. 敬老院志愿服务" in mine and "候补" not in mine and "待确认" not in mine
     assert "没有报名活动" in await c.one(f"/取消报名 {n}", user="bob")
     assert "还没有报名活动" in await c.one("/我的活动", user="zoe")
     rows = await Signup.filter(activity_id=n).order_by("id").values_list("status", flat=True)
@@ -179,7 +191,7 @@ async def test_edit_notifies_and_promotes(town):
         await c.one(f"/报名 {act.id}", user=u)
     text = await c.one(f"/修改活动 {act.id} 名额 3", user="secretary")
     assert "1 位候补已递补" in text
-    assert (await Delivery.get(target="console:dave")).text.startswith("候补递补成功")
+    assert (await Delivery.get(target="console:dave")).text.startswith("候补递补：")
     text = await c.one(f"/修改活动 {act.id} 地点 党群服务中心二楼", user="secretary")
     assert "已通知报名的人" in text
     changed = await Delivery.filter(target="console:bob", purpose="activity").first()
@@ -201,6 +213,7 @@ async def test_checkin_code_lockout_timebank_and_points(town):
     act = await starts_soon(await publish(c))
     n = act.id
     await c.one(f"/报名 {n}", user="bob")
+    await grant_member("bob", "ZB001")  # points are for members; carol stays a resident
     assert "还没有签到码" in await c.one(f"/签到 {n} 1234", user="bob")
     assert "只有党务工作者" in await c.one(f"/签到码 {n}", user="bob")
     # typed in the group, the code goes to the officer alone (else anyone there checks in)
@@ -338,7 +351,8 @@ async def test_reminders_and_summary_sent_once(town, client):
     rows = await Delivery.filter(purpose="activity_summary")
     assert len(rows) == 1 and rows[0].target == "console:secretary"
     assert rows[0].text == (
-        f"签到汇总：“敬老院志愿服务”（活动 {act.id}）已结束。报名 2 人，签到 1 人，到场率 50.0%。"
+        f"签到汇总：“敬老院志愿服务”（活动 {act.id}）已结束。报名 2 人，"
+        "签到 1 人（党员 0，群众 1），到场率 50.0%。"
     )
     assert await runtime.run_job(summary, act.ends_at + timedelta(days=2)) == []
 
@@ -354,7 +368,7 @@ async def test_jobs_are_scheduled(client):
 
 async def test_help_lists_the_commands(town):
     c = town
-    text = await c.one("/帮助", user="bob")
+    text = await c.one("/帮助 全部", user="bob")
     for name in (
         "/活动",
         "/报名",
@@ -367,7 +381,7 @@ async def test_help_lists_the_commands(town):
     ):
         assert name in text
     assert "/发布活动" not in text
-    officer = await c.one("/帮助", user="secretary")
+    officer = await c.one("/帮助 全部", user="secretary")
     for name in ("/发布活动", "/修改活动", "/取消活动", "/签到码", "/兑换", "/三会一课"):
         assert name in officer
     assert "用法：/签到 编号 签到码" in await c.one("/帮助 签到", user="bob")

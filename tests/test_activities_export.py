@@ -90,7 +90,20 @@ async def test_timebank_ledger_with_running_balance(ledger, tmp_path):
     assert await export_timebank("SQ001", "csv", out) == 2
     with out.open(encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["时间", "姓名", "类别", "小时", "余额", "活动", "兑换物品", "经办人", "组织"]
+    assert rows[0] == [
+        "时间",
+        "姓名",
+        "类别",
+        "小时",
+        "余额",
+        "活动",
+        "兑换物品",
+        "经办人",
+        "组织",
+        "原因",
+        "申诉编号",
+        "核销码",
+    ]
     assert rows[1][1:6] == ["张三", "存入", "2.0", "2.0", "敬老院志愿服务"]
     assert rows[2][1:8] == ["张三", "兑换", "-0.5", "1.5", "", "理发一次", "王书记"]
     assert await export_timebank("SQ002", "csv", out) == 0

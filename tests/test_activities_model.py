@@ -138,7 +138,8 @@ async def test_waitlist_and_promotion(world):
     statuses = (
         await Signup.filter(activity_id=act.id).order_by("id").values_list("status", flat=True)
     )
-    assert statuses == ["cancelled", "confirmed", "confirmed", "cancelled", "waitlisted"]
+    # the promoted one holds the seat until they confirm (models/waitlist.py)
+    assert statuses == ["cancelled", "confirmed", "offered", "cancelled", "waitlisted"]
 
 
 async def test_fifty_for_ten_seats_at_once(world):
@@ -249,6 +250,8 @@ async def test_checkin_code_window_and_lockout(world):
                 person, who, typed, now=now, points_attendance=5, points_per_hour=10
             )
 
+    # 甲 is a member (points); 乙 and 丙 are residents (群众: hours, no points)
+    await RoleGrant.create(person=people["甲"], role="member", org=orgs["ZB001"])
     for left in (4, 3, 2, 1):
         r = await attend(people["甲"], wrong)
         assert (r.wrong_code, r.attempts_left, r.locked_until) == (True, left, None)
@@ -271,7 +274,17 @@ async def test_checkin_code_window_and_lockout(world):
     await attend(people["丙"], code)
     assert (await refused(attend(people["丁"], code))).code == "act_full_no_walkin"
     f = await act.figures()
-    assert f == {"confirmed": 3, "waitlisted": 0, "attended": 3, "walk_ins": 2}
+    assert f == {
+        "confirmed": 3,
+        "offered": 0,
+        "waitlisted": 0,
+        "attended": 3,
+        "attended_members": 1,
+        "attended_residents": 2,
+        "walk_ins": 2,
+        "late_cancels": 0,
+    }
+    assert (await points_of(people["乙"].id))["total"] == 0 and await balance(people["乙"].id)
 
 
 async def test_checkin_refusals(world):
@@ -363,7 +376,14 @@ async def test_points_once_per_ref_and_leaderboard(world):
     with pytest.raises(ValueError):
         await award_points(a.id, "likes", 1, "x")
     assert await PointsEntry.filter(person_id=a.id).count() == 2
-    assert (await points_of(a.id)) == {"attendance": 0, "volunteer": 0, "lesson": 2, "total": 2}
+    assert (await points_of(a.id)) == {
+        "attendance": 0,
+        "volunteer": 0,
+        "lesson": 2,
+        "adjust": 0,
+        "redeem": 0,
+        "total": 2,
+    }
     top = await leaderboard(orgs["SQ001"], T0)
     assert [(p.display_name, n) for p, n in top] == [("乙", 5), ("甲", 2)]
     lessons = await leaderboard(orgs["SQ001"], T0, kind="lesson")

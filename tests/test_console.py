@@ -7,7 +7,7 @@ from models.people import GroupBinding, Identity, Person
 
 
 async def test_help_lists_commands_with_examples(console):
-    text = await console.one("/帮助")
+    text = await console.one("/帮助 全部")
     assert text.startswith("连心 · 可用命令")
     assert "1. /帮助 — 查看可用命令" in text
     assert "/我 — 看看我是谁" in text
@@ -34,8 +34,8 @@ async def test_phone_keyboard_variants(console):
 
 
 async def test_unknown_command_suggests_closest(console):
-    text = await console.one("/帮主")
-    assert "没有“/帮主”这个命令" in text
+    text = await console.one("/帮组")
+    assert "没有“/帮组”这个命令" in text
     assert "您是不是想输入 /帮助 ？" in text
 
 
@@ -103,7 +103,7 @@ async def test_group_ignores_chatter_but_answers_mentions(console):
 async def test_private_plain_words_and_menu_numbers(console):
     assert "发送 /帮助" in await console.one("你好")
     assert await console.one("帮助") == await console.one("/帮助")
-    assert await console.one("2") == await console.one("/我")
+    assert await console.one("2") == await console.one("/帮助 2")
 
 
 async def test_dialog_survives_in_database_and_finishes(console, db_url):

@@ -78,3 +78,33 @@ async def test_failed_command_rolls_back_its_dedup_key(console, db_url):
     text = await console.one("/绑定 NOPE", user="secretary", group="g", event_id="f-1")
     assert "没有找到组织代码" in text
     assert await InboundEvent.filter(event_key="f-1").count() == 0
+
+
+async def test_over_long_event_ids_fail_nobody(console, db_url):
+    # A 300-character OneBot message_id / WeChat MsgId, batched with innocent events.
+    long_ids = ["x" * 300, "y" * 300 + "1", "y" * 300 + "2"]
+    ids = [f"ok-{i}" for i in range(40)] + long_ids
+    replies = await asyncio.gather(
+        *[console.say("/我", user=f"u{i}", event_id=e) for i, e in enumerate(ids)]
+    )
+    assert all("平台身份" in r[0] for r in replies)
+    # Stored as a fixed-length digest: a retry of a long id is still recognised,
+    # and two long ids that share their first 191 characters stay two events.
+    assert await console.say("/我", user="u40", event_id=long_ids[0]) == replies[40]
+    assert await InboundEvent.filter(event_key__startswith="sha256:").count() == 3
+    answer = await console.say("/改称呼", user="v", event_id="z" * 400)
+    assert "怎么称呼您" in answer[0]
+    assert await console.say("/改称呼", user="v", event_id="z" * 400) == answer
+
+
+async def test_one_failing_row_does_not_fail_its_batch(db):
+    gate = DedupGate(flush_interval=0.05)
+    # A platform name longer than its column fails its own row only (PostgreSQL checks it).
+    results = await asyncio.gather(
+        gate.claim_batched("p" * 40, "bad"),
+        *[gate.claim_batched("wechat", f"good-{i}") for i in range(20)],
+        return_exceptions=True,
+    )
+    assert results[1:] == [True] * 20
+    assert await InboundEvent.filter(event_key__startswith="good-").count() == 20
+    await gate.close()

@@ -153,14 +153,23 @@ async def stage(name: str) -> str:
 
 async def test_the_ladder_from_suspected_to_lost_and_back(ladder):
     c = ladder
+    await member("赵七", None, cst(2026, 7, 1, 9))
     assert await run_ladder(c, cst(2026, 10, 15, 10)) == []  # August, September: 2 months
     sent = await run_ladder(c, cst(2026, 11, 1, 9))
     assert sorted(t for t, _ in sent) == ["console:gw1", "console:zb1"]
     texts = dict(sent)
-    assert texts["console:gw1"].startswith(
-        "失联排查任务：请联系 张三，最后联系 2026-07，已 3 个月没有联系上（疑似失联）。"
-    )
-    assert "请联系 李四，最后联系 2026-07" in texts["console:zb1"]
+    assert texts["console:gw1"].splitlines() == [
+        "失联排查任务：以下 1 位党员已经 3 个月以上没有联系上（疑似失联），请联系：",
+        "请联系 张三，最后联系 2026-07（3 个月）",
+        "联系上后告诉支部书记，由书记发送：/确认失联 姓名 已联系 情况",
+    ]
+    # one message per person to tell, listing everyone they should reach
+    assert texts["console:zb1"].splitlines()[:3] == [
+        "失联排查任务：以下 2 位党员已经 3 个月以上没有联系上（疑似失联），请联系：",
+        "请联系 李四，最后联系 2026-07（3 个月）",
+        "请联系 赵七，最后联系 2026-07（3 个月）",
+    ]
+    assert "张三" not in texts["console:zb1"]  # his grid member has it
     assert (await stage("张三"), await stage("李四"), await stage("王五")) == (
         "suspected",
         "suspected",
@@ -187,10 +196,19 @@ async def test_the_ladder_from_suspected_to_lost_and_back(ladder):
     assert "正常 → 疑似失联（满月未联系）" in one
     # six months: the secretary is asked to confirm, privately
     sent = await run_ladder(c, cst(2027, 2, 1, 9))
+    texts = sorted(text for _, text in sent)
     assert [t for t, _ in sent] == ["console:zb1", "console:zb1"]
-    assert sent[0][1].startswith("失联排查：李四 已 6 个月没有联系上（最后联系 2026-07）。")
     # 王五, last seen in September, has now been unreached four months
-    assert sent[1][1].startswith("失联排查任务：请联系 王五，最后联系 2026-09，已 4 个月")
+    assert texts[0].splitlines()[:2] == [
+        "失联排查任务：以下 1 位党员已经 3 个月以上没有联系上（疑似失联），请联系：",
+        "请联系 王五，最后联系 2026-09（4 个月）",
+    ]
+    assert texts[1].splitlines() == [
+        "失联排查：以下 2 位党员已经 6 个月以上没有联系上，请确认失联或记下联系：",
+        "请联系 李四，最后联系 2026-07（6 个月）",
+        "请联系 赵七，最后联系 2026-07（6 个月）",
+        "确认：/确认失联 姓名　联系上了：/确认失联 姓名 已联系 情况",
+    ]
     listing = await c.one("/失联", user="zb1")
     assert "李四　疑似失联（6 个月未联系，待书记确认）" in listing
     assert (await c.one("/确认失联 李四", user="zb1")).startswith(

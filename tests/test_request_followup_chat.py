@@ -268,3 +268,59 @@ async def test_the_ledger_shows_pauses_visits_supervision_and_evidence(town):
         "http://img/9.jpg",
     )
     assert "待补充 王书记 几楼？" in row["全过程"] and "回访 bob 基本满意" in row["全过程"]
+
+
+async def test_an_image_in_a_qq_group_after_closing_is_evidence(
+    aiohttp_client, aiohttp_server, db_url
+):
+    """OneBot: the image segment's file id and URL are kept with the request."""
+    from bot.demo import seed
+    from models.people import Organization
+    from tests.fakes.onebot_api import FakeOnebotAPI
+    from tests.test_channel_onebot import SECRET, Cqhttp, text
+
+    fake = await FakeOnebotAPI(access_token="tok").serve(aiohttp_server)
+    onebot = {"enabled": True, "secret": SECRET, "api_url": fake.base_url, "access_token": "tok"}
+    client = await aiohttp_client(create_app(make_config(db_url, onebot=onebot)))
+    runtime = client.app[RUNTIME]
+    await seed()
+    officer = await runtime.identity.ensure_person("onebot", "87654321", "王书记")
+    await runtime.identity.grant(officer, "officer", await Organization.get(code="SQ001"))
+    qq = Cqhttp(client)
+
+    async def send(user: int, segments: list) -> dict | None:
+        answer = await qq.send(qq.group(segments, user=user, group_id=123456789))
+        await runtime.settle()
+        return answer
+
+    await send(87654321, [text("/绑定 SQ001")])
+    filed = (await send(12345678, [text("/诉求 楼道灯坏了")]))["reply"]
+    no = number_in(filed)
+    await send(87654321, [text(f"/接单 {no}")])
+    with_text = {"type": "image", "data": {"file": "f0.image", "url": "https://q.cn/0.jpg"}}
+    await send(87654321, [text(f"/回单 {no} 已更换灯泡"), with_text])
+    image = {
+        "type": "image",
+        "data": {"file": "abc123.image", "url": "https://gchat.qpic.cn/x.jpg"},
+    }
+    answer = await send(87654321, [image])
+    assert answer["reply"] == f"已把图片作为回单附图存入 {no}。"
+    # anyone else's picture in the group is none of the bot's business
+    assert await send(11111111, [image]) is None
+    kept = await (await ServiceRequest.get(number=no)).attachments()
+    assert [(a.kind, a.media_id, a.url) for a in kept] == [
+        ("result", "f0.image", "https://q.cn/0.jpg"),  # sent with /回单
+        ("result", "abc123.image", "https://gchat.qpic.cn/x.jpg"),  # sent just after
+    ]
+
+
+async def test_a_return_visit_never_cuts_into_another_dialog(town):
+    c = town
+    no = await filed_and_taken(c)
+    # bob is in the middle of filing a second request step by step in the same group
+    assert "类别" in await c.one("/诉求", user="bob", group="g1")
+    await c.one(f"/回单 {no} 已更换灯泡", user="secretary", group="g1")
+    # his "1" still answers the category question, not the return visit
+    assert await c.one("1", user="bob", group="g1") == "请简要说明您的诉求（什么事、什么情况）。"
+    assert (await ServiceRequest.get(number=no)).visit == "asked"
+    assert await c.one(f"/回访 {no} 1", user="bob", group="g1") == f"感谢回访！{no}：满意。"

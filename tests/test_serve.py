@@ -12,8 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -23,17 +24,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(url: str, body: dict | None = None) -> tuple[int, bytes]:
+def _get(url: str, body: dict | None = None, timeout: float = 5) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
         return resp.status, resp.read()
 
 
 @contextlib.contextmanager
-def served(db_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`lianxin db upgrade`, then `lianxin serve` on a free port, up and answering."""
-    env = {**os.environ, "LIANXIN_DATABASE__URL": f"sqlite://{db_file}"}
+def served(
+    db_file: Path | str,
+    env: dict[str, str] | None = None,
+    before: Callable[[], None] | None = None,
+    user: str | None = None,
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`lianxin db upgrade`, then `lianxin serve` on a free port, up and answering.
+
+    ``db_file`` may be a database URL; ``env`` adds LIANXIN_* settings; ``before`` runs
+    between the upgrade and the start; ``user`` runs the server as that user (root only)."""
+    url = db_file if isinstance(db_file, str) else f"sqlite://{db_file}"
+    env = {**os.environ, "LIANXIN_DATABASE__URL": url, **(env or {})}
     subprocess.run(
         [sys.executable, "-m", "bot.cli", "db", "upgrade"],
         env=env,
@@ -41,6 +51,8 @@ def served(db_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
         timeout=60,
         capture_output=True,
     )
+    if before is not None:
+        before()
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
@@ -48,6 +60,7 @@ def served(db_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        user=user,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -56,6 +69,8 @@ def served(db_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
             try:
                 _get(f"{base}/healthz")
                 break
+            except urllib.error.HTTPError:
+                break  # up, and saying the database is not writable
             except OSError:
                 assert proc.poll() is None, proc.stderr.read()
                 assert time.monotonic() < deadline, "server did not start"

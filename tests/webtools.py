@@ -59,3 +59,12 @@ async def post_form(client: Any, path: str, data: dict[str, Any], page: str | No
     """Submit a form the way the browser does: with the CSRF token of a page just opened."""
     html = await (await client.get(page or path)).text()
     return await client.post(path, data={**data, "_csrf": csrf_in(html)}, allow_redirects=False)
+
+
+async def two_communities(console: Any) -> None:
+    """g1 bound to SQ001 (its officer: secretary), g2 bound to SQ002 (its officer: sq2)."""
+    from tests.conftest import grant_officer
+
+    await grant_officer("sq2", "SQ002")
+    await console.one("/绑定 SQ001", user="secretary", group="g1")
+    await console.one("/绑定 SQ002", user="sq2", group="g2")

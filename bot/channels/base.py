@@ -6,7 +6,7 @@ A channel never imports a handler; it only calls `runtime.dispatcher.handle`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -30,6 +30,10 @@ class Channel(ABC):
 
     async def shutdown(self) -> None:  # noqa: B027 - optional hook
         pass
+
+    def health(self) -> dict[str, Any]:
+        """Extra /healthz fields about the platform's side (none by default)."""
+        return {}
 
     def reject(self, status: int, reason: str, text: str = "") -> web.Response:
         """Refuse a request before dispatch, counted by reason (never a 500)."""

@@ -99,28 +99,50 @@ def message_content(message: Any, self_id: str) -> tuple[str, bool, str]:
     the rest add nothing. A message without text but with media gets that
     media's kind ("image", "voice", ...) so the dispatcher can say it only reads text.
     """
+    return segments_content(as_segments(message), self_id)
+
+
+def segments_content(
+    segments: list[dict[str, Any]],
+    self_id: str,
+    *,
+    mention: tuple[str, str] = ("at", "qq"),
+    media_kinds: dict[str, str] = MEDIA_KINDS,
+) -> tuple[str, bool, str]:
+    """`message_content` of well-formed segments; ``mention`` is the @ segment's
+    (type, id field): ("at", "qq") in v11, ("mention", "user_id") in OneBot 12."""
     parts: list[str] = []
     mentioned = False
     media = ""
-    for seg in as_segments(message):
+    mention_type, mention_key = mention
+    for seg in segments:
         kind = seg["type"]
         data = seg["data"]
         if kind == "text":
             value = data.get("text")
             if isinstance(value, str):
                 parts.append(value)
-        elif kind == "at":
-            qq = str(data.get("qq", ""))
-            if self_id and qq == self_id:
+        elif kind == mention_type:
+            who = str(data.get(mention_key, ""))
+            if self_id and who == self_id:
                 mentioned = True
-            elif qq:
-                parts.append(f"@{qq}")
+            elif who:
+                parts.append(f"@{who}")
         elif not media:
-            media = MEDIA_KINDS.get(kind, "")
+            media = media_kinds.get(kind, "")
     text = "".join(parts).strip()
     if not text and media:
         return "", mentioned, media
     return text, mentioned, "text"
+
+
+def image_ref(message: Any) -> dict[str, str]:
+    """The first image's file id and URL (kept as 附图 evidence by the requests service)."""
+    for seg in as_segments(message):
+        if seg["type"] == "image":
+            data = seg["data"]
+            return {"media_id": str(data.get("file") or ""), "url": str(data.get("url") or "")}
+    return {}
 
 
 class OnebotChannel(Channel):
@@ -225,6 +247,7 @@ class OnebotChannel(Channel):
         if message is None:
             message = data.get("raw_message", "")
         text, mentioned, kind = message_content(message, self_id)
+        extra.update(image_ref(message))  # also with text: "/回单 … [image]" carries 附图
         message_id = data.get("message_id")
         stamp = data.get("time")
         return Inbound(

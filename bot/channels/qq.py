@@ -129,6 +129,14 @@ def message_text(content: Any) -> str:
     return _LEADING_MENTION.sub("", content).strip()
 
 
+def attachment_url(attachments: Any) -> str:
+    """The first attachment's URL (the platform hosts it), or ""."""
+    for item in attachments if isinstance(attachments, list) else []:
+        if isinstance(item, dict):
+            return str(item.get("url") or "")
+    return ""
+
+
 def media_kind(attachments: Any) -> str:
     if not isinstance(attachments, list):
         return ""
@@ -261,8 +269,11 @@ class QQChannel(Channel):
             return None
         text = message_text(d.get("content"))
         kind = "text"
+        extra: dict[str, Any] = {}
         if not text:
             kind = media_kind(d.get("attachments")) or "text"
+            if kind == "image":  # the picture's address, kept as 附图 by the requests service
+                extra["url"] = attachment_url(d.get("attachments"))
         return Inbound(
             platform="qq",
             user_id=user,
@@ -275,6 +286,7 @@ class QQChannel(Channel):
             event_id=msg_id,
             timestamp=parse_timestamp(d.get("timestamp")),
             raw=data,
+            extra=extra,
         )
 
     def _remember(self, keys: list[str]) -> bool:

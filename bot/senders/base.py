@@ -10,7 +10,9 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
 
 if TYPE_CHECKING:
     from bot.inbound import Reply
@@ -38,6 +40,9 @@ class Capabilities:
     push_user: bool  # message a person unasked
     push_group: bool  # post into a group unasked
     note: str = ""  # the platform's own limits, for operators
+    # 官方 (the platform's own bot API), 非官方 (a client hooked or emulated: opt-in, the
+    # account may be restricted) or 开发用.
+    status: str = "官方"
 
 
 class Sender(ABC):
@@ -103,3 +108,33 @@ async def with_retries(
             "%s: attempt %d failed (%s), retry in %.2fs", label, tries, outcome.result.reason, delay
         )
         await asyncio.sleep(delay)
+
+
+async def post_for_body(
+    session: Any,
+    url: str,
+    payload: bytes,
+    headers: dict[str, str],
+    timeout: Any,
+    *,
+    name: str,
+    http_reasons: dict[int, str],
+) -> Attempt | bytes:
+    """POST to a bot framework's HTTP API (OneBot v11 / 12): the 200 answer's body, or
+    the failed Attempt (timeouts, connection errors and 5xx may pass; other statuses
+    mean the deployment is wrong, said in ``http_reasons``)."""
+    try:
+        async with session.post(url, data=payload, headers=headers, timeout=timeout) as resp:
+            status = resp.status
+            raw = await resp.read()
+    except TimeoutError:
+        return Attempt(SendResult(False, None, f"{name} 接口超时"), transient=True)
+    except aiohttp.ClientError as exc:
+        reason = f"连接 {name} 失败（{type(exc).__name__}）"
+        return Attempt(SendResult(False, None, reason), transient=True)
+    if status >= 500:
+        return Attempt(SendResult(False, None, f"{name} HTTP {status}"), transient=True)
+    if status != 200:
+        reason = http_reasons.get(status, f"{name} HTTP {status}")
+        return Attempt(SendResult(False, None, reason, permanent=True))
+    return raw

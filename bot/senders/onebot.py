@@ -17,7 +17,14 @@ from aiolimiter import AsyncLimiter
 
 from bot.config import OnebotConfig
 from bot.inbound import Reply
-from bot.senders.base import Attempt, Capabilities, Sender, SendResult, with_retries
+from bot.senders.base import (
+    Attempt,
+    Capabilities,
+    Sender,
+    SendResult,
+    post_for_body,
+    with_retries,
+)
 from bot.senders.tokens import TokenCache
 from bot.targets import Target
 
@@ -28,6 +35,7 @@ CAPABILITIES = Capabilities(
     push_user=True,
     push_group=True,
     note="可发到机器人所在的任何群和好友；默认每群每秒1条，避免刷屏封号",
+    status="非官方",
 )
 
 HTTP_REASONS = {
@@ -91,23 +99,17 @@ class OnebotSender(Sender):
     async def _attempt(self, action: str, payload: bytes) -> Attempt:
         if self._limiter is not None:
             await self._limiter.acquire()
-        try:
-            async with self.session.post(
-                f"{self.api_url}/{action}", data=payload, headers=self.headers, timeout=self.timeout
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
-        except TimeoutError:
-            return Attempt(SendResult(False, None, "OneBot 接口超时"), transient=True)
-        except aiohttp.ClientError as exc:
-            return Attempt(
-                SendResult(False, None, f"连接 OneBot 失败（{type(exc).__name__}）"), True
-            )
-        if status >= 500:
-            return Attempt(SendResult(False, None, f"OneBot HTTP {status}"), transient=True)
-        if status != 200:
-            reason = HTTP_REASONS.get(status, f"OneBot HTTP {status}")
-            return Attempt(SendResult(False, None, reason, permanent=True))
+        raw = await post_for_body(
+            self.session,
+            f"{self.api_url}/{action}",
+            payload,
+            self.headers,
+            self.timeout,
+            name="OneBot",
+            http_reasons=HTTP_REASONS,
+        )
+        if isinstance(raw, Attempt):
+            return raw
         try:
             data = json.loads(raw)
             retcode = int(data.get("retcode", -1))

@@ -28,7 +28,18 @@ TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "lianxin_admin"
 # One module per page group, each with its `routes`.
-PAGES = ("auth", "overview", "imports")
+PAGES = (
+    "auth",
+    "overview",
+    "requests",
+    "approvals",
+    "people",
+    "imports",
+    "activities",
+    "broadcasts",
+    "ledgers",
+    "audit",
+)
 
 
 def public_url(cfg: Config) -> str:

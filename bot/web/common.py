@@ -145,12 +145,13 @@ async def page(
     session = await get_session(request)
     rt = runtime_of(request)
     context.update(
+        request=request,
         csrf=await csrf_token(request),
         officer=request.get(OFFICER_KEY),
         path=request.path,
         flash=session.pop("flash", ""),
         labels=rt.templates.commands.get("request_labels", {}),
-        web_labels=rt.templates.commands.get("web_labels", {}),
+        checkin_labels=rt.templates.commands.get("checkin_labels", {}),
     )
     return aiohttp_jinja2.render_template(template, request, context, status=status)
 

@@ -1,14 +1,79 @@
-"""首页：本人负责范围的本月关键数字（与上月比）和图表。"""
+"""首页：本人负责范围的本月关键数字（与上月比）和图表，每张图都链接到它背后的列表。"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiohttp import web
 
-from bot.web.common import page
+from bot.web import figures
+from bot.web.common import officer_of, page, runtime_of
+from models.activities import compliance
 
 routes = web.RouteTableDef()
+# 三会一课 is worked out per branch (models.activities.compliance, as /三会一课 does):
+# the chart shows the first branches of the scope; the full list is /三会一课 in chat.
+CHART_BRANCHES = 12
+
+
+def held_pct(report: list[dict]) -> float | None:
+    items = [i for b in report for i in b["requirements"] if i["status"] != "scheduled"]
+    if not items:
+        return None
+    return round(100 * sum(1 for i in items if i["status"] == "held") / len(items), 1)
 
 
 @routes.get("/")
 async def overview(request: web.Request) -> web.Response:
-    return await page(request, "overview.html")
+    officer = officer_of(request)
+    paths = officer.paths
+    now = runtime_of(request).clock.now()
+    kpis = await figures.kpis(paths, now)
+    branches, branch_count = await figures.branches_in(paths, CHART_BRANCHES)
+    this = await compliance(branches, now)
+    (start, _), _ = figures.months(now)
+    last = await compliance(branches, start - timedelta(days=1))
+    kpis["meetings_held_pct"] = (held_pct(this), held_pct(last))
+    labels = runtime_of(request).templates.commands.get("request_labels", {})
+    categories = labels.get("category", {})
+    per_day = await figures.requests_per_day(paths, now)
+    by_category = await figures.requests_by_category(paths, now)
+    by_org = await figures.requests_by_org(paths, now)
+    charts = {
+        "per_day": {
+            "title": f"近 {figures.DAYS} 天每天收到的诉求",
+            "kind": "line",
+            "labels": [d[5:] for d, _ in per_day],
+            "values": [n for _, n in per_day],
+            "links": [f"/admin/requests?day={d}" for d, _ in per_day],
+        },
+        "by_category": {
+            "title": "本月诉求分类",
+            "kind": "pie",
+            "labels": [categories.get(c, c) for c, _ in by_category],
+            "values": [n for _, n in by_category],
+            "links": [f"/admin/requests?category={c}&month=this" for c, _ in by_category],
+        },
+        "by_org": {
+            "title": "本月各组织诉求",
+            "kind": "bar",
+            "labels": [o.name for o, _ in by_org],
+            "values": [n for _, n in by_org],
+            "links": [f"/admin/requests?org={o.code}&month=this" for o, _ in by_org],
+        },
+        "meetings": {
+            "title": "本期三会一课按时召开（各支部）",
+            "kind": "bar",
+            "labels": [b["branch"].name for b in this],
+            "values": [held_pct([b]) or 0 for b in this],
+            "links": [f"/admin/activities?org={b['branch'].code}" for b in this],
+        },
+    }
+    return await page(
+        request,
+        "overview.html",
+        kpis=kpis,
+        charts=charts,
+        branch_count=branch_count,
+        shown_branches=len(branches),
+    )

@@ -10,6 +10,7 @@ from bot.inbound import Reply
 from bot.registry import Permission, Router
 from handlers.requests import fmt
 from models.grids.households import GRID_WORKER
+from models.grids.ladder import chunks
 from models.grids.rules import month_label
 from models.people import Identity
 from models.requests import local
@@ -60,6 +61,7 @@ def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
 async def private_targets(person_ids: list[int]) -> dict[int, list[str]]:
     """Where to reach each person privately (each platform identity), in one query."""
     out: dict[int, list[str]] = {}
-    for i in await Identity.filter(person_id__in=person_ids).order_by("id"):
-        out.setdefault(i.person_id, []).append(f"{i.platform}:{i.user_id}")
+    for part in chunks(person_ids):
+        for i in await Identity.filter(person_id__in=part).order_by("id"):
+            out.setdefault(i.person_id, []).append(f"{i.platform}:{i.user_id}")
     return out

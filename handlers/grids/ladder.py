@@ -18,6 +18,7 @@ from handlers.grids.common import labels, now_of, private_targets, render, route
 from models.checkin import find_people
 from models.errors import DomainError
 from models.grids.ladder import (
+    Rung,
     advance,
     confirm_lost,
     contacts_for,
@@ -25,8 +26,8 @@ from models.grids.ladder import (
     record_contact,
     rungs,
     stage_of,
+    tasks_due,
 )
-from models.grids.rules import SUSPECTED
 from models.people import Person
 from models.requests import local
 
@@ -61,8 +62,8 @@ async def lost(ctx: Ctx) -> Reply:
             unreached=row.unreached(local(now).date()) if row else 0,
             events=await history(person), confirm_months=cfg.confirm_months,
         )  # fmt: skip
-    rows = await rungs(now, officer_paths(ctx), confirm_months=cfg.confirm_months)
-    return say(ctx, "grid_ladder", what="list", rows=rows[:50], total=len(rows), cfg=cfg)
+    rows, total = await rungs(now, officer_paths(ctx), confirm_months=cfg.confirm_months)
+    return say(ctx, "grid_ladder", what="list", rows=rows, total=total, cfg=cfg)
 
 
 @router.command(
@@ -92,23 +93,32 @@ async def confirm(ctx: Ctx) -> Reply:
 
 @router.every(lambda config: config.grids.reminder_interval_minutes * 60)
 async def lost_contact_ladder(runtime: Any, now: datetime) -> list[Push]:
-    """The month's step of the ladder, then a task per 疑似失联 member to their grid member
-    or branch officers (once per episode), and the confirmation request at six months."""
+    """The month's step of the ladder, then the month's tasks, one message per person to
+    tell: 请联系 to the grid member (else the branch officers) of each member who became
+    疑似失联, 请确认 to the branch officers of each member who reached six months. Members
+    moved by the same run share a key, so a list goes once, however often the job runs."""
     cfg = runtime.config.grids
     await advance(now, cfg.suspect_months)
-    suspects = await rungs(now, stages=(SUSPECTED,), confirm_months=cfg.confirm_months)
-    if not suspects:
+    tasks = await tasks_due(now, cfg.confirm_months)
+    if not tasks:
         return []
-    who = await contacts_for([r.person for r in suspects])
-    people = {i for c in who.values() for i in (*c.grid, *c.branch)}
-    targets = await private_targets(sorted(people))
+    who = await contacts_for([t.rung for t in tasks])
+    month = local(now).strftime("%Y%m")
+    groups: dict[tuple[str, str, int], list[Rung]] = {}
+    for t in tasks:
+        c, since = who[t.rung.person_id], str(int(t.rung.since.timestamp()))
+        if t.contact:
+            for person_id in c.task:
+                groups.setdefault(("contact", since, person_id), []).append(t.rung)
+        if t.confirm:
+            stamp = since if t.contact else month
+            for person_id in c.branch:
+                groups.setdefault(("confirm", stamp, person_id), []).append(t.rung)
+    targets = await private_targets(sorted({k[2] for k in groups}))
     pushes = []
-    for r in suspects:
-        c = who[r.person.id]
-        episode = f"ladder:{r.person.id}:{int(r.row.since.timestamp())}"
-        steps = [("contact", c.task)] + ([("confirm", c.branch)] if r.confirm_due else [])
-        for task, ids in steps:
-            text = render(runtime, "grid_ladder_task", r=r, task=task, by_grid=bool(c.grid))
-            for target in [t for i in ids for t in targets.get(i, [])]:
-                pushes.append(Push(target, text, f"{episode}:{task}:{target}", "grid_ladder"))
+    for (task, stamp, person_id), rungs_ in groups.items():
+        months = cfg.suspect_months if task == "contact" else cfg.confirm_months
+        text = render(runtime, "grid_ladder_task", task=task, rows=rungs_, months=months)
+        for target in targets.get(person_id, []):
+            pushes.append(Push(target, text, f"ladder:{task}:{stamp}:{target}", "grid_ladder"))
     return pushes

@@ -33,7 +33,7 @@ from models.grids.rules import (
     month_of_index,
     unreached_months,
 )
-from models.people import Person, RoleGrant
+from models.people import Organization, Person, RoleGrant
 from models.requests import day_start, local
 
 # Person.relation_status of a registered member (models/checkin.py): confirmed, or 口袋党员.
@@ -63,7 +63,12 @@ class ContactLadder(Model):
 
     @property
     def last_month(self) -> str:
-        return month_label(local(self.last_contact_at).date()) if self.last_contact_at else ""
+        return contact_month(self.last_contact_at)
+
+
+def contact_month(when: datetime | None) -> str:
+    """最后联系 as officers read it: 2026-07 (local month), "" for never."""
+    return month_label(local(when).date()) if when else ""
 
 
 class LadderEvent(Model):
@@ -125,6 +130,11 @@ async def record_contact(
     return back
 
 
+def chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
+    """Id lists cut to stay under the databases' limits on bound parameters."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
 def members_q() -> Q:
     return Q(relation_status__in=MEMBER_RELATIONS)
 
@@ -160,9 +170,11 @@ async def advance(now: datetime, suspect_months: int = 3) -> list[int]:
     if not found:
         return []
     last = {pid: seen or created for pid, seen, created in found}
-    existing = set(
-        await ContactLadder.filter(person_id__in=list(last)).values_list("person_id", flat=True)
-    )
+    existing: set[int] = set()
+    for part in chunks(list(last)):
+        existing |= set(
+            await ContactLadder.filter(person_id__in=part).values_list("person_id", flat=True)
+        )
     moved: list[int] = []
     for pid in existing:
         if await ContactLadder.filter(person_id=pid, stage=NORMAL).update(
@@ -174,7 +186,8 @@ async def advance(now: datetime, suspect_months: int = 3) -> list[int]:
         [
             ContactLadder(person_id=pid, stage=SUSPECTED, since=now, last_contact_at=last[pid])
             for pid in fresh
-        ]
+        ],
+        batch_size=1000,
     )
     moved += fresh
     await LadderEvent.bulk_create(
@@ -187,39 +200,96 @@ async def advance(now: datetime, suspect_months: int = 3) -> list[int]:
                 created_at=now,
             )
             for pid in moved
-        ]
+        ],
+        batch_size=1000,
     )
     return sorted(moved)
 
 
 @dataclass(frozen=True, slots=True)
 class Rung:
-    """A member on the ladder as officers and tasks see it."""
+    """A member on the ladder as officers and tasks see it (read as plain values: a
+    district's first run may put tens of thousands on the ladder at once)."""
 
-    row: ContactLadder
-    person: Person
+    person_id: int
+    name: str
+    stage: str
+    since: datetime
+    last_contact_at: datetime | None
+    branch_id: int | None  # home branch, else the organisation checked in to
     unreached: int
     confirm_due: bool
+
+    @property
+    def last_month(self) -> str:
+        return contact_month(self.last_contact_at)
+
+
+RUNG_FIELDS = (
+    "person_id", "person__real_name", "person__display_name", "stage", "since",
+    "last_contact_at", "person__home_org_id", "person__local_org_id",
+)  # fmt: skip
+
+
+def _rungs(values: Iterable[tuple[Any, ...]], today: date, confirm_months: int) -> list[Rung]:
+    out = []
+    for pid, real, display, stage, since, last, home, local_org in values:
+        n = unreached_months(local(last).date(), today) if last else 0
+        name = Person.name_of(pid, real, display)
+        out.append(
+            Rung(pid, name, stage, since, last, home or local_org, n,
+                 may_confirm(stage, n, confirm_months))
+        )  # fmt: skip
+    return out
 
 
 async def rungs(
     now: datetime,
-    paths: list[str] | None = None,
-    stages: tuple[str, ...] = (SUSPECTED, LOST),
+    paths: list[str],
+    *,
     confirm_months: int = 6,
-) -> list[Rung]:
-    """Members on the ladder (in scope), lost first, then the longest unreached."""
+    limit: int = 50,
+) -> tuple[list[Rung], int]:
+    """Members on the ladder in scope, lost first, then the longest unreached: the first
+    `limit` of them, and how many there are (two queries, whatever the district's size)."""
+    q = ContactLadder.filter(scope_q(paths, "person__"), stage__in=(SUSPECTED, LOST))
+    total = await q.count()
+    values = (
+        await q.order_by("stage", "last_contact_at", "person_id")  # "lost" before "suspected"
+        .limit(limit)
+        .values_list(*RUNG_FIELDS)
+    )
+    return _rungs(values, local(now).date(), confirm_months), total
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    rung: Rung
+    contact: bool  # 请联系: the member became 疑似失联 this month
+    confirm: bool  # 请确认: they reached `confirm_months` this month (or came in beyond it)
+
+
+async def tasks_due(now: datetime, confirm_months: int = 6) -> list[Task]:
+    """This month's tasks only, chosen in SQL: members who moved to 疑似失联 this month, and
+    members who reached `confirm_months` unreached months this month."""
     today = local(now).date()
-    q = ContactLadder.filter(stage__in=stages)
-    if paths is not None:
-        q = q.filter(scope_q(paths, "person__"))
-    rows = await q.select_related("person", "person__home_org", "person__local_org")
-    out = []
-    for row in rows:
-        n = row.unreached(today)
-        out.append(Rung(row, row.person, n, may_confirm(row.stage, n, confirm_months)))
-    out.sort(key=lambda r: (r.row.stage != LOST, -r.unreached, r.person.id))
-    return out
+    month_start = cutoff_for(today, 0)
+    window = (cutoff_for(today, confirm_months + 1), cutoff_for(today, confirm_months))
+    values = (
+        await ContactLadder.filter(
+            Q(since__gte=month_start)
+            | Q(last_contact_at__gte=window[0], last_contact_at__lt=window[1]),
+            stage=SUSPECTED,
+        )
+        .order_by("person_id")
+        .values_list(*RUNG_FIELDS)
+    )
+    tasks = []
+    for r in _rungs(values, today, confirm_months):
+        new = r.since >= month_start
+        in_window = r.last_contact_at is not None and window[0] <= r.last_contact_at < window[1]
+        tasks.append(Task(r, new, r.confirm_due and (new or in_window)))
+    return tasks
 
 
 async def stage_of(person: Person) -> ContactLadder | None:
@@ -289,21 +359,22 @@ class Contacts:
         return self.grid or self.branch
 
 
-async def contacts_for(people: list[Person]) -> dict[int, Contacts]:
+async def contacts_for(people: list[Rung]) -> dict[int, Contacts]:
     from models.grids.households import Household
 
     grid: dict[int, list[int]] = {}
-    rows = await Household.filter(
-        member_id__in=[p.id for p in people], worker_id__isnull=False
-    ).values_list("member_id", "worker_id")
-    for member_id, worker_id in rows:
-        grid.setdefault(member_id, []).append(worker_id)
-    branch = {p.id: p.home_org or p.local_org for p in people}
-    officers = await nearest_officers({o for o in branch.values() if o is not None})
+    for part in chunks([p.person_id for p in people]):
+        rows = await Household.filter(member_id__in=part, worker_id__isnull=False).values_list(
+            "member_id", "worker_id"
+        )
+        for member_id, worker_id in rows:
+            grid.setdefault(member_id, []).append(worker_id)
+    branch_ids = sorted({p.branch_id for p in people if p.branch_id is not None})
+    officers = await nearest_officers(await Organization.filter(id__in=branch_ids))
     return {
-        p.id: Contacts(
-            sorted(set(grid.get(p.id, []))),
-            officers.get(branch[p.id].id, []) if branch[p.id] is not None else [],
+        p.person_id: Contacts(
+            sorted(set(grid.get(p.person_id, []))),
+            officers.get(p.branch_id, []) if p.branch_id is not None else [],
         )
         for p in people
     }

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0009_request_followup')]
+    dependencies = [('models', '0011_onebot12_bridges')]
 
     initial = False
 

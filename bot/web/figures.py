@@ -1,0 +1,217 @@
+"""首页的数字：每个都是一条 COUNT / SUM / AVG 查询（不把行读进内存），限定在党务工作者的范围内。
+
+Months are Asia/Shanghai calendar months (models.requests.month_range). The
+request figures mean what /公开 means (models.requests.monthly_figures): received =
+filed in the month, closed = closed in the month, on time = closed by the due time,
+average hours = filing to closing of those closed, satisfaction = the rated share and
+mean score of those closed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise import connections
+from tortoise.expressions import F, Q, RawSQL
+from tortoise.functions import Count
+
+from models.activities import Activity, Signup
+from models.broadcasts import BroadcastFiring
+from models.checkin import CheckIn
+from models.grids.ladder import ContactLadder
+from models.grids.ladder import scope_q as people_scope_q
+from models.people import Organization
+from models.requests import (
+    OPEN_STATUSES,
+    ServiceRequest,
+    day_start,
+    local,
+    month_range,
+    scope_q,
+)
+
+DAYS = 30
+
+
+def _pg() -> bool:
+    return connections.get("default").capabilities.dialect == "postgres"
+
+
+def _hours(table: str, a: str, b: str) -> str:
+    if _pg():
+        return f"EXTRACT(EPOCH FROM ({table}.{b} - {table}.{a})) / 3600"
+    return f"(julianday({table}.{b}) - julianday({table}.{a})) * 24"
+
+
+def _local_day(table: str, column: str) -> str:
+    """The Asia/Shanghai calendar day of a stored UTC time, as YYYY-MM-DD (China has no DST)."""
+    if _pg():
+        return f"to_char({table}.{column} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')"
+    return f"date({table}.{column}, '+8 hours')"
+
+
+def org_q(paths: list[str], prefix: str = "") -> Q:
+    q = Q(pk__in=[]) if not prefix else Q(**{f"{prefix}id__in": []})
+    for p in paths:
+        q |= Q(**{f"{prefix}path__startswith": p})
+    return q
+
+
+def months(now: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+    """(this month, last month) as [start, end) in UTC."""
+    this = month_range(now)
+    last = month_range(this[0] - timedelta(days=1))
+    return this, last
+
+
+async def request_month(paths: list[str], start: datetime, end: datetime) -> dict[str, Any]:
+    scope = scope_q(paths)
+    received = await ServiceRequest.filter(scope, created_at__gte=start, created_at__lt=end).count()
+    t = ServiceRequest._meta.db_table
+    rows = (
+        await ServiceRequest.filter(scope, closed_at__gte=start, closed_at__lt=end)
+        .annotate(
+            n=RawSQL("COUNT(*)"),
+            on_time=RawSQL(f"SUM(CASE WHEN {t}.closed_at <= {t}.due_at THEN 1 ELSE 0 END)"),
+            hours=RawSQL(f"AVG({_hours(t, 'created_at', 'closed_at')})"),
+            rated=RawSQL(f"COUNT({t}.score)"),
+            score=RawSQL(f"AVG({t}.score)"),
+        )
+        .values("n", "on_time", "hours", "rated", "score")
+    )
+    r = rows[0] if rows else {}
+    closed = int(r.get("n") or 0)
+    rated = int(r.get("rated") or 0)
+    return {
+        "received": received,
+        "closed": closed,
+        "on_time_pct": round(100 * int(r["on_time"] or 0) / closed, 1) if closed else None,
+        "avg_hours": round(float(r["hours"]), 1) if closed and r.get("hours") is not None else None,
+        "rated_pct": round(100 * rated / closed, 1) if closed else None,
+        "avg_score": round(float(r["score"]), 2) if rated else None,
+    }
+
+
+async def other_month(
+    paths: list[str], start: datetime, end: datetime, now: datetime
+) -> dict[str, Any]:
+    acts = Activity.filter(
+        org_q(paths, "org__"), status="open", starts_at__gte=start, starts_at__lt=end
+    )
+    held = await acts.filter(ends_at__lte=now).count()
+    attended = await Signup.filter(
+        org_q(paths, "activity__org__"),
+        activity__starts_at__gte=start,
+        activity__starts_at__lt=end,
+        attended_at__isnull=False,
+    ).count()
+    flow_in = await CheckIn.filter(
+        org_q(paths, "org__"), checked_in_at__gte=start, checked_in_at__lt=end
+    ).count()
+    flow_out = await CheckIn.filter(
+        org_q(paths, "org__"), left_at__gte=start, left_at__lt=end
+    ).count()
+    lost = await ContactLadder.filter(
+        people_scope_q(paths, "person__"),
+        stage__in=("suspected", "lost"),
+        since__gte=start,
+        since__lt=end,
+    ).count()
+    t = BroadcastFiring._meta.db_table
+    sums = (
+        await BroadcastFiring.filter(
+            org_q(paths, "broadcast__org__"), fire_at__gte=start, fire_at__lt=end
+        )
+        .annotate(sent=RawSQL(f"SUM({t}.sent)"), failed=RawSQL(f"SUM({t}.failed)"))
+        .values("sent", "failed")
+    )
+    s = sums[0] if sums else {}
+    return {
+        "activities_held": held,
+        "attended": attended,
+        "flow_in": flow_in,
+        "flow_out": flow_out,
+        "lost": lost,
+        "broadcasts_sent": int(s.get("sent") or 0),
+        "broadcasts_failed": int(s.get("failed") or 0),
+    }
+
+
+async def kpis(paths: list[str], now: datetime) -> dict[str, tuple[Any, Any]]:
+    """name → (this month, last month)."""
+    (s, e), (ps, pe) = months(now)
+    this = {**await request_month(paths, s, e), **await other_month(paths, s, e, now)}
+    last = {**await request_month(paths, ps, pe), **await other_month(paths, ps, pe, now)}
+    return {k: (this[k], last[k]) for k in this}
+
+
+async def requests_per_day(paths: list[str], now: datetime) -> list[tuple[str, int]]:
+    """Requests filed on each of the last 30 local days, oldest first (zeros included)."""
+    today = local(now).date()
+    first = today - timedelta(days=DAYS - 1)
+    rows = (
+        await ServiceRequest.filter(scope_q(paths), created_at__gte=day_start(first))
+        .annotate(day=RawSQL(_local_day(ServiceRequest._meta.db_table, "created_at")))
+        .annotate(n=Count("id"))
+        .group_by("day")
+        .values("day", "n")
+    )
+    counts = {str(r["day"]): int(r["n"]) for r in rows}
+    days = [(first + timedelta(days=i)).isoformat() for i in range(DAYS)]
+    return [(d, counts.get(d, 0)) for d in days]
+
+
+async def requests_by_category(paths: list[str], now: datetime) -> list[tuple[str, int]]:
+    (s, e), _ = months(now)
+    rows = (
+        await ServiceRequest.filter(scope_q(paths), created_at__gte=s, created_at__lt=e)
+        .annotate(n=Count("id"))
+        .group_by("category")
+        .values("category", "n")
+    )
+    return sorted(((r["category"], int(r["n"])) for r in rows), key=lambda x: -x[1])
+
+
+async def requests_by_org(paths: list[str], now: datetime) -> list[tuple[Organization, int]]:
+    """This month's requests per organisation one level below each scope root (or the root
+    itself when it has none), largest first; counted per org_id, rolled up by path."""
+    (s, e), _ = months(now)
+    rows = (
+        await ServiceRequest.filter(scope_q(paths), created_at__gte=s, created_at__lt=e)
+        .annotate(n=Count("id"))
+        .group_by("org_id")
+        .values("org_id", "n")
+    )
+    if not rows:
+        return []
+    counts = {int(r["org_id"]): int(r["n"]) for r in rows}
+    orgs = {o.id: o for o in await Organization.filter(id__in=list(counts))}
+    roots = [p for p in paths if p != "/"]
+    tops: dict[int, Organization] = {}
+    totals: dict[int, int] = {}
+    wanted: dict[int, int] = {}  # org id → the id of the organisation it rolls up to
+    for org_id, org in orgs.items():
+        ids = [int(x) for x in org.path.strip("/").split("/")]
+        root_depth = next(
+            (len(r.strip("/").split("/")) for r in roots if org.path.startswith(r)), 0
+        )
+        wanted[org_id] = ids[min(root_depth, len(ids) - 1)]
+    for o in await Organization.filter(id__in=sorted(set(wanted.values()))):
+        tops[o.id] = o
+    for org_id, top in wanted.items():
+        totals[top] = totals.get(top, 0) + counts[org_id]
+    return sorted(((tops[k], v) for k, v in totals.items()), key=lambda x: -x[1])[:15]
+
+
+async def branches_in(paths: list[str], limit: int) -> tuple[list[Organization], int]:
+    q = Organization.filter(org_q(paths), kind="branch")
+    return await q.order_by("path").limit(limit), await q.count()
+
+
+def overdue_q(now: datetime) -> Q:
+    """Open requests past their due time, as ServiceRequest.is_overdue reads it (a paused
+    clock stands still), for the queue's 超时 filter."""
+    return Q(status__in=OPEN_STATUSES, due_at__lt=now) & (
+        Q(paused_at__isnull=True) | Q(due_at__lt=F("paused_at"))
+    )

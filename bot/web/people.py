@@ -1,0 +1,122 @@
+"""党员与群众：花名册搜索、分类（正式/预备、流入/流出、口袋党员、失联）、失联名单、一个人的档案。"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from tortoise.expressions import Q
+
+from bot.web.common import officer_of, page, pager, runtime_of
+from models.activities import Signup
+from models.checkin import (
+    CheckIn,
+    MemberRegistration,
+    TransferRequest,
+    covers,
+    find_people,
+    scope_q,
+)
+from models.grids import ladder
+from models.people import Person, RoleGrant
+from models.requests import ServiceRequest
+
+routes = web.RouteTableDef()
+# Category → who is in it (among the registered members in scope).
+CATEGORIES = {
+    "all": Q(),
+    "full": Q(member_type="full"),
+    "probationary": Q(member_type="probationary"),
+    "flow_in": Q(flow_status="flow_in"),
+    "flow_out": Q(flow_status="flow_out"),
+    "in_service": Q(flow_status="in_service"),
+    "pocket": Q(relation_status="unregistered"),
+    "lost": Q(ladder__stage__in=("suspected", "lost")),
+}
+
+
+@routes.get("/people")
+async def people(request: web.Request) -> web.Response:
+    officer = officer_of(request)
+    paths = officer.paths
+    members = Person.filter(scope_q(paths), ladder.members_q())
+    category = request.query.get("category", "all")
+    if category not in CATEGORIES:
+        category = "all"
+    counts = {k: await members.filter(q).count() for k, q in CATEGORIES.items()}
+    query = request.query.get("q", "").strip()
+    rungs = []
+    if query:
+        # The same search as /查人: part of a name, or the last digits of a mobile number.
+        rows = await find_people(paths, query)
+        p = pager(request, len(rows), size=max(len(rows), 1))
+    elif category == "lost":
+        # The lost-contact list as /失联 shows it (models/grids/ladder.py), lost first.
+        p = pager(request, counts["lost"])
+        now = runtime_of(request).clock.now()
+        rungs, _ = await ladder.rungs(now, paths, limit=p.offset + p.size)
+        rungs = rungs[p.offset :]
+        found = await Person.filter(id__in=[r.person_id for r in rungs]).select_related(
+            "home_org", "local_org"
+        )
+        by_id = {x.id: x for x in found}
+        rows = [by_id[r.person_id] for r in rungs]
+    else:
+        selected = members.filter(CATEGORIES[category])
+        p = pager(request, await selected.count())
+        rows = (
+            await selected.select_related("home_org", "local_org")
+            .order_by("id")
+            .offset(p.offset)
+            .limit(p.size)
+        )
+    return await page(
+        request,
+        "people.html",
+        rows=rows,
+        rungs=rungs,
+        counts=counts,
+        category=category,
+        query=query,
+        pager=p,
+    )
+
+
+@routes.get(r"/people/{id:\d+}")
+async def person(request: web.Request) -> web.Response:
+    officer = officer_of(request)
+    who = await Person.filter(id=int(request.match_info["id"])).first()
+    if who is not None:
+        await who.fetch_related("home_org", "local_org")
+    regs = (
+        await MemberRegistration.filter(person_id=who.id).select_related("org").order_by("-id")
+        if who
+        else []
+    )
+    # In scope: an officer over the person's home branch or local organisation, or over an
+    # organisation the person asked to register with (the officer who confirms it).
+    if who is None or not (
+        covers(officer.caller, who) or any(officer.caller.is_officer_of(r.org) for r in regs)
+    ):
+        text = runtime_of(request).templates.render("refused", code="web_person_scope")
+        return await page(request, "refused.html", status=403, text=text)
+    return await page(
+        request,
+        "person.html",
+        who=who,
+        regs=regs,
+        roles=await RoleGrant.filter(person_id=who.id).select_related("org"),
+        checkins=await CheckIn.filter(person_id=who.id)
+        .select_related("org")
+        .order_by("-checked_in_at")
+        .limit(20),
+        transfers=await TransferRequest.filter(person_id=who.id)
+        .select_related("from_org", "to_org")
+        .order_by("-id")
+        .limit(10),
+        requests=await ServiceRequest.filter(requester_id=who.id).order_by("-id").limit(10),
+        attended=await Signup.filter(person_id=who.id, attended_at__isnull=False)
+        .select_related("activity")
+        .order_by("-attended_at")
+        .limit(10),
+        stage=await ladder.stage_of(who),
+        ladder_events=await ladder.history(who),
+    )

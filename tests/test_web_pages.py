@@ -1,0 +1,97 @@
+"""工作台的页面：每页只看得到自己范围内的人和事；网页上的操作和聊天命令一样通知、一样记审计。"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from models.deliveries import Delivery
+from models.requests import ServiceRequest
+from models.web import AuditEntry
+from tests.webtools import admin_config, login, post_form, two_communities
+
+
+@pytest.fixture
+def config(db_url):
+    return admin_config(db_url)
+
+
+@pytest.fixture
+async def town(client, console, demo):
+    """g1 bound to SQ001 (secretary), g2 bound to SQ002 (sq2, an officer there); a request each."""
+    await two_communities(console)
+    mine = await console.one("/诉求 3号楼楼道灯坏了", user="bob", group="g1")
+    theirs = await console.one("/诉求 光明小区垃圾没人清", user="carol", group="g2")
+    return {
+        "mine": re.search(r"Q\d{10}", mine).group(0),
+        "theirs": re.search(r"Q\d{10}", theirs).group(0),
+    }
+
+
+async def test_overview_shows_my_scope_with_charts(client, console, town):
+    html = await login(client, console, "secretary")
+    assert "本月概况" in html and "和平社区党委" in html
+    received = re.search(r'id="kpi-received".*?class="value">(\d+)<', html, re.S).group(1)
+    assert received == "1"  # SQ002's request is not counted
+    for chart in ("per_day", "by_category", "by_org", "meetings"):
+        assert f'id="chart-{chart}"' in html
+    assert "/admin/static/vendor/echarts.min.js" in html
+    js = await client.get("/admin/static/vendor/echarts.min.js")
+    assert js.status == 200 and len(await js.read()) > 500_000
+
+
+async def test_queue_and_detail_in_scope_only(client, console, town):
+    await login(client, console, "secretary")
+    queue = await (await client.get("/admin/requests")).text()
+    assert town["mine"] in queue and town["theirs"] not in queue
+    assert "剩 " in queue
+    other = await client.get(f"/admin/requests/{town['theirs']}")
+    assert other.status == 403
+    assert "光明小区" not in await other.text()
+    mine = await (await client.get(f"/admin/requests/{town['mine']}")).text()
+    assert "3号楼楼道灯坏了" in mine and "提交诉求" in mine
+    assert "mine=1" not in mine
+    empty = await (await client.get("/admin/requests?mine=1")).text()
+    assert town["mine"] not in empty
+
+
+async def test_actions_notify_and_are_audited_like_chat(client, console, town):
+    await login(client, console, "secretary")
+    no = town["mine"]
+    path = f"/admin/requests/{no}"
+    resp = await post_form(client, f"{path}/accept", {}, path)
+    assert resp.status == 302 and resp.headers["Location"] == path
+    from bot.app import RUNTIME
+
+    await client.app[RUNTIME].settle()
+    page = await (await client.get(path)).text()
+    assert "已接单" in page and "办理中" in page
+    told = await Delivery.filter(target="console:g1").order_by("-id").first()
+    assert told.text.startswith(f"您的诉求 {no} 已有专人办理")
+    # the same refusal as chat for a wrong step, and nothing changes
+    resp = await post_form(client, f"{path}/accept", {}, path)
+    assert "办理中" in await (await client.get(path)).text()
+    empty = await post_form(client, f"{path}/close", {"text": "  "}, path)
+    assert empty.status == 302
+    usage = await (await client.get(path)).text()
+    assert "/回单 编号 办理结果" in usage or "用法" in usage
+    done = await post_form(client, f"{path}/close", {"text": "已更换灯泡"}, path)
+    assert done.status == 302
+    await client.app[RUNTIME].settle()
+    assert (await ServiceRequest.get(number=no)).status == "closed"
+    told = await Delivery.filter(target="console:g1").order_by("-id").first()
+    assert f"您的诉求 {no} 已办结，" in told.text  # the group hears it moved, not the result
+    audit = [
+        (a.action, a.via, a.source)
+        for a in await AuditEntry.filter(action__in=("accept", "close")).order_by("id")
+    ]
+    assert audit == [("accept", "web", "127.0.0.1"), ("close", "web", "127.0.0.1")]
+
+
+async def test_actions_outside_scope_are_refused(client, console, town):
+    await login(client, console, "secretary")
+    path = f"/admin/requests/{town['theirs']}"
+    resp = await post_form(client, f"{path}/accept", {}, "/admin/requests")
+    assert resp.status == 302
+    assert (await ServiceRequest.get(number=town["theirs"])).status == "received"
