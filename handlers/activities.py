@@ -22,7 +22,7 @@ from bot.outbound import Push
 from bot.registry import OFFICER, Arg, Router
 from bot.text import fold_width
 from bot.timeparse import TimeParseError, parse_range, parse_when
-from handlers.checkin import officer_paths, user_targets
+from handlers.checkin import officer_paths, page_arg, user_targets
 from handlers.requests import fmt, reply_target
 from models.activities import (
     ACTIVE,
@@ -41,6 +41,7 @@ from models.activities import (
 )
 from models.errors import DomainError
 from models.people import (
+    Identity,
     Organization,
     Person,
     RoleGrant,
@@ -774,16 +775,20 @@ async def rank(ctx: Ctx) -> Reply:
 
 
 # -- 三会一课 ----------------------------------------------------------------------------
-@router.command("三会一课", "compliance", permission=OFFICER)
+@router.command("三会一课", "compliance", permission=OFFICER, args=[Arg("page", required=False)])
 async def compliance_report(ctx: Ctx) -> Reply:
-    """每个支部本期三会一课是否按时开、到会率。"""
+    """每个支部本期三会一课是否按时开、到会率（每页 page_size 个支部）。"""
     paths = officer_paths(ctx)
     scope = Q(pk__in=[])
     for p in paths:
         scope |= Q(path__startswith=p)
-    branches = await Organization.filter(scope, kind="branch").order_by("path")
-    report = await compliance(branches, utcnow())
-    return say(ctx, "act_compliance", report=report)
+    branches = Organization.filter(scope, kind="branch")
+    size = settings(ctx).page_size
+    pages = max((await branches.count() + size - 1) // size, 1)
+    page = min(page_arg(ctx), pages)
+    shown = await branches.order_by("path").offset((page - 1) * size).limit(size)
+    report = await compliance(shown, utcnow())
+    return say(ctx, "act_compliance", report=report, page=page, pages=pages)
 
 
 # -- 提醒与签到汇总（调度器） -------------------------------------------------------------------
@@ -807,13 +812,14 @@ async def reminder_pushes(runtime: Any, now: datetime, lead_hours: float = 2.0) 
     )
     pushes: list[Push] = []
     texts: dict[int, str] = {}
+    reach = await Identity.targets_of(s.person_id for s in rows)
     for s in rows:
         act = s.activity
         if act.id not in texts:
             texts[act.id] = runtime.templates.render(
                 "act_notice", kind="reminder", act=act, **render_vars(runtime)
             )
-        for target in await user_targets(s.person_id):
+        for target in reach.get(s.person_id, []):
             key = f"act:{act.id}:remind:{s.person_id}:{target}"
             pushes.append(Push(target, texts[act.id], key, "activity_reminder"))
     return pushes

@@ -16,17 +16,16 @@ from bot.outbound import Push
 from bot.registry import EVERYONE, OFFICER, Arg, Router
 from bot.targets import chat_target
 from models.errors import DomainError
-from models.people import Organization, officer_targets, person_targets
+from models.paging import breathe, in_pages
+from models.people import Organization, officer_targets, officer_targets_by_org, person_targets
 from models.request_followup import RUNNING_STATUSES, category_limits
 from models.requests import (
     CATEGORY_HOURS,
-    OPEN_STATUSES,
     REMINDER_LEAD_HOURS,
     ServiceRequest,
     guess_category,
     local,
     monthly_figures,
-    scope_q,
     utcnow,
 )
 from models.workdays import remind_from
@@ -349,21 +348,15 @@ async def queue(ctx: Ctx) -> Reply:
         return await detail(ctx, req, officer=True)
     page = max(int(arg), 1)
     orgs = [ctx.org] if ctx.org is not None else ctx.caller.officer_orgs()
-    query = ServiceRequest.filter(status__in=OPEN_STATUSES)
-    if not (ctx.org is None and ctx.caller.is_admin):
-        query = query.filter(scope_q([o.path for o in orgs]))
-    rows = await query.order_by("due_at", "id").select_related("handler")
-    now = utcnow()
+    paths = None if ctx.org is None and ctx.caller.is_admin else [o.path for o in orgs]
     me = ctx.caller.person_id
-    overdue = sum(1 for r in rows if r.is_overdue(now))
-    mine = sum(1 for r in rows if me is not None and r.handler_id == me)
-    pages = max((len(rows) + PAGE - 1) // PAGE, 1)
-    shown = rows[(page - 1) * PAGE : page * PAGE]
+    shown, total, overdue, mine = await ServiceRequest.queue(paths, me, page, PAGE, utcnow())
+    pages = max((total + PAGE - 1) // PAGE, 1)
     return say(
         ctx,
         "request_queue",
         rows=shown,
-        total=len(rows),
+        total=total,
         overdue=overdue,
         mine=mine,
         page=page,
@@ -473,36 +466,49 @@ async def deadline_pushes(
     """
     # The lead time is working time for 工作日 limits; the wall-clock horizon is never later.
     horizon = remind_from(now, lead_hours, workdays=True)
-    rows = await ServiceRequest.filter(
-        status__in=RUNNING_STATUSES, due_at__lte=horizon
-    ).select_related("org", "assignee_org")
+    rows = await in_pages(  # thousands at district scale: a page at a time
+        ServiceRequest.filter(status__in=RUNNING_STATUSES, due_at__lte=horizon).select_related(
+            "org", "assignee_org"
+        )
+    )
     pushes: list[Push] = []
     templates = runtime.templates
     lab = templates.commands.get("request_labels", {})
-    for req in rows:
+    holders = [r.assignee_org if r.status == "forwarded" else r.org for r in rows]
+    groups = await officer_targets_by_org(
+        [h.id for h in holders if h is not None]
+        + [r.org.parent_id for r in rows if r.org.parent_id]
+    )
+    for i, req in enumerate(rows):
+        await breathe(i)
         if req.due_at > remind_from(now, lead_hours, workdays=req.workdays):
             continue
         kind = "overdue" if req.due_at <= now else "due_soon"
         holder = req.assignee_org if req.status == "forwarded" else req.org
         text = templates.render("request_notice_due", req=req, kind=kind, labels=lab, fmt=fmt)
-        for target in await officer_targets(holder):
+        for target in groups.get(holder.id, []) if holder else []:
             pushes.append(Push(target, text, f"req:{req.number}:{kind}:{target}", "request_due"))
         if kind == "overdue":
-            pushes += await escalation_pushes(runtime, req, now)
+            parent = groups.get(req.org.parent_id, []) if req.org.parent_id else []
+            pushes += await escalation_pushes(runtime, req, now, parent)
     return pushes
 
 
-async def escalation_pushes(runtime: Any, req: ServiceRequest, now: datetime) -> list[Push]:
+async def escalation_pushes(
+    runtime: Any, req: ServiceRequest, now: datetime, targets: list[str] | None = None
+) -> list[Push]:
     """超期督办: an overdue request goes once to the parent organisation (recorded in the
-    history the first time; the delivery key makes each target hear it once)."""
+    history the first time; the delivery key makes each target hear it once). `targets`:
+    the parent's groups when the caller looked them up for many requests at once."""
     from handlers.request_followup import parent_targets  # (it imports this module)
 
-    await req.escalate_once(now)
+    if req.escalated_at is None:  # recorded already: no UPDATE per request and tick
+        await req.escalate_once(now)
     lab = runtime.templates.commands.get("request_labels", {})
     text = runtime.templates.render(
         "request_notice_followup", req=req, action="escalate", labels=lab, fmt=fmt
     )
     return [
         Push(target, text, f"req:{req.number}:escalate:{target}", "request_escalate")
-        for target in await parent_targets(req.org)
+        for target in (targets if targets is not None else await parent_targets(req.org))
     ]
