@@ -22,8 +22,9 @@ from bot.audit import record_command
 from bot.context import Ctx
 from bot.db import is_unavailable
 from bot.dialogs import DialogControl
-from bot.guess import offer_command
+from bot.guess import offer_command, offer_spoken
 from bot.inbound import Inbound, Reply
+from bot.intake import INTAKE_DIALOG, prompt_author
 from bot.logs import log_event
 from bot.text import (
     fold_width,
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger("lianxin.dispatcher")
+# Dialogs that only asked a question: when they expire, they end without a word.
+QUIET = (INTAKE_DIALOG,)
 
 
 class _Duplicate(Exception):
@@ -148,6 +151,10 @@ class Dispatcher:
             if contact is not None:
                 self.rt.spawn(contact, "seen")
         org = await self.rt.identity.chat_org(inb.platform, inb.chat_id) if inb.is_group else None
+        if org is not None and self.rt.communities is not None:
+            lives = self.rt.communities.note(inb.user_key, org.id)  # only when it changes
+            if lives is not None:
+                self.rt.spawn(lives, "community")
         ctx = Ctx(
             self.rt, inb, caller, org, DialogControl(self.rt.dialogs, inb.user_key, inb.chat_key)
         )
@@ -188,6 +195,9 @@ class Dispatcher:
         if not inb.text.strip() and not inb.mentioned_bot:
             return _Answer([], "", "ignored")
         state = await self.rt.dialogs.current(inb.user_key, inb.chat_key)
+        if state is not None and state.expires_at < datetime.now(UTC) and state.dialog in QUIET:
+            await self.rt.dialogs.clear(inb.user_key, inb.chat_key)  # a question nobody took
+            state = None
         if state is not None:
             if state.expires_at < datetime.now(UTC):
                 return _Plan(_expired_dialog, ctx, f"{state.dialog}:expired", True)
@@ -197,6 +207,9 @@ class Dispatcher:
                 ctx.rest = inb.text.strip()
                 return _Plan(step.func, ctx, f"{state.dialog}:{state.step}", True)
         if inb.is_group and not inb.mentioned_bot:
+            # Chatter is ignored; with 自动受理 on, a request gets one prompt (bot/intake.py).
+            if self.rt.intake is not None and await self.rt.intake.noticed(ctx):
+                return _Plan(prompt_author, ctx, "intake", True)
             return _Answer([], "", "ignored")
         words = fold_width(inb.text).strip()
         first, _, rest = words.partition(" ")
@@ -209,9 +222,11 @@ class Dispatcher:
         handler = self.registry.events.get("plain")
         if handler is None:
             return _Answer([], "", "ignored")
-        return _Plan(handler.func, ctx, "plain", False)
+        return _Plan(handler.func, ctx, "plain", handler.mutates)
 
-    def _plan_command(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
+    def _plan_command(
+        self, ctx: Ctx, word: str, rest: str, *, confirmed: bool = False
+    ) -> _Plan | _Answer:
         cmd = self.registry.find(word)
         # "/诉求路灯坏了" is glued; "/取消报明" is 取消报名 mistyped, not 取消 + 报明.
         sure = cmd is None and word and self.registry.guess(word, ctx.caller, ctx.org)
@@ -243,6 +258,9 @@ class Dispatcher:
         if not cmd.arity_ok(len(args)) or not cmd.args_ok(args):
             return self._refuse(ctx, cmd, "bad_args", given=len(args))
         ctx.args, ctx.rest = args, rest
+        if cmd.mutates and ctx.inbound.extra.get("recognition") and not confirmed:
+            # Spoken, and it changes something: say what we heard and ask first.
+            return _Plan(partial(offer_spoken, command=cmd, rest=rest), ctx, cmd.key, True)
         return _Plan(func, ctx, cmd.key, cmd.mutates)
 
     def _plan_guess(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
@@ -261,7 +279,10 @@ class Dispatcher:
     async def run_inline(self, ctx: Ctx, word: str | None, rest: str = "") -> list[Reply]:
         """From a dialog step: run the command `word`, or (None) the message as if no
         dialog were open, inside the step's transaction; a refusal undoes only its part."""
-        plan = await self._plan(ctx) if word is None else self._plan_command(ctx, word, rest)
+        if word is None:
+            plan = await self._plan(ctx)
+        else:
+            plan = self._plan_command(ctx, word, rest, confirmed=True)
         if isinstance(plan, _Answer):
             return plan.replies
         try:

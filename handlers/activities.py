@@ -16,6 +16,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from bot.community import home_org
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.outbound import Push
@@ -502,8 +503,9 @@ def _page(ctx: Ctx, word: str) -> int | None:
 
 async def visible_upcoming(ctx: Ctx, now: datetime) -> list[Activity]:
     query = Activity.filter(status="open", ends_at__gt=now)
-    if ctx.org is not None:
-        path = ctx.org.path
+    org = await home_org(ctx)  # in private: the asker's community, when known
+    if org is not None:
+        path = org.path
         query = query.filter(Q(org__path__in=ancestor_paths(path)) | Q(org__path__startswith=path))
     rows = await query.select_related("org").order_by("starts_at", "id")
     return [a for a in rows if a.open_to(ctx.caller)]

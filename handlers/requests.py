@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from bot.community import home_org
 from bot.context import Ctx
 from bot.inbound import Inbound, Reply
 from bot.outbound import Push
@@ -113,14 +114,15 @@ async def request(ctx: Ctx) -> Reply:
     content = ctx.rest.strip()
     if ctx.inbound.is_group and ctx.org is None:
         raise DomainError("request_group_unbound")
-    if ctx.org is None:
+    org = await home_org(ctx)  # in private: the community the asker belongs to
+    if org is None:
         await ctx.dialog.start("request", "org", content=content)
         return say(ctx, "request_ask_org")
     if content:
         return await _file(
-            ctx, ctx.org.id, content, "", guess_category(content, category_keywords(ctx))
+            ctx, org.id, content, "", guess_category(content, category_keywords(ctx))
         )
-    await ctx.dialog.start("request", "category", org_id=ctx.org.id)
+    await ctx.dialog.start("request", "category", org_id=org.id)
     return say(ctx, "request_ask_category", categories=list(CATEGORY_HOURS))
 
 
@@ -437,8 +439,8 @@ async def stats(ctx: Ctx) -> Reply:
         org = await Organization.filter(code=code).first()
         if org is None:
             raise DomainError("unknown_org", org_code=code)
-    elif ctx.org is not None:
-        org = await Organization.get(id=ctx.org.id)
+    elif (home := await home_org(ctx)) is not None:
+        org = await Organization.get(id=home.id)
     elif ctx.caller.officer_orgs():
         org = await Organization.get(id=ctx.caller.officer_orgs()[0].id)
     else:
@@ -464,10 +466,10 @@ async def deadline_pushes(
     Each (request, kind, target) has its own key, so it is delivered once however
     often the scheduler asks (and across restarts).
     """
-    # The lead time is working time for 工作日 limits; the wall-clock horizon is never later.
-    horizon = remind_from(now, lead_hours, workdays=True)
+    # The lead is working time for 工作日 limits (that horizon is never before the wall-clock one).
+    soon = {w: remind_from(now, lead_hours, workdays=w) for w in (False, True)}
     rows = await in_pages(  # thousands at district scale: a page at a time
-        ServiceRequest.filter(status__in=RUNNING_STATUSES, due_at__lte=horizon).select_related(
+        ServiceRequest.filter(status__in=RUNNING_STATUSES, due_at__lte=soon[True]).select_related(
             "org", "assignee_org"
         )
     )
@@ -481,7 +483,7 @@ async def deadline_pushes(
     )
     for i, req in enumerate(rows):
         await breathe(i)
-        if req.due_at > remind_from(now, lead_hours, workdays=req.workdays):
+        if req.due_at > soon[req.workdays]:
             continue
         kind = "overdue" if req.due_at <= now else "due_soon"
         holder = req.assignee_org if req.status == "forwarded" else req.org

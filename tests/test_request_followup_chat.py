@@ -324,3 +324,22 @@ async def test_a_return_visit_never_cuts_into_another_dialog(town):
     assert await c.one("1", user="bob", group="g1") == "请简要说明您的诉求（什么事、什么情况）。"
     assert (await ServiceRequest.get(number=no)).visit == "asked"
     assert await c.one(f"/回访 {no} 1", user="bob", group="g1") == f"感谢回访！{no}：满意。"
+
+
+async def test_working_day_reminders_count_the_lead_in_working_time(town, client):
+    from datetime import UTC, datetime
+
+    from models.workdays import TZ
+
+    c = town
+    no = await filed_and_taken(c)
+    monday = datetime(2026, 12, 7, 10, tzinfo=TZ)
+    # stored in UTC, as the model does (SQLite compares times as text)
+    await ServiceRequest.filter(number=no).update(due_at=monday.astimezone(UTC), workdays=True)
+    rt = runtime_of(client)
+    job = next(j for j in rt.registry.jobs if j.name == "requests.deadline_reminders")
+    # Friday 20:00: twelve working hours reach Monday 08:00, before the deadline
+    assert await rt.run_job(job, datetime(2026, 12, 4, 20, tzinfo=TZ)) == []
+    # Friday 23:00: only ten working hours are left
+    (sent,) = await rt.run_job(job, datetime(2026, 12, 4, 23, tzinfo=TZ))
+    assert sent.text.startswith(f"时限提醒：诉求 {no}") and sent.target == "console:secretary"

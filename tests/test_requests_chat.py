@@ -181,7 +181,9 @@ async def test_stats_command(town):
     assert "按期办结率：100.0%（按法定工作日计）" in text
     assert "满意度：4.0 分（1 人评价）" in text
     assert "维修 受理1/办结1；环境卫生 受理1/办结0" in text
-    assert "请写上组织代码" in await c.one("/公开", user="bob")
+    # bob spoke in g1: his private /公开 is his community's; dan's needs a code.
+    assert await c.one("/公开", user="bob") == text
+    assert "请写上组织代码" in await c.one("/公开", user="dan")
     assert "受理 0 件" in await c.one("/公开 SQ002", user="bob")
 
 
