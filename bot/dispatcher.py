@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,14 @@ from bot.guess import offer_command, offer_spoken, with_note
 from bot.inbound import Inbound, Reply
 from bot.intake import INTAKE_DIALOG, prompt_author
 from bot.logs import log_event
-from bot.text import fold_width, split_command, split_glued, tokenize, trim_trailing
+from bot.text import (
+    fold_width,
+    mask_private,
+    split_command,
+    split_glued,
+    tokenize,
+    trim_trailing,
+)
 from models.errors import DomainError
 
 if TYPE_CHECKING:
@@ -90,6 +98,8 @@ class Dispatcher:
                         answer.outcome not in ("error", "ignored") or answer.replies
                     )
                     self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
+            if inb.is_group:  # what a group reads never holds a full phone or ID number
+                answer.replies = [Reply(mask_private(r.text), r.at_sender) for r in answer.replies]
             if answer.outcome == "duplicate":
                 self.rt.metrics.dedup_hits.labels(inb.platform).inc()
             return answer.replies
@@ -130,6 +140,11 @@ class Dispatcher:
         return _Answer(replies if first else [], "journal", "journal")
 
     async def _dispatch(self, inb: Inbound) -> _Answer:
+        if not inb.ids_ok:
+            log.warning(
+                "%s: refused an event with a %d-character user id", inb.platform, len(inb.user_id)
+            )
+            return _Answer([], "", "bad_id")
         caller = await self.rt.identity.resolve(inb.platform, inb.user_id, inb.display_name)
         if caller.person_id is not None and self.rt.seen is not None:
             contact = self.rt.seen.note(caller.person_id)  # 失联排查: a message is contact
@@ -233,14 +248,20 @@ class Dispatcher:
             return self._refuse(ctx, cmd, "group_only")
         if cmd.private_only and ctx.inbound.is_group:
             return self._refuse(ctx, cmd, "private_only")
+        func = cmd.func
+        if cmd.answer_privately and ctx.inbound.is_group:
+            outbound = self.rt.outbound
+            if outbound is None or outbound.refusal(ctx.inbound.user_key) is not None:
+                return self._refuse(ctx, cmd, "private_only")  # we cannot reach them there
+            func = _answer_privately
         args = split_args(rest, cmd)
-        if not cmd.arity_ok(len(args)):
+        if not cmd.arity_ok(len(args)) or not cmd.args_ok(args):
             return self._refuse(ctx, cmd, "bad_args", given=len(args))
         ctx.args, ctx.rest = args, rest
         if cmd.mutates and ctx.inbound.extra.get("recognition") and not confirmed:
             # Spoken, and it changes something: say what we heard and ask first.
             return _Plan(partial(offer_spoken, command=cmd, rest=rest), ctx, cmd.key, True)
-        return _Plan(cmd.func, ctx, cmd.key, cmd.mutates)
+        return _Plan(func, ctx, cmd.key, cmd.mutates)
 
     def _plan_guess(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
         """An unknown command word. A sure match (/报道, /qiandao) of a read-only command
@@ -306,6 +327,7 @@ class Dispatcher:
             replies = [Reply(t, at_sender=inb.is_group) for t in texts]
             return _Answer(replies, plan.label, "duplicate")
         except DomainError as err:
+            await plan.ctx.dialog.finish_after_refusal()
             text = self.rt.templates.render("refused", code=err.code, **err.details)
             return _Answer([Reply(text, at_sender=inb.is_group)], plan.label, "refused")
         for work in plan.ctx.pending:  # committed: now tell the others
@@ -372,6 +394,24 @@ def as_replies(result: Any) -> list[Reply]:
     if isinstance(result, str):
         return [Reply(result)]
     return [r if isinstance(r, Reply) else Reply(str(r)) for r in result]
+
+
+async def _answer_privately(ctx: Ctx) -> Reply:
+    """Run the command, send its answer to the asker in private once it commits, and tell
+    the group only that it was sent (the command answers with personal data)."""
+    assert ctx.command is not None
+    texts = [r.text for r in as_replies(await ctx.command.func(ctx))]
+    inb = ctx.inbound
+    key = f"private:{inb.platform}:{inb.event_id or secrets.token_hex(8)}"
+    for i, text in enumerate(texts):
+        ctx.push_after_commit(
+            [inb.user_key],
+            lambda text=text: text,
+            purpose="private_answer",
+            key=f"{key}:{i}",
+            mask=False,
+        )
+    return ctx.render("sent_privately", command=ctx.command)
 
 
 async def _expired_dialog(ctx: Ctx) -> Reply:

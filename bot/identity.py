@@ -242,15 +242,19 @@ class IdentityService:
         return view
 
     async def bind_chat(
-        self, platform: str, chat_id: str, org: Organization, by: Person | None
+        self, platform: str, chat_id: str, org: Organization, by: Person | None, purpose: str = ""
     ) -> GroupBinding:
+        """Bind the chat; `purpose` models.people.WORK_GROUP marks the officers' work group."""
         binding, created = await GroupBinding.get_or_create(
-            platform=platform, chat_id=chat_id, defaults={"org": org, "bound_by": by}
+            platform=platform,
+            chat_id=chat_id,
+            defaults={"org": org, "bound_by": by, "purpose": purpose},
         )
-        if not created and binding.org_id != org.id:
+        if not created and (binding.org_id != org.id or binding.purpose != purpose):
             binding.org = org
             binding.bound_by = by
-            await binding.save(update_fields=["org_id", "bound_by_id"])
+            binding.purpose = purpose
+            await binding.save(update_fields=["org_id", "bound_by_id", "purpose"])
         self.forget_chat(platform, chat_id)
         return binding
 

@@ -24,7 +24,7 @@ from bot.registry import OFFICER, Arg, Router
 from bot.text import fold_width
 from bot.timeparse import TimeParseError, parse_range, parse_when
 from handlers.checkin import officer_paths, page_arg, user_targets
-from handlers.requests import fmt, org_targets, reply_target
+from handlers.requests import fmt, reply_target
 from models.activities import (
     ACTIVE,
     KINDS,
@@ -42,7 +42,14 @@ from models.activities import (
     week_range,
 )
 from models.errors import DomainError
-from models.people import Identity, Organization, Person, RoleGrant
+from models.people import (
+    Identity,
+    Organization,
+    Person,
+    RoleGrant,
+    officer_targets,
+    resident_group_targets,
+)
 from models.requests import local, month_range, utcnow
 
 router = Router("activities")
@@ -261,7 +268,7 @@ async def _publish(ctx: Ctx, org: Organization, **values: Any) -> Reply:
         org, await ctx.person(), reply_target=reply_target(ctx.inbound), **values
     )
     act.org = org
-    targets = [t for t in await org_targets(org) if t != reply_target(ctx.inbound)]
+    targets = [t for t in await resident_group_targets(org) if t != reply_target(ctx.inbound)]
     notify(ctx, targets, "act_notice", f"act:{act.id}:published", kind="published", act=act)
     return say(ctx, "act_published", act=act)
 
@@ -606,7 +613,14 @@ async def my_activities(ctx: Ctx) -> Reply:
 
 
 # -- 签到 -----------------------------------------------------------------------------
-@router.command("签到码", "checkincode", permission=OFFICER, args=[Arg("number")], mutates=True)
+@router.command(
+    "签到码",
+    "checkincode",
+    permission=OFFICER,
+    args=[Arg("number")],
+    mutates=True,
+    answer_privately=True,
+)
 async def checkin_code(ctx: Ctx) -> Reply:
     """现场签到码：开始前 30 分钟到结束有效。"""
     act = await activity_for_officer(ctx, ctx.args[0])
@@ -833,7 +847,7 @@ async def summary_pushes(runtime: Any, now: datetime) -> list[Push]:
         targets = (
             await user_targets(act.created_by_id)
             if act.created_by_id is not None
-            else await org_targets(act.org)
+            else await officer_targets(act.org)
         )
         if not targets:
             continue

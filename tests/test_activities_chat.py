@@ -11,7 +11,7 @@ import pytest
 from models.activities import Activity, CheckinAttempt, PointsEntry, Signup, TimeBankEntry
 from models.deliveries import Delivery
 from models.people import Organization, RoleGrant
-from tests.conftest import grant_officer
+from tests.conftest import grant_officer, private_answer
 
 ONE_LINE = "/发布活动 敬老院志愿服务 | 明天 14:00-16:00 | 幸福敬老院 | 2人 | 志愿2小时 | 所有人"
 
@@ -216,7 +216,10 @@ async def test_checkin_code_lockout_timebank_and_points(town):
     await grant_member("bob", "ZB001")  # points are for members; carol stays a resident
     assert "还没有签到码" in await c.one(f"/签到 {n} 1234", user="bob")
     assert "只有党务工作者" in await c.one(f"/签到码 {n}", user="bob")
-    text = await c.one(f"/签到码 {n}", user="secretary", group="g1")
+    # typed in the group, the code goes to the officer alone (else anyone there checks in)
+    sent = await c.one(f"/签到码 {n}", user="secretary", group="g1")
+    assert sent == "/签到码 的结果已私信发送给您，请查看与我的私聊。"
+    text = await private_answer("secretary")
     code = (await Activity.get(id=n)).checkin_code
     assert f"的签到码：{code}" in text and f"/签到 {n} {code}" in text
     wrong = "0000" if code != "0000" else "1111"

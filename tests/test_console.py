@@ -57,7 +57,10 @@ async def test_officer_command_refused_for_resident_and_changes_nothing(console,
 
 async def test_officer_binds_group_and_me_shows_it(console, demo):
     text = await console.one("/绑定 sq001", user="secretary", group="g1")
-    assert text == "已把本群绑定到“和平社区党委”（SQ001）。之后在本群使用的命令默认属于这个组织。"
+    assert text == (
+        "已把本群绑定到“和平社区党委”（SQ001）。之后在本群使用的命令默认属于这个组织。"
+        "工作通知（新诉求、新登记等）只发给党务工作者私聊或工作群，不会发到本群。"
+    )
     binding = await GroupBinding.get(platform="console", chat_id="g1").prefetch_related("org")
     assert binding.org.code == "SQ001"
     me = await console.one("/我", user="bob", group="g1")
@@ -83,7 +86,7 @@ async def test_unknown_org_code(console, demo):
 async def test_missing_and_extra_arguments_show_usage(console, demo):
     for typed in ["/绑定", "/绑定 SQ001 多余"]:
         text = await console.one(typed, user="secretary", group="g1")
-        assert text == "/绑定 的格式不对。\n用法：/绑定 组织代码\n例如：/绑定 SQ001", typed
+        assert text == "/绑定 的格式不对。\n用法：/绑定 组织代码 [工作群]\n例如：/绑定 SQ001", typed
 
 
 async def test_group_only_command_in_private(console, demo):
