@@ -195,3 +195,14 @@ async def test_activities_published_in_the_community_group_are_for_residents(tow
     await c.say("大家好", user="bob", group="g1")
     menu = await c.one("/活动", user="bob")
     assert "清扫楼道" in menu and "学习二十大精神" not in menu
+
+
+async def test_wecom_robot_voice_is_echoed_before_a_change(aiohttp_client, db_url):
+    from tests.test_channel_wecom_bot import make_robot
+
+    fake, client = await make_robot(aiohttp_client, db_url)
+    answer = await fake.send(client, fake.voice_message("楼道灯坏了", user="zhangsan"))
+    said = await fake.follow(client, answer, user="zhangsan")
+    assert said == f"我听到的是：“楼道灯坏了”\n{OFFER}"
+    answer = await fake.send(client, fake.voice_message("", user="lisi"))
+    assert await fake.follow(client, answer, user="lisi") == VOICE_WITHOUT_TEXT

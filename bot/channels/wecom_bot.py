@@ -90,7 +90,9 @@ def message_text(msg: dict[str, Any]) -> tuple[str, str]:
     body = body if isinstance(body, dict) else {}
     if msgtype in ("text", "voice"):
         content = body.get("content")
-        return "text", content.strip() if isinstance(content, str) else ""
+        text = content.strip() if isinstance(content, str) else ""
+        # Voice carries WeCom's recognised text; without it there is nothing to read.
+        return ("text" if text or msgtype == "text" else "voice"), text
     if msgtype == "mixed":
         texts, media = [], ""
         for item in body.get("msg_item") or []:
@@ -221,7 +223,7 @@ class WecomBotChannel(Channel):
             event_id=str(msgid)[:191] if msgid else "",
             timestamp=float(stamp) if isinstance(stamp, int | float) else self.clock(),
             raw=msg,
-            extra={"aibotid": msg.get("aibotid", "")},
+            extra={"aibotid": msg.get("aibotid", ""), "recognition": msg.get("msgtype") == "voice"},
         )
 
     async def _answer(self, inb: Inbound) -> str:
