@@ -58,6 +58,8 @@ class Runtime:
     # bot.journal.Journal: events kept while the database is down (set by `lianxin serve`'s app).
     journal: Any = None
     seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
+    communities: Any = None  # bot.community.Communities: who lives where, set by build()
+    intake: Any = None  # bot.intake.Intake: groups' 自动受理 switches, set by build()
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -78,6 +80,12 @@ class Runtime:
         from bot.seen import SeenToday
 
         rt.seen = SeenToday(lambda: rt.clock.now(), config.bot.timezone)
+        from bot.community import Communities
+
+        rt.communities = Communities(lambda: rt.clock.now())
+        from bot.intake import Intake
+
+        rt.intake = Intake()
         return rt
 
     async def start(self, *, database: bool = True) -> None:

@@ -61,6 +61,19 @@ REQUIRED_MEETINGS = (
 )
 # Who may join: members of the publishing organisation's subtree / any member / anyone.
 AUDIENCES = ("org", "members", "everyone")
+# Party life (三会一课, 主题党日): for the branch's members whoever else is in the group.
+PARTY_LIFE = ("general_meeting", "committee", "group_meeting", "lecture", "theme_day")
+
+
+def default_audience(kind: str, community_group: bool) -> str:
+    """Who may join when the publisher does not say. Published in a group bound to the
+    community, an activity is for everyone the community serves (residents too), except
+    party life, which is the branch's; elsewhere only 开放活动 are for everyone."""
+    if kind in PARTY_LIFE:
+        return "org"
+    return "everyone" if community_group or kind == "open" else "org"
+
+
 # offered = promoted from the waitlist, holding the seat until confirmed (models/waitlist.py)
 ACTIVE = ("confirmed", "waitlisted", "offered")
 SEATED = ("confirmed", "offered")

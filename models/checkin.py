@@ -31,7 +31,7 @@ from tortoise.models import Model
 from bot.text import fold_width, mask_phones
 from models.errors import DomainError
 from models.grids.ladder import record_contact
-from models.people import Organization, Person, orgs_under
+from models.people import Organization, Person, RoleGrant, orgs_under
 from models.requests import local, utcnow
 
 MEMBER_TYPES = ("full", "probationary")  # 正式党员 / 预备党员
@@ -290,6 +290,7 @@ class CheckIn(Model):
         """报到。已在这里报到过：拒绝，什么也不改（唯一约束兜底并发）。"""
         if kind not in CHECKIN_KINDS:
             kind = FLOW_IN
+        await check_member(person)
         now = now or utcnow()
         key = f"{person.id}:{org.id}"
         existing = await cls.filter(open_key=key).first()
@@ -434,7 +435,8 @@ class TransferRequest(Model):
             )
         except IntegrityError:
             raise DomainError("transfer_pending_exists") from None
-        tr.from_org, tr.to_org = from_org, to_org
+        # As by_number loads it: the notice names the person (checkin_notice.j2).
+        tr.person, tr.from_org, tr.to_org = person, from_org, to_org
         await tr._log("filed", "", "pending", person, chat, tr.reason, now)
         await touch(person, now)
         return tr
@@ -553,10 +555,33 @@ class TransferEvent(Model):
 
 
 # -- what officers see ---------------------------------------------------------------
+async def check_member(person: Person) -> None:
+    """报到 is for party members: a confirmed registration, or the member role granted by an
+    operator (officers and admins count). Anyone else is offered /登记."""
+    members = Person.filter(
+        id=person.id, relation_status__in=(RELATION_REGISTERED, RELATION_POCKET)
+    )
+    if await members.exists():  # as stored: a confirmation may be newer than `person`
+        return
+    if await RoleGrant.filter(
+        person_id=person.id, role__in=("member", "officer", "admin")
+    ).exists():
+        return
+    pending = await MemberRegistration.filter(person_id=person.id, status="pending").exists()
+    raise DomainError("checkin_not_member", pending=pending)
+
+
 def scope_q(paths: list[str]) -> Q:
-    """People whose home branch or current local organisation is under one of `paths`."""
+    """People whose home branch or current local organisation is under one of `paths`, and
+    those whose branch is outside the system and whose registration an organisation under
+    them confirmed (they stay its members wherever they check in)."""
     orgs = orgs_under(paths)
-    return Q(home_org_id__in=orgs) | Q(local_org_id__in=orgs)
+    outside = MemberRegistration.filter(status="confirmed", home_org_id=None, org_id__in=orgs)
+    return (
+        Q(home_org_id__in=orgs)
+        | Q(local_org_id__in=orgs)
+        | Q(id__in=Subquery(outside.values("person_id")))
+    )
 
 
 def covers(caller: OfficerLike, person: Person) -> bool:
@@ -611,9 +636,9 @@ async def lost_contact_names(
     rows = (
         await Person.filter(lost_q(paths, days, now))
         .order_by("id")
-        .values_list("id", "real_name", "display_name")
+        .values_list("id", "real_name", "display_name", "phone")
     )
-    return [(pid, real or shown or f"#{pid}") for pid, real, shown in rows]
+    return [(pid, Person.name_of(pid, real, shown, phone)) for pid, real, shown, phone in rows]
 
 
 async def find_people(paths: list[str], query: str) -> list[Person]:

@@ -298,7 +298,7 @@ class ServiceRequest(FollowUp, Model):
             raise DomainError("request_forward_same", number=self.number, org_name=to_org.name)
         await self._must_move(
             "forward",
-            ("in_progress",),
+            ("received", "in_progress"),  # 派单 straight from received (README's diagram)
             "forwarded",
             by,
             chat,

@@ -18,6 +18,7 @@ from models.deliveries import Delivery
 from models.events import InboundEvent
 from tests.conftest import make_config
 from tests.fakes.onebot12_api import FakeOnebot12
+from tests.talk_texts import PLAIN_HINT, PLAIN_HINT_GROUP
 
 HOOK_TOKEN = "hook-token"
 API_TOKEN = "api-token"
@@ -25,7 +26,6 @@ BOT = "wxid_bot"
 USER = "wxid_alice"
 GROUP = "20001234567@chatroom"
 
-PLAIN_HINT = "您好，我是连心服务助手。发送 /帮助 查看我能做什么，或直接回复菜单编号。"
 IMAGE_UNSUPPORTED = (
     "收到您的图片，不过我暂时只能看懂文字。请用文字描述，或发送 /帮助 查看可用命令。"
 )
@@ -86,7 +86,7 @@ async def test_group_answers_commands_and_mentions_only(bridge):
     # In a group the answer @-mentions the asker, as ComWeChat sends a mention segment.
     assert all(d["mentions"] == [USER] for d in fake.delivered)
     assert fake.delivered[0]["message"][0] == {"type": "mention", "data": {"user_id": USER}}
-    assert fake.delivered[0]["text"] == " " + PLAIN_HINT
+    assert fake.delivered[0]["text"] == " " + PLAIN_HINT_GROUP
 
 
 async def test_mention_of_someone_else_is_not_a_mention_of_the_bot(bridge):

@@ -62,9 +62,12 @@ async def test_request_lifecycle_in_a_wechat_group(aiohttp_client, aiohttp_serve
     )
     req = await ServiceRequest.get(number=number)
     assert req.status == "in_progress"
-    # The member is told in the same group, through send_message to the group.
-    told = [d["text"] for d in fake.delivered if d["group_id"] == GROUP and not d["mentions"]]
-    assert any(t.startswith(f"新诉求 {number}") for t in told)
+    # The member is told in the same group, through send_message to the group; the
+    # officers' notice of the new request went to the officer in private, not there.
+    told = [d["text"] for d in fake.delivered if d.get("group_id") == GROUP and not d["mentions"]]
+    assert not any(t.startswith(f"新诉求 {number}") for t in told)
+    private = [d["text"] for d in fake.delivered if d.get("user_id") == OFFICER]
+    assert any(t.startswith(f"新诉求 {number}") for t in private)
     assert f"您的诉求 {number} 已有专人办理。查看进度：/进度 {number}" in told
     rows = await Delivery.filter(target=f"onebot12-group:wechat:{GROUP}")
     assert rows and all(r.status == "sent" for r in rows)

@@ -12,14 +12,13 @@ from bot.app import CHANNELS, RUNTIME, create_app
 from models.deliveries import Delivery
 from tests.conftest import make_config
 from tests.fakes.wecom_bot_api import FakeWecomBot
+from tests.talk_texts import PLAIN_HINT, PLAIN_HINT_GROUP
 from tests.tencent_crypto import encrypt
 
 TOKEN = "robotToken123"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 BOT_ID = "aib1234567890"
 CHAT = "wrkSFfCgAAxxxxxx"
-
-PLAIN_HINT = "您好，我是连心服务助手。发送 /帮助 查看我能做什么，或直接回复菜单编号。"
 
 
 async def make_robot(aiohttp_client, db_url):
@@ -80,7 +79,7 @@ async def test_voice_and_mixed_messages_read_their_text(robot):
 async def test_group_message_is_a_mention_and_the_at_is_stripped(robot):
     fake, client = robot
     content = await fake.say(client, "你好", user="zhangsan", chat=CHAT)
-    assert content == PLAIN_HINT
+    assert content == PLAIN_HINT_GROUP
     help_text = await fake.say(client, "/帮助", user="zhangsan", chat=CHAT)
     assert help_text.startswith("连心 · 可用命令\n")
 

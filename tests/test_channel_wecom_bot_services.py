@@ -40,7 +40,10 @@ async def test_signup_and_checkin_in_a_wecom_group(aiohttp_client, db_url):
     assert await Signup.filter(activity_id=act.id).count() == 1
 
     act = await starts_soon(act)
-    code_text = await say(OFFICER, f"/签到码 {act.id}")
+    # The code is not said in the group (anyone there could check in without coming), and
+    # the robot cannot message the officer unasked: the officer is asked to use it in private.
+    assert await say(OFFICER, f"/签到码 {act.id}") == "/签到码 涉及个人信息，请私聊我使用。"
+    code_text = await fake.say(client, f"/签到码 {act.id}", user=OFFICER)
     code = (await Activity.get(id=act.id)).checkin_code
     assert f"的签到码：{code}" in code_text
     checked = await say(MEMBER, f"/签到 {act.id} {code}")
