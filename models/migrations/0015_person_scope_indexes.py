@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0012_scale_indexes')]
+    dependencies = [('models', '0014_work_group')]
 
     initial = False
 
