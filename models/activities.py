@@ -887,9 +887,12 @@ def belongs_q(org: Organization) -> Q:
     by subqueries: a district's 50,000 ids are never bound as parameters."""
     orgs = orgs_under([org.path])
     grants = RoleGrant.filter(org_id__in=orgs, role__in=("member", "officer"))
-    placed = Person.filter(Q(home_org_id__in=orgs) | Q(local_org_id__in=orgs))
-    return Q(person_id__in=Subquery(grants.values("person_id"))) | Q(
-        person_id__in=Subquery(placed.values("id"))
+    # The person's own columns through the join (a lookup by key per row), not a
+    # subquery over every person (SQLite re-read it: seconds for a district).
+    return (
+        Q(person__home_org_id__in=orgs)
+        | Q(person__local_org_id__in=orgs)
+        | Q(person_id__in=Subquery(grants.values("person_id")))
     )
 
 

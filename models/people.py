@@ -93,7 +93,11 @@ class Person(Model):
     class Meta:
         table = "person"
         # Officers' views count people by home branch / local organisation (#15).
-        indexes = (("home_org_id",), ("local_org_id",))
+        # (with the columns they count by: no row is read for a count)
+        indexes = (
+            ("home_org_id", "relation_status", "last_seen_at"),
+            ("local_org_id", "relation_status", "last_seen_at"),
+        )
 
     @property
     def name(self) -> str:
