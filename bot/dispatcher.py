@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from bot.audit import record_command
 from bot.context import Ctx
 from bot.db import is_unavailable
 from bot.dialogs import DialogControl
-from bot.guess import offer_command, offer_spoken
+from bot.guess import offer_command, offer_spoken, with_note
 from bot.inbound import Inbound, Reply
 from bot.intake import INTAKE_DIALOG, prompt_author
 from bot.logs import log_event
@@ -386,31 +385,6 @@ def split_args(rest: str, cmd: Command) -> list[str]:
     return head + ([tail] if tail else [])
 
 
-def with_note(plan: _Plan | _Answer, note: str) -> _Plan | _Answer:
-    """The same answer with `note` as its first line ("已按 /报到 处理")."""
-
-    def first(replies: list[Reply]) -> list[Reply]:
-        if not replies:
-            return [Reply(note)]
-        head = replies[0]
-        return [Reply(f"{note}\n{head.text}", head.at_sender), *replies[1:]]
-
-    if isinstance(plan, _Answer):
-        plan.replies = first(plan.replies)
-        return plan
-    func = plan.func
-
-    async def noted(ctx: Ctx) -> list[Reply]:  # read-only commands only: nothing to undo
-        try:
-            return first(as_replies(await func(ctx)))
-        except DomainError as err:
-            text = ctx.runtime.templates.render("refused", code=err.code, **err.details)
-            return first([Reply(text, at_sender=ctx.inbound.is_group)])
-
-    plan.func = noted
-    return plan
-
-
 def as_replies(result: Any) -> list[Reply]:
     if result is None:
         return []
@@ -427,7 +401,7 @@ async def _answer_privately(ctx: Ctx) -> Reply:
     assert ctx.command is not None
     texts = [r.text for r in as_replies(await ctx.command.func(ctx))]
     inb = ctx.inbound
-    key = f"private:{inb.platform}:{inb.event_id or secrets.token_hex(8)}"
+    key = ctx.change_key("private")
     for i, text in enumerate(texts):
         ctx.push_after_commit(
             [inb.user_key],

@@ -7,9 +7,10 @@ words are echoed first ("我听到的是：…"), since speech recognition mishe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.inbound import Reply
+from models.errors import DomainError
 
 if TYPE_CHECKING:
     from bot.context import Ctx
@@ -37,3 +38,29 @@ async def offer_spoken(ctx: Ctx, *, command: Command, rest: str) -> Reply:
     """A command that changes state, said by voice: echo it, wait for "1"."""
     await start_offer(ctx, command, rest)
     return ctx.render("offer", heard=heard(ctx), prompt="", command=command, rest=rest)
+
+
+def with_note(plan: Any, note: str) -> Any:
+    """The dispatcher's plan or answer, with `note` as its first line ("已按 /活动 处理")."""
+    from bot.dispatcher import as_replies
+
+    def first(replies: list[Reply]) -> list[Reply]:
+        if not replies:
+            return [Reply(note)]
+        head = replies[0]
+        return [Reply(f"{note}\n{head.text}", head.at_sender), *replies[1:]]
+
+    if not hasattr(plan, "func"):  # an answer already (a refusal before running)
+        plan.replies = first(plan.replies)
+        return plan
+    func = plan.func
+
+    async def noted(ctx: Ctx) -> list[Reply]:  # read-only commands only: nothing to undo
+        try:
+            return first(as_replies(await func(ctx)))
+        except DomainError as err:
+            text = ctx.runtime.templates.render("refused", code=err.code, **err.details)
+            return first([Reply(text, at_sender=ctx.inbound.is_group)])
+
+    plan.func = noted
+    return plan

@@ -34,6 +34,7 @@ from models.activities import (
     ancestor_paths,
     balance,
     compliance,
+    default_audience,
     leaderboard,
     parse_hours,
     people_of,
@@ -244,7 +245,8 @@ async def _publish_line(ctx: Ctx, org: Organization, line: str) -> Reply:
         else:
             raise DomainError("act_one_line", part=part[:40])
     kind = kind or guess_kind(ctx, title, hours)
-    audience = audience or ("everyone" if kind == "open" else "org")
+    bound_group = ctx.inbound.is_group and ctx.org is not None
+    audience = audience or default_audience(kind, bound_group)
     return await _publish(
         ctx,
         org,
@@ -463,7 +465,7 @@ async def edit_activity(ctx: Ctx) -> Reply:
             ctx,
             await signup_targets(others),
             "act_notice",
-            f"act:{act.id}:changed:{int(now.timestamp())}",
+            ctx.change_key(f"act:{act.id}:changed"),
             kind="changed",
             act=act,
             field=field,

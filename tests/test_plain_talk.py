@@ -182,3 +182,16 @@ async def test_my_community_sets_it(town):
     assert "记下了" in await c.one("/我的社区 SQ002", user="bob")
     assert (await (await Residence.get(user_key="console:bob")).org).code == "SQ002"
     assert "SQ999" in await c.one("/我的社区 SQ999", user="bob")
+
+
+async def test_activities_published_in_the_community_group_are_for_residents(town):
+    c = town
+    line = "/发布活动 {} | 明天 14:00-16:00 | 党群服务中心 | {}"
+    text = await c.one(line.format("清扫楼道", "10人"), user="secretary", group="g1")
+    assert "对象：所有人（含居民）" in text
+    text = await c.one(line.format("学习二十大精神", "党课"), user="secretary", group="g1")
+    assert "对象：本组织党员" in text
+    # A resident of the community sees the first in private, not the lecture.
+    await c.say("大家好", user="bob", group="g1")
+    menu = await c.one("/活动", user="bob")
+    assert "清扫楼道" in menu and "学习二十大精神" not in menu
