@@ -35,6 +35,8 @@ from bot.db import close_db, init_db, upgrade
 
 RESULTS = REPO / "bench" / "results"
 FAILED = "抱歉，处理时出了点问题"
+# Refusals (private-only, permission) would measure nothing: counted as errors.
+REFUSED = ("请私聊我使用", "您的请求没有执行")
 TIMEOUT_S = 30.0  # a reply slower than this counts as an error (and ends its case)
 
 
@@ -123,7 +125,7 @@ async def send(http: aiohttp.ClientSession, base: str, msg: scale_cases.Msg) -> 
     reply = json.loads(raw).get("reply", "") if raw else ""
     if isinstance(reply, list):
         reply = "".join(s.get("data", {}).get("text", "") for s in reply)
-    if not reply or FAILED in reply:
+    if not reply or FAILED in reply or any(w in reply for w in REFUSED):
         return elapsed, f"!{reply[:60] or 'no reply'}"
     return elapsed, reply
 

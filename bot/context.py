@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,12 @@ class Ctx:
                 await outbound.send(target, text, purpose=purpose, dedup_key=dedup_key)
 
         self.after_commit(send_all)
+
+    def change_key(self, prefix: str) -> str:
+        """A notice key unique to this change: the same when this message is retried (so
+        the notice goes once), another for the next change, even within the same second."""
+        inb = self.inbound
+        return f"{prefix}:{inb.platform}:{inb.event_id or secrets.token_hex(8)}"
 
     def render(self, template: str, **variables: Any) -> Reply:
         text = self.runtime.templates.render(

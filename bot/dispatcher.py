@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -402,7 +401,7 @@ async def _answer_privately(ctx: Ctx) -> Reply:
     assert ctx.command is not None
     texts = [r.text for r in as_replies(await ctx.command.func(ctx))]
     inb = ctx.inbound
-    key = f"private:{inb.platform}:{inb.event_id or secrets.token_hex(8)}"
+    key = ctx.change_key("private")
     for i, text in enumerate(texts):
         ctx.push_after_commit(
             [inb.user_key],

@@ -465,7 +465,7 @@ async def edit_activity(ctx: Ctx) -> Reply:
             ctx,
             await signup_targets(others),
             "act_notice",
-            f"act:{act.id}:changed:{int(now.timestamp())}",
+            ctx.change_key(f"act:{act.id}:changed"),
             kind="changed",
             act=act,
             field=field,

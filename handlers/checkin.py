@@ -218,7 +218,7 @@ async def register_relation(ctx: Ctx) -> Reply:
         ctx,
         await officer_targets(org),
         "checkin_notice",
-        f"reg:{reg.id}:{int(reg.updated_at.timestamp())}",
+        ctx.change_key(f"reg:{reg.id}"),
         kind="reg_new",
         reg=reg,
         updated=updated,

@@ -572,9 +572,16 @@ async def check_member(person: Person) -> None:
 
 
 def scope_q(paths: list[str]) -> Q:
-    """People whose home branch or current local organisation is under one of `paths`."""
+    """People whose home branch or current local organisation is under one of `paths`, and
+    those whose branch is outside the system and whose registration an organisation under
+    them confirmed (they stay its members wherever they check in)."""
     orgs = orgs_under(paths)
-    return Q(home_org_id__in=orgs) | Q(local_org_id__in=orgs)
+    outside = MemberRegistration.filter(status="confirmed", home_org_id=None, org_id__in=orgs)
+    return (
+        Q(home_org_id__in=orgs)
+        | Q(local_org_id__in=orgs)
+        | Q(id__in=Subquery(outside.values("person_id")))
+    )
 
 
 def covers(caller: OfficerLike, person: Person) -> bool:
@@ -629,9 +636,9 @@ async def lost_contact_names(
     rows = (
         await Person.filter(lost_q(paths, days, now))
         .order_by("id")
-        .values_list("id", "real_name", "display_name")
+        .values_list("id", "real_name", "display_name", "phone")
     )
-    return [(pid, real or shown or f"#{pid}") for pid, real, shown in rows]
+    return [(pid, Person.name_of(pid, real, shown, phone)) for pid, real, shown, phone in rows]
 
 
 async def find_people(paths: list[str], query: str) -> list[Person]:

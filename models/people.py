@@ -93,16 +93,26 @@ class Person(Model):
     class Meta:
         table = "person"
         # Officers' views count people by home branch / local organisation (#15).
-        indexes = (("home_org_id",), ("local_org_id",))
+        # (with the columns they count by: no row is read for a count)
+        indexes = (
+            ("home_org_id", "relation_status", "last_seen_at"),
+            ("local_org_id", "relation_status", "last_seen_at"),
+        )
 
     @property
     def name(self) -> str:
-        return self.name_of(self.id, self.real_name, self.display_name)
+        return self.name_of(self.id, self.real_name, self.display_name, self.phone)
 
     @staticmethod
-    def name_of(person_id: int, real_name: str | None, display_name: str | None) -> str:
-        """How a person is called (also for rows read as plain values)."""
-        return real_name or display_name or f"#{person_id}"
+    def name_of(
+        person_id: int, real_name: str | None, display_name: str | None, phone: str | None = None
+    ) -> str:
+        """How a person is called (also for rows read as plain values): the name, else the
+        platform nickname, else "居民（尾号1234）"; never a bare "#7"."""
+        if real_name or display_name:
+            return real_name or display_name or ""
+        digits = "".join(c for c in phone or "" if c.isdigit())
+        return f"居民（尾号{digits[-4:]}）" if len(digits) >= 4 else f"居民（编号{person_id}）"
 
 
 class Identity(Model):

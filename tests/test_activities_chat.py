@@ -196,6 +196,14 @@ async def test_edit_notifies_and_promotes(town):
     assert "已通知报名的人" in text
     changed = await Delivery.filter(target="console:bob", purpose="activity").first()
     assert changed.text.startswith("活动变更：") and "地点：党群服务中心二楼" in changed.text
+    # a second change within the same second is a notice of its own (keys are per change)
+    await c.one(f"/修改活动 {act.id} 地点 党群服务中心三楼", user="secretary", event_id="e2")
+    told = [d.text for d in await Delivery.filter(target="console:bob", purpose="activity")]
+    assert any("地点：党群服务中心三楼" in t for t in told), told
+    # and a retry of that message is not told twice
+    await c.say(f"/修改活动 {act.id} 地点 党群服务中心三楼", user="secretary", event_id="e2")
+    assert await Delivery.filter(target="console:bob", purpose="activity").count() == len(told)
+    await c.one(f"/修改活动 {act.id} 地点 党群服务中心二楼", user="secretary")
     assert "名额不能少于 3" in await c.one(f"/修改活动 {act.id} 名额 2", user="secretary")
     assert "没看懂要改什么" in await c.one(f"/修改活动 {act.id} 颜色 红", user="secretary")
     assert "已经过去了" in await c.one(

@@ -18,7 +18,7 @@ def test_bench_scale_smoke(tmp_path):
     failed = {k: c["sqlite"]["sample"] for k, c in cases.items() if c["sqlite"]["errors"]}
     assert failed == {}
     stats = cases["officer/district|/党员统计"]["sqlite"]["sample"]
-    assert stats.startswith("党员情况（新区区委）")
+    assert stats.startswith("党员情况")
     assert cases["member|/签到"]["sqlite"]["sample"].startswith("签到成功")
     assert cases["resident|/登记 · 是"]["sqlite"]["n"] == 2
     foot = data["footprint"]["sqlite"]
