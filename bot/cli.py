@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"配置错误 / config error: {exc}", file=sys.stderr)
         return 2
+    from bot.clock import set_zone
+
+    set_zone(config.bot.timezone)  # ledgers' days and months, as the server reads them
     if args.cmd not in ("db", "channels"):
         # Everything but `db upgrade` needs a migrated database; never create an empty one.
         from bot.db import schema_problem

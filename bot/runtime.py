@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.clock import Clock, clock_from_env
+from bot.clock import Clock, clock_from_env, set_zone
 from bot.config import Config
 from bot.db import close_db, init_db
 from bot.dedup import DedupGate
@@ -66,6 +66,7 @@ class Runtime:
         from bot.dispatcher import Dispatcher
         from handlers import ROUTERS
 
+        set_zone(config.bot.timezone)  # one zone for reading and showing times
         rt = cls(
             config=config,
             templates=Templates(config.bot.templates_dir or None),

@@ -36,10 +36,11 @@ from tortoise.functions import Sum
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from bot.clock import zone
 from bot.text import fold_width
 from models.errors import DomainError
 from models.people import Organization, Person, RoleGrant, orgs_under
-from models.requests import TZ, local, month_range, utcnow
+from models.requests import local, month_range, utcnow
 
 # 支部党员大会 · 支委会 · 党小组会 · 党课 · 主题党日 · 志愿服务 · 开放活动 · 其他
 KINDS = (
@@ -114,7 +115,7 @@ def parse_hours(text: str | Decimal | int | float) -> Decimal:
 
 
 def week_range(now: datetime) -> tuple[datetime, datetime]:
-    """[Monday 00:00, next Monday 00:00) of `now`'s week on the Asia/Shanghai clock, in UTC."""
+    """[Monday 00:00, next Monday 00:00) of `now`'s week on the configured clock, in UTC."""
     d = local(now).date()
     monday = d - timedelta(days=d.weekday())
     return _day_start(monday), _day_start(monday + timedelta(days=7))
@@ -128,7 +129,7 @@ def quarter_range(now: datetime) -> tuple[datetime, datetime]:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), TZ).astimezone(UTC)
+    return datetime.combine(day, time(0), zone()).astimezone(UTC)
 
 
 def _members_of(caller: CallerLike, org: Organization) -> bool:

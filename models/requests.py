@@ -15,20 +15,18 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from tortoise import connections, fields
 from tortoise.expressions import F, Q, RawSQL
 from tortoise.functions import Count, Sum
 from tortoise.models import Model
 
+from bot.clock import local, zone
 from models.errors import DomainError
 from models.people import Organization, Person, orgs_under
 from models.request_followup import MAX_FORWARDS, VISIT_HOURS, FollowUp, visit_figures
 from models.workdays import Limit, parse_limit
 from models.workdays import due as due_after
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 STATUSES = ("received", "in_progress", "forwarded", "awaiting", "closed", "rated", "rejected")
 # awaiting = 待补充: the handler asked the requester; the clock stops (models/request_followup.py).
@@ -57,18 +55,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def local(dt: datetime) -> datetime:
-    """A stored (UTC) time on the Asia/Shanghai clock."""
-    return dt.astimezone(TZ)
-
-
 def day_start(day: date) -> datetime:
-    """00:00 Asia/Shanghai of `day`, in UTC (SQLite compares stored times as UTC text)."""
-    return datetime.combine(day, time(0), TZ).astimezone(UTC)
+    """00:00 of `day` on the configured clock, in UTC (SQLite compares times as UTC text)."""
+    return datetime.combine(day, time(0), zone()).astimezone(UTC)
 
 
 def month_range(now: datetime) -> tuple[datetime, datetime]:
-    """[first day of this month, first day of next month) on the Asia/Shanghai clock."""
+    """[first day of this month, first day of next month) on the configured clock."""
     d = local(now).date().replace(day=1)
     nxt = (d + timedelta(days=32)).replace(day=1)
     return day_start(d), day_start(nxt)

@@ -88,3 +88,32 @@ async def test_outside_branch_member_stays_with_the_confirming_organisation(town
     # and in a group the answer goes in private
     await c.one("/查人 张三", user="secretary", group="g1")
     assert "张三" in await private_answer("secretary")
+
+
+async def test_one_zone_from_config_for_parsing_and_display(aiohttp_client, db_url):
+    """`[bot] timezone` was honoured for parsing while display said Asia/Shanghai:
+    /定时 每天 08:00 in UTC answered "下次 … 16:00"."""
+    from datetime import UTC, datetime
+
+    from bot.app import create_app
+    from bot.clock import ManualClock, set_zone
+    from bot.demo import seed
+    from models.requests import month_range
+    from tests.conftest import Console, make_config
+
+    client = await aiohttp_client(create_app(make_config(db_url, bot={"timezone": "UTC"})))
+    try:
+        c = Console(client)
+        await seed()
+        rt = client.server.app[RUNTIME]
+        rt.clock = ManualClock(datetime(2026, 11, 30, 20, 0, tzinfo=UTC))
+        reply = await c.one("/定时 每天 08:00 全部群 早上好", user="secretary")
+        assert "时间：每天 08:00，下次 2026-12-01 08:00" in reply, reply
+        # month ranges on the same clock: 30 Nov 20:00 UTC is still November here
+        start, end = month_range(datetime(2026, 11, 30, 20, 0, tzinfo=UTC))
+        assert (start, end) == (
+            datetime(2026, 11, 1, tzinfo=UTC),
+            datetime(2026, 12, 1, tzinfo=UTC),
+        )
+    finally:
+        set_zone("Asia/Shanghai")  # the default, for the tests that follow in this process

@@ -12,7 +12,7 @@ from models.claims import PointsAppeal, VolunteerClaim
 from models.deliveries import Delivery
 from models.people import Organization, Person
 from models.redemption import CatalogueItem, Redemption
-from tests.conftest import grant_officer
+from tests.conftest import grant_officer, private_answer
 from tests.test_activities_chat import grant_member, publish, town  # noqa: F401 (fixture)
 
 
@@ -151,7 +151,8 @@ async def test_a_late_cancellation_is_an_absence_in_the_summary(town, client):  
     for user in ("bob", "carol"):
         await c.one(f"/报名 {act.id}", user=user)
     await c.one(f"/取消报名 {act.id}", user="carol")  # ten minutes before the start
-    text = await c.one(f"/签到码 {act.id}", user="secretary", group="g1")
+    await c.one(f"/签到码 {act.id}", user="secretary", group="g1")  # answered in private
+    text = await private_answer("secretary")
     code = re.search(r"签到码：(\d{4})", text).group(1)
     await c.one(f"/签到 {act.id} {code}", user="bob")
     rt = client.server.app[RUNTIME]
