@@ -35,7 +35,7 @@ OFFICER_VIEWS = (
     "/广播列表",
     "/待确认",
 )
-PRIVATE = ("/失联", "/党员统计", "/待确认", "/流动党员")  # personal data: asked in private
+PRIVATE = ("/失联", "/党员统计", "/待确认", "/流动党员", "/工单")  # asked in private chat
 MEMBER_VIEWS = (  # (text, in the branch's group?)
     ("/帮助", False),
     ("/我", False),
