@@ -665,7 +665,7 @@ class Signup(Model):
     promoted_at = fields.DatetimeField(null=True)
     cancelled_at = fields.DatetimeField(null=True)
     offer_expires_at = fields.DatetimeField(null=True)  # offered: confirm by then
-    late_cancel = fields.BooleanField(default=False)  # cancelled just before the start
+    late_cancel = fields.BooleanField(default=False, db_default=False)  # cancelled just before the start
 
     class Meta:
         table = "activity_signup"
@@ -722,7 +722,7 @@ class TimeBankEntry(Model):
     item = fields.CharField(max_length=100, default="")
     # "act:<activity>:<person>" for a credit: each attendance is banked once.
     ref = fields.CharField(max_length=64, null=True, unique=True)
-    reason = fields.TextField(default="")  # why an officer adjusted it
+    reason = fields.TextField(default="", db_default="")  # why an officer adjusted it
     appeal = fields.ForeignKeyField(
         "models.PointsAppeal", related_name="timebank", null=True, on_delete=fields.SET_NULL
     )
@@ -813,7 +813,7 @@ class PointsEntry(Model):
     officer = fields.ForeignKeyField(
         "models.Person", related_name="points_adjusted", null=True, on_delete=fields.SET_NULL
     )
-    reason = fields.TextField(default="")
+    reason = fields.TextField(default="", db_default="")
     appeal = fields.ForeignKeyField(
         "models.PointsAppeal", related_name="points", null=True, on_delete=fields.SET_NULL
     )

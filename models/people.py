@@ -82,13 +82,13 @@ class Person(Model):
     home_org = fields.ForeignKeyField(
         "models.Organization", related_name="home_people", null=True, on_delete=fields.SET_NULL
     )
-    home_branch = fields.CharField(max_length=100, default="")
+    home_branch = fields.CharField(max_length=100, default="", db_default="")
     local_org = fields.ForeignKeyField(
         "models.Organization", related_name="local_people", null=True, on_delete=fields.SET_NULL
     )
-    member_type = fields.CharField(max_length=16, default="")  # full / probationary
-    relation_status = fields.CharField(max_length=16, default="")  # registered / unregistered
-    flow_status = fields.CharField(max_length=16, default="")  # flow_in / flow_out / in_service
+    member_type = fields.CharField(max_length=16, default="", db_default="")  # full / probationary
+    relation_status = fields.CharField(max_length=16, default="", db_default="")  # registered / unregistered
+    flow_status = fields.CharField(max_length=16, default="", db_default="")  # flow_in / flow_out / in_service
 
     class Meta:
         table = "person"
@@ -170,7 +170,7 @@ class GroupBinding(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     # "" a group of residents; WORK_GROUP the officers' work group (/绑定 SQ001 工作群),
     # the only kind of group officer notices go to.
-    purpose = fields.CharField(max_length=16, default="")
+    purpose = fields.CharField(max_length=16, default="", db_default="")
 
     class Meta:
         table = "group_binding"

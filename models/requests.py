@@ -150,10 +150,10 @@ class ServiceRequest(FollowUp, Model):
     rated_at = fields.DatetimeField(null=True)
     last_urged_at = fields.DatetimeField(null=True)
     # Beyond the happy path (rules in models/request_followup.py):
-    workdays = fields.BooleanField(default=False)  # due_at was counted in 工作日
+    workdays = fields.BooleanField(default=False, db_default=False)  # due_at was counted in 工作日
     paused_at = fields.DatetimeField(null=True)  # 待补充 since (status awaiting)
     # 回访: "" · asked · satisfied · basic · unsatisfied · none (未回访)
-    visit = fields.CharField(max_length=16, default="", db_index=True)
+    visit = fields.CharField(max_length=16, default="", db_default="", db_index=True)
     visit_due_at = fields.DatetimeField(null=True)
     visited_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)  # 超期督办 sent (once)

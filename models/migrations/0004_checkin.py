@@ -88,12 +88,12 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Person',
             name='flow_status',
-            field=fields.CharField(default='', max_length=16),
+            field=fields.CharField(default='', db_default='', max_length=16),
         ),
         ops.AddField(
             model_name='Person',
             name='home_branch',
-            field=fields.CharField(default='', max_length=100),
+            field=fields.CharField(default='', db_default='', max_length=100),
         ),
         ops.AddField(
             model_name='Person',
@@ -108,11 +108,11 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Person',
             name='member_type',
-            field=fields.CharField(default='', max_length=16),
+            field=fields.CharField(default='', db_default='', max_length=16),
         ),
         ops.AddField(
             model_name='Person',
             name='relation_status',
-            field=fields.CharField(default='', max_length=16),
+            field=fields.CharField(default='', db_default='', max_length=16),
         ),
     ]

@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='ServiceRequest',
             name='visit',
-            field=fields.CharField(default='', db_index=True, max_length=16),
+            field=fields.CharField(default='', db_default='', db_index=True, max_length=16),
         ),
         ops.AddField(
             model_name='ServiceRequest',
@@ -51,6 +51,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='ServiceRequest',
             name='workdays',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
     ]

@@ -90,12 +90,12 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='PointsEntry',
             name='reason',
-            field=fields.TextField(default='', unique=False),
+            field=fields.TextField(default='', db_default='', unique=False),
         ),
         ops.AddField(
             model_name='Signup',
             name='late_cancel',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.AddField(
             model_name='Signup',
@@ -110,6 +110,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='TimeBankEntry',
             name='reason',
-            field=fields.TextField(default='', unique=False),
+            field=fields.TextField(default='', db_default='', unique=False),
         ),
     ]
