@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?=
 CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
 
-.PHONY: run test install install-dev lint format bench migrations clean pg-test
+.PHONY: run test install install-dev lint format bench bench-scale migrations clean pg-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ format: install-dev
 ## make bench: throughput and latency against reference handlers, all on 127.0.0.1
 bench: install-dev
 	$(BIN)/python -m bench.run
+
+## make bench-scale: every command on a generated district (S=1.0), SQLite and PostgreSQL
+## (PostgreSQL when LIANXIN_TEST_PG_URL is set); under ~10 minutes, all on 127.0.0.1
+bench-scale: install-dev
+	$(BIN)/python -m bench.scale
 
 ## make migrations NAME=what_changed: write a migration after changing models/
 migrations: install-dev

@@ -164,13 +164,17 @@ def onebot_request(seq: int, *, path: str = "/onebot") -> Request:
         "sender": {"user_id": user, "nickname": f"用户{user}", "card": "", "role": "member"},
     }
     body = json.dumps(event, ensure_ascii=False).encode()
+    return Request(path, body, onebot_headers(body), str(user), command)
+
+
+def onebot_headers(body: bytes) -> dict[str, str]:
+    """The headers of a OneBot v11 HTTP POST signed with the bench's secret."""
     signature = hmac.new(ONEBOT_SECRET.encode(), body, hashlib.sha1).hexdigest()
-    headers = {
+    return {
         "Content-Type": "application/json",
         "X-Self-ID": str(ONEBOT_SELF_ID),
         "X-Signature": f"sha1={signature}",
     }
-    return Request(path, body, headers, str(user), command)
 
 
 def check_onebot_reply(req: Request, status: int, body: bytes) -> str | None:

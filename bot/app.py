@@ -32,6 +32,7 @@ CHANNEL_CLASSES = {
     "wecom": "bot.channels.wecom:WecomChannel",
     "qq": "bot.channels.qq:QQChannel",
     "onebot12": "bot.channels.onebot12:Onebot12Channel",
+    "wecom-bot": "bot.channels.wecom_bot:WecomBotChannel",
 }
 
 
@@ -41,7 +42,7 @@ def enabled_channels(config: Config) -> list[str]:
         names.append("console")
     if config.wechat.enabled:
         names.append("wechat")
-    for name in ("onebot", "wecom", "qq", "onebot12"):
+    for name in ("onebot", "wecom", "qq", "onebot12", "wecom-bot"):
         if getattr(config, name.replace("-", "_")).enabled:
             names.append(name)
     return names

@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"配置错误 / config error: {exc}", file=sys.stderr)
         return 2
+    from bot.clock import set_zone
+
+    set_zone(config.bot.timezone)  # ledgers' days and months, as the server reads them
     if args.cmd not in ("db", "channels"):
         # Everything but `db upgrade` needs a migrated database; never create an empty one.
         from bot.db import schema_problem
@@ -321,7 +324,8 @@ def channels(config: Config) -> int:
     on = set(enabled_channels(config))
     yes = {True: "yes", False: "no"}
     print(
-        f"{'platform':<8} {'enabled':<8} {'reply':<6} {'push→person':<12} {'push→group':<11} limits"
+        f"{'platform':<10} {'enabled':<8} {'status':<6} {'reply':<6} {'push→person':<12} "
+        f"{'push→group':<11} limits"
     )
     for platform, ref in SENDER_BUILDERS.items():
         module_name = ref.partition(":")[0]
@@ -329,9 +333,14 @@ def channels(config: Config) -> int:
             continue
         caps = importlib.import_module(module_name).CAPABILITIES
         print(
-            f"{platform:<8} {yes[platform in on]:<8} {yes[caps.reply]:<6} "
+            f"{platform:<10} {yes[platform in on]:<8} {caps.status:<6} {yes[caps.reply]:<6} "
             f"{yes[caps.push_user]:<12} {yes[caps.push_group]:<11} {caps.note}"
         )
+    if "onebot12" in on:
+        from bot.channels.onebot12_bridges import stored_lines
+
+        for line in asyncio.run(stored_lines(config.database.url)):
+            print(line)
     return 0
 
 

@@ -13,6 +13,24 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 ENV_NOW = "LIANXIN_NOW"
+DEFAULT_ZONE = "Asia/Shanghai"
+_zone = ZoneInfo(DEFAULT_ZONE)
+
+
+def set_zone(name: str) -> None:
+    """Set the zone every local time is read and shown in: `[bot] timezone`, set by
+    Runtime.build. Display (`local`, templates' `when`), day and month ranges ask `zone()`."""
+    global _zone
+    _zone = ZoneInfo(name)
+
+
+def zone() -> ZoneInfo:
+    return _zone
+
+
+def local(dt: datetime) -> datetime:
+    """A stored (UTC) time on the configured clock."""
+    return dt.astimezone(_zone)
 
 
 class Clock:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogs import DialogControl
 from bot.inbound import Inbound, Reply
+from bot.text import mask_private
 
 if TYPE_CHECKING:
     from bot.identity import Caller, OrgView
@@ -40,16 +42,25 @@ class Ctx:
         self.pending.append(work)
 
     def push_after_commit(
-        self, targets: list[str], render: Callable[[], str], *, purpose: str, key: str
+        self,
+        targets: list[str],
+        render: Callable[[], str],
+        *,
+        purpose: str,
+        key: str,
+        mask: bool = True,
     ) -> None:
         """Send the text `render()` gives to each target once the command commits; the
         delivery key `key:target` makes each go once, even when the command is retried.
-        Nothing is rendered when there is nobody to tell."""
+        Nothing is rendered when there is nobody to tell. Phone and ID-card numbers in
+        it are masked (`mask=False` only for an answer to the asker's own question)."""
         outbound = self.runtime.outbound
         targets = [t for t in targets if t]
         if outbound is None or not targets:
             return
         text = render()  # now, while the command's objects are as it left them
+        if mask:
+            text = mask_private(text)
 
         async def send_all() -> None:
             for target in targets:
@@ -57,6 +68,12 @@ class Ctx:
                 await outbound.send(target, text, purpose=purpose, dedup_key=dedup_key)
 
         self.after_commit(send_all)
+
+    def change_key(self, prefix: str) -> str:
+        """A notice key unique to this change: the same when this message is retried (so
+        the notice goes once), another for the next change, even within the same second."""
+        inb = self.inbound
+        return f"{prefix}:{inb.platform}:{inb.event_id or secrets.token_hex(8)}"
 
     def render(self, template: str, **variables: Any) -> Reply:
         text = self.runtime.templates.render(

@@ -55,14 +55,25 @@ class DialogControl:
         self._user_key = user_key
         self._chat_key = chat_key
         self.data: dict[str, Any] = {}
+        # finish() was called: the dialog is over even if the step is then refused and
+        # its transaction rolls back (the dispatcher clears it again afterwards).
+        self.finished = False
 
     async def start(self, dialog: str, step: str, **data: Any) -> None:
         self.data = dict(data)
+        self.finished = False
         await self._dialogs.start(self._user_key, self._chat_key, dialog, step, self.data)
 
     async def goto(self, dialog: str, step: str) -> None:
         """Move to the next step, keeping (and saving) `data`; the expiry restarts."""
+        self.finished = False
         await self._dialogs.start(self._user_key, self._chat_key, dialog, step, self.data)
 
     async def finish(self) -> None:
+        self.finished = True
         await self._dialogs.clear(self._user_key, self._chat_key)
+
+    async def finish_after_refusal(self) -> None:
+        """A refusal rolled back the step's transaction: keep the dialog finished."""
+        if self.finished:
+            await self._dialogs.clear(self._user_key, self._chat_key)

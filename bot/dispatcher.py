@@ -21,10 +21,18 @@ from bot.audit import record_command
 from bot.context import Ctx
 from bot.db import is_unavailable
 from bot.dialogs import DialogControl
-from bot.guess import offer_command
+from bot.guess import offer_command, offer_spoken, with_note
 from bot.inbound import Inbound, Reply
+from bot.intake import INTAKE_DIALOG, prompt_author
 from bot.logs import log_event
-from bot.text import fold_width, split_command, split_glued, tokenize, trim_trailing
+from bot.text import (
+    fold_width,
+    mask_private,
+    split_command,
+    split_glued,
+    tokenize,
+    trim_trailing,
+)
 from models.errors import DomainError
 
 if TYPE_CHECKING:
@@ -33,6 +41,8 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger("lianxin.dispatcher")
+# Dialogs that only asked a question: when they expire, they end without a word.
+QUIET = (INTAKE_DIALOG,)
 
 
 class _Duplicate(Exception):
@@ -87,6 +97,8 @@ class Dispatcher:
                         answer.outcome not in ("error", "ignored") or answer.replies
                     )
                     self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
+            if inb.is_group:  # what a group reads never holds a full phone or ID number
+                answer.replies = [Reply(mask_private(r.text), r.at_sender) for r in answer.replies]
             if answer.outcome == "duplicate":
                 self.rt.metrics.dedup_hits.labels(inb.platform).inc()
             return answer.replies
@@ -127,12 +139,21 @@ class Dispatcher:
         return _Answer(replies if first else [], "journal", "journal")
 
     async def _dispatch(self, inb: Inbound) -> _Answer:
+        if not inb.ids_ok:
+            log.warning(
+                "%s: refused an event with a %d-character user id", inb.platform, len(inb.user_id)
+            )
+            return _Answer([], "", "bad_id")
         caller = await self.rt.identity.resolve(inb.platform, inb.user_id, inb.display_name)
         if caller.person_id is not None and self.rt.seen is not None:
             contact = self.rt.seen.note(caller.person_id)  # 失联排查: a message is contact
             if contact is not None:
                 self.rt.spawn(contact, "seen")
         org = await self.rt.identity.chat_org(inb.platform, inb.chat_id) if inb.is_group else None
+        if org is not None and self.rt.communities is not None:
+            lives = self.rt.communities.note(inb.user_key, org.id)  # only when it changes
+            if lives is not None:
+                self.rt.spawn(lives, "community")
         ctx = Ctx(
             self.rt, inb, caller, org, DialogControl(self.rt.dialogs, inb.user_key, inb.chat_key)
         )
@@ -173,6 +194,9 @@ class Dispatcher:
         if not inb.text.strip() and not inb.mentioned_bot:
             return _Answer([], "", "ignored")
         state = await self.rt.dialogs.current(inb.user_key, inb.chat_key)
+        if state is not None and state.expires_at < datetime.now(UTC) and state.dialog in QUIET:
+            await self.rt.dialogs.clear(inb.user_key, inb.chat_key)  # a question nobody took
+            state = None
         if state is not None:
             if state.expires_at < datetime.now(UTC):
                 return _Plan(_expired_dialog, ctx, f"{state.dialog}:expired", True)
@@ -182,6 +206,9 @@ class Dispatcher:
                 ctx.rest = inb.text.strip()
                 return _Plan(step.func, ctx, f"{state.dialog}:{state.step}", True)
         if inb.is_group and not inb.mentioned_bot:
+            # Chatter is ignored; with 自动受理 on, a request gets one prompt (bot/intake.py).
+            if self.rt.intake is not None and await self.rt.intake.noticed(ctx):
+                return _Plan(prompt_author, ctx, "intake", True)
             return _Answer([], "", "ignored")
         words = fold_width(inb.text).strip()
         first, _, rest = words.partition(" ")
@@ -194,9 +221,11 @@ class Dispatcher:
         handler = self.registry.events.get("plain")
         if handler is None:
             return _Answer([], "", "ignored")
-        return _Plan(handler.func, ctx, "plain", False)
+        return _Plan(handler.func, ctx, "plain", handler.mutates)
 
-    def _plan_command(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
+    def _plan_command(
+        self, ctx: Ctx, word: str, rest: str, *, confirmed: bool = False
+    ) -> _Plan | _Answer:
         cmd = self.registry.find(word)
         # "/诉求路灯坏了" is glued; "/取消报明" is 取消报名 mistyped, not 取消 + 报明.
         sure = cmd is None and word and self.registry.guess(word, ctx.caller, ctx.org)
@@ -218,11 +247,20 @@ class Dispatcher:
             return self._refuse(ctx, cmd, "group_only")
         if cmd.private_only and ctx.inbound.is_group:
             return self._refuse(ctx, cmd, "private_only")
+        func = cmd.func
+        if cmd.answer_privately and ctx.inbound.is_group:
+            outbound = self.rt.outbound
+            if outbound is None or outbound.refusal(ctx.inbound.user_key) is not None:
+                return self._refuse(ctx, cmd, "private_only")  # we cannot reach them there
+            func = _answer_privately
         args = split_args(rest, cmd)
-        if not cmd.arity_ok(len(args)):
+        if not cmd.arity_ok(len(args)) or not cmd.args_ok(args):
             return self._refuse(ctx, cmd, "bad_args", given=len(args))
         ctx.args, ctx.rest = args, rest
-        return _Plan(cmd.func, ctx, cmd.key, cmd.mutates)
+        if cmd.mutates and ctx.inbound.extra.get("recognition") and not confirmed:
+            # Spoken, and it changes something: say what we heard and ask first.
+            return _Plan(partial(offer_spoken, command=cmd, rest=rest), ctx, cmd.key, True)
+        return _Plan(func, ctx, cmd.key, cmd.mutates)
 
     def _plan_guess(self, ctx: Ctx, word: str, rest: str) -> _Plan | _Answer:
         """An unknown command word. A sure match (/报道, /qiandao) of a read-only command
@@ -240,7 +278,10 @@ class Dispatcher:
     async def run_inline(self, ctx: Ctx, word: str | None, rest: str = "") -> list[Reply]:
         """From a dialog step: run the command `word`, or (None) the message as if no
         dialog were open, inside the step's transaction; a refusal undoes only its part."""
-        plan = await self._plan(ctx) if word is None else self._plan_command(ctx, word, rest)
+        if word is None:
+            plan = await self._plan(ctx)
+        else:
+            plan = self._plan_command(ctx, word, rest, confirmed=True)
         if isinstance(plan, _Answer):
             return plan.replies
         try:
@@ -285,6 +326,7 @@ class Dispatcher:
             replies = [Reply(t, at_sender=inb.is_group) for t in texts]
             return _Answer(replies, plan.label, "duplicate")
         except DomainError as err:
+            await plan.ctx.dialog.finish_after_refusal()
             text = self.rt.templates.render("refused", code=err.code, **err.details)
             return _Answer([Reply(text, at_sender=inb.is_group)], plan.label, "refused")
         for work in plan.ctx.pending:  # committed: now tell the others
@@ -343,31 +385,6 @@ def split_args(rest: str, cmd: Command) -> list[str]:
     return head + ([tail] if tail else [])
 
 
-def with_note(plan: _Plan | _Answer, note: str) -> _Plan | _Answer:
-    """The same answer with `note` as its first line ("已按 /报到 处理")."""
-
-    def first(replies: list[Reply]) -> list[Reply]:
-        if not replies:
-            return [Reply(note)]
-        head = replies[0]
-        return [Reply(f"{note}\n{head.text}", head.at_sender), *replies[1:]]
-
-    if isinstance(plan, _Answer):
-        plan.replies = first(plan.replies)
-        return plan
-    func = plan.func
-
-    async def noted(ctx: Ctx) -> list[Reply]:  # read-only commands only: nothing to undo
-        try:
-            return first(as_replies(await func(ctx)))
-        except DomainError as err:
-            text = ctx.runtime.templates.render("refused", code=err.code, **err.details)
-            return first([Reply(text, at_sender=ctx.inbound.is_group)])
-
-    plan.func = noted
-    return plan
-
-
 def as_replies(result: Any) -> list[Reply]:
     if result is None:
         return []
@@ -376,6 +393,24 @@ def as_replies(result: Any) -> list[Reply]:
     if isinstance(result, str):
         return [Reply(result)]
     return [r if isinstance(r, Reply) else Reply(str(r)) for r in result]
+
+
+async def _answer_privately(ctx: Ctx) -> Reply:
+    """Run the command, send its answer to the asker in private once it commits, and tell
+    the group only that it was sent (the command answers with personal data)."""
+    assert ctx.command is not None
+    texts = [r.text for r in as_replies(await ctx.command.func(ctx))]
+    inb = ctx.inbound
+    key = ctx.change_key("private")
+    for i, text in enumerate(texts):
+        ctx.push_after_commit(
+            [inb.user_key],
+            lambda text=text: text,
+            purpose="private_answer",
+            key=f"{key}:{i}",
+            mask=False,
+        )
+    return ctx.render("sent_privately", command=ctx.command)
 
 
 async def _expired_dialog(ctx: Ctx) -> Reply:

@@ -4,7 +4,7 @@
 `export_members(org_code, fmt, out, full_phone=False)`: 党员台账（报到、离开、最后联系）.
 `export_activities(org_code, from, to, fmt, out)`: 组织生活台账（活动、报名、签到）;
 `export_timebank(org_code, fmt, out, from=None, to=None)`: 时间银行流水（带余额）.
-Dates are Asia/Shanghai calendar days, both ends included. Headers and labels
+Dates are calendar days of `[bot] timezone`, both ends included. Headers and labels
 come from templates/zh_CN/commands.toml ([request_labels]).
 """
 

@@ -127,6 +127,8 @@ class IdentityService:
             return hit[1]
         generation = self._generation
         record = await self._lookup(platform, user_id)
+        if record is not None and display_name and not record.person.display_name:
+            await self._store_nickname(record.person, display_name)
         caller = record.caller(platform, user_id, display_name) if record else None
         caller = caller or Caller(platform, user_id, display_name)
         if generation == self._generation:
@@ -135,6 +137,14 @@ class IdentityService:
                 for k in list(self._callers)[:50_000]:
                     self._callers.pop(k, None)
         return caller
+
+    @staticmethod
+    async def _store_nickname(person: Person, display_name: str) -> None:
+        """People made by `lianxin admin grant` or an import have no name: the platform's
+        nickname, when it sends one, is what officers then see (and /兑换 finds)."""
+        name = display_name[:64]
+        await Person.filter(id=person.id, display_name="").update(display_name=name)
+        person.display_name = name
 
     def _lookup(self, platform: str, user_id: str) -> asyncio.Future[_Record | None]:
         fut = self._waiting.get((platform, user_id))
@@ -242,15 +252,19 @@ class IdentityService:
         return view
 
     async def bind_chat(
-        self, platform: str, chat_id: str, org: Organization, by: Person | None
+        self, platform: str, chat_id: str, org: Organization, by: Person | None, purpose: str = ""
     ) -> GroupBinding:
+        """Bind the chat; `purpose` models.people.WORK_GROUP marks the officers' work group."""
         binding, created = await GroupBinding.get_or_create(
-            platform=platform, chat_id=chat_id, defaults={"org": org, "bound_by": by}
+            platform=platform,
+            chat_id=chat_id,
+            defaults={"org": org, "bound_by": by, "purpose": purpose},
         )
-        if not created and binding.org_id != org.id:
+        if not created and (binding.org_id != org.id or binding.purpose != purpose):
             binding.org = org
             binding.bound_by = by
-            await binding.save(update_fields=["org_id", "bound_by_id"])
+            binding.purpose = purpose
+            await binding.save(update_fields=["org_id", "bound_by_id", "purpose"])
         self.forget_chat(platform, chat_id)
         return binding
 

@@ -6,9 +6,24 @@ else in the code knows what a platform looks like.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+# Removed from every text, name and id as the Inbound is built (so once, for every
+# channel): NUL fails PostgreSQL writes, a lone UTF-16 surrogate cannot be encoded
+# back out, and bidi overrides/isolates (U+202A–202E, U+2066–2069) make what officers
+# read differ from what was typed.
+_UNSAFE = re.compile("[\x00\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+# As long as the columns that keep them (Identity.user_id, Person.display_name).
+MAX_ID_CHARS = 128
+MAX_NAME_CHARS = 64
+
+
+def clean_text(text: str) -> str:
+    """The text without NUL, lone surrogates and bidi override/isolate controls."""
+    return _UNSAFE.sub("", text) if _UNSAFE.search(text) else text
 
 
 @dataclass(slots=True)
@@ -28,6 +43,22 @@ class Inbound:
     timestamp: float = field(default_factory=time.time)
     raw: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.user_id = clean_text(self.user_id)
+        self.chat_id = clean_text(self.chat_id)
+        self.text = clean_text(self.text)
+        self.display_name = clean_text(self.display_name)[:MAX_NAME_CHARS].strip()
+        self.event_id = clean_text(self.event_id)
+        if self.extra:
+            self.extra = {
+                k: clean_text(v) if isinstance(v, str) else v for k, v in self.extra.items()
+            }
+
+    @property
+    def ids_ok(self) -> bool:
+        """A user or chat id longer than any platform issues is not a person (refused)."""
+        return 0 < len(self.user_id) <= MAX_ID_CHARS and len(self.chat_id) <= MAX_ID_CHARS
 
     @property
     def user_key(self) -> str:

@@ -1,4 +1,4 @@
-"""结构化日志：每个入站事件一行 JSON；不写密钥，手机号打码。"""
+"""结构化日志：每个入站事件一行 JSON；不写密钥，手机号、身份证号打码。"""
 
 from __future__ import annotations
 
@@ -6,20 +6,20 @@ import json
 import logging
 import sys
 
-from bot.text import mask_phones
+from bot.text import mask_private
 
 event_log = logging.getLogger("lianxin.event")
 
 
 def log_event(**fields: object) -> None:
-    event_log.info(mask_phones(json.dumps(fields, ensure_ascii=False, default=str)))
+    event_log.info(mask_private(json.dumps(fields, ensure_ascii=False, default=str)))
 
 
 class _MaskingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         # Event lines were masked when they were built; mask everything else here.
-        return text if record.name == event_log.name else mask_phones(text)
+        return text if record.name == event_log.name else mask_private(text)
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.fuzzy import Match, WordIndex
+from bot.text import fold_width
 
 if TYPE_CHECKING:
     from bot.context import Ctx
@@ -90,12 +91,39 @@ ADMIN = Role("admin")
 
 
 # -- commands -------------------------------------------------------------
+# Default bounds of an argument: one word, and free text (longer than any real request).
+TOKEN_MAX = 64
+REST_MAX = 2000
+# A value of digits alone (an id, a page, a count) fits the database's 32-bit integers;
+# free text may be a phone (11) or ID-card number (18).
+TOKEN_DIGITS = 9
+REST_DIGITS = 18
+
+
 @dataclass(frozen=True)
 class Arg:
+    """One argument, with its bounds: the dispatcher answers a value outside them with
+    the command's usage, before the handler runs."""
+
     name: str
     required: bool = True
     # Takes the rest of the line, spaces and all (free text such as a request's content).
     rest: bool = False
+    max_len: int = 0  # characters; 0: TOKEN_MAX, or REST_MAX for a rest argument
+    # A value of digits alone ("12", "#12") has at most this many; 0: the default above.
+    max_digits: int = 0
+    # The words it may be, when it is one of a few (compared as folded, lower case).
+    choices: tuple[str, ...] = ()
+
+    def accepts(self, value: str) -> bool:
+        if self.choices:
+            return fold_width(value).strip().lower() in self.choices
+        if len(value) > (self.max_len or (REST_MAX if self.rest else TOKEN_MAX)):
+            return False
+        digits = fold_width(value).strip().lstrip("#")
+        if digits.isascii() and digits.isdigit():
+            return len(digits) <= (self.max_digits or (REST_DIGITS if self.rest else TOKEN_DIGITS))
+        return True
 
 
 @dataclass
@@ -111,6 +139,9 @@ class Command:
     listed: bool = True
     group_only: bool = False
     private_only: bool = False
+    # Answers with personal data: typed in a group, the answer goes to the asker in
+    # private and the group hears "已私信发送" (bot/dispatcher.py).
+    answer_privately: bool = False
 
     @property
     def name(self) -> str:
@@ -123,6 +154,10 @@ class Command:
         if self.args and self.args[-1].rest:
             return True
         return argc <= len(self.args)
+
+    def args_ok(self, args: list[str]) -> bool:
+        """Every value within its argument's bounds (Arg.accepts)."""
+        return all(arg.accepts(value) for arg, value in zip(self.args, args, strict=False))
 
 
 @dataclass
@@ -184,6 +219,7 @@ class Router:
         listed: bool = True,
         group_only: bool = False,
         private_only: bool = False,
+        answer_privately: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register a command. The last name is the English key (`/帮助` = `/help`)."""
 
@@ -199,6 +235,7 @@ class Router:
                     listed=listed,
                     group_only=group_only,
                     private_only=private_only,
+                    answer_privately=answer_privately,
                 )
             )
             return func

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.clock import Clock, clock_from_env
+from bot.clock import Clock, clock_from_env, set_zone
 from bot.config import Config
 from bot.db import close_db, init_db
 from bot.dedup import DedupGate
@@ -35,6 +35,7 @@ SENDER_BUILDERS = {
     "wecom": "bot.senders.wecom:build",
     "qq": "bot.senders.qq:build",
     "onebot12": "bot.senders.onebot12:build",
+    "wecom-bot": "bot.senders.wecom_bot:build",
 }
 
 
@@ -57,12 +58,15 @@ class Runtime:
     # bot.journal.Journal: events kept while the database is down (set by `lianxin serve`'s app).
     journal: Any = None
     seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
+    communities: Any = None  # bot.community.Communities: who lives where, set by build()
+    intake: Any = None  # bot.intake.Intake: groups' 自动受理 switches, set by build()
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
         from bot.dispatcher import Dispatcher
         from handlers import ROUTERS
 
+        set_zone(config.bot.timezone)  # one zone for reading and showing times
         rt = cls(
             config=config,
             templates=Templates(config.bot.templates_dir or None),
@@ -77,6 +81,12 @@ class Runtime:
         from bot.seen import SeenToday
 
         rt.seen = SeenToday(lambda: rt.clock.now(), config.bot.timezone)
+        from bot.community import Communities
+
+        rt.communities = Communities(lambda: rt.clock.now())
+        from bot.intake import Intake
+
+        rt.intake = Intake()
         return rt
 
     async def start(self, *, database: bool = True) -> None:

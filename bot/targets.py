@@ -7,7 +7,9 @@ People: ``wechat:<openid>``, ``onebot:<qq>``, ``wecom:<userid>``, ``qq:<openid>`
 OneBot 12 ids carry the implementation's ``self.platform`` in front, because one
 v12 endpoint may front several platforms: ``onebot12:<platform>:<user_id>`` and
 ``onebot12-group:<platform>:<group_id>`` (``onebot12:wechat:wxid_abc``,
-``onebot12-group:wechat:123@chatroom``).
+``onebot12-group:wechat:123@chatroom``). The WeCom smart robot's people and
+chats are ``wecom-bot:<userid>`` / ``wecom-bot-chat:<chatid>`` (it cannot push:
+they exist so that a push there is refused with the platform's reason).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ PREFIXES: dict[str, tuple[str, str]] = {
     "qq-group": ("qq", "group"),
     "onebot12": ("onebot12", "user"),
     "onebot12-group": ("onebot12", "group"),
+    "wecom-bot": ("wecom-bot", "user"),
+    "wecom-bot-chat": ("wecom-bot", "group"),
 }
 
 
@@ -75,6 +79,7 @@ class Target:
             "wecom": "wecom-chat",
             "qq": "qq-group",
             "onebot12": "onebot12-group",
+            "wecom-bot": "wecom-bot-chat",
         }[platform]
         return cls(prefix, chat_id)
 

@@ -19,11 +19,11 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates" / "zh_CN"
 
 
 def _when(value: Any, pattern: str = "%Y-%m-%d %H:%M") -> str:
-    from zoneinfo import ZoneInfo
+    from bot.clock import local
 
     if value is None:
         return ""
-    return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime(pattern)
+    return local(value).strftime(pattern)
 
 
 class Templates:
@@ -37,7 +37,7 @@ class Templates:
             undefined=jinja2.StrictUndefined,
             auto_reload=False,
         )
-        # {{ some_datetime | when }}: a stored (UTC) time on the Asia/Shanghai clock, for
+        # {{ some_datetime | when }}: a stored (UTC) time on the configured clock, for
         # templates rendered without a formatter (refused.j2 gets only the error's details).
         self.env.filters["when"] = _when
         self._memo: dict[Hashable, str] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stdnum.cn import ric
+
 # Full-width ASCII (！..～) to half-width, ideographic space to space; one char to one
 # char, so positions in the folded text match the original.
 _WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
@@ -136,9 +138,24 @@ def split_for_limit(text: str, max_bytes: int) -> list[str]:
     return parts
 
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# Also as people space it out: "138 1234 1234", "138-1234-1234".
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
 
 
 def mask_phones(text: str) -> str:
     """138****1234: logs and other people never see a full mobile number."""
     return _PHONE.sub(r"\1****\3", text)
+
+
+_ID_CARD = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+def _mask_id(m: re.Match[str]) -> str:
+    number = m.group(0)
+    return f"{number[:4]}**********{number[-4:]}" if ric.is_valid(number) else number
+
+
+def mask_private(text: str) -> str:
+    """Mobile numbers and (checksum-valid, 18-digit) ID-card numbers masked: what people
+    other than the author and the officers in scope may see of free text."""
+    return mask_phones(_ID_CARD.sub(_mask_id, text))

@@ -16,14 +16,15 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from bot.community import home_org
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.outbound import Push
 from bot.registry import OFFICER, Arg, Router
 from bot.text import fold_width
 from bot.timeparse import TimeParseError, parse_range, parse_when
-from handlers.checkin import officer_paths, user_targets
-from handlers.requests import fmt, org_targets, reply_target
+from handlers.checkin import officer_paths, page_arg, user_targets
+from handlers.requests import fmt, reply_target
 from models.activities import (
     ACTIVE,
     KINDS,
@@ -33,6 +34,7 @@ from models.activities import (
     ancestor_paths,
     balance,
     compliance,
+    default_audience,
     leaderboard,
     parse_hours,
     people_of,
@@ -40,7 +42,14 @@ from models.activities import (
     week_range,
 )
 from models.errors import DomainError
-from models.people import Organization, Person, RoleGrant
+from models.people import (
+    Identity,
+    Organization,
+    Person,
+    RoleGrant,
+    officer_targets,
+    resident_group_targets,
+)
 from models.requests import local, month_range, utcnow
 
 router = Router("activities")
@@ -236,7 +245,8 @@ async def _publish_line(ctx: Ctx, org: Organization, line: str) -> Reply:
         else:
             raise DomainError("act_one_line", part=part[:40])
     kind = kind or guess_kind(ctx, title, hours)
-    audience = audience or ("everyone" if kind == "open" else "org")
+    bound_group = ctx.inbound.is_group and ctx.org is not None
+    audience = audience or default_audience(kind, bound_group)
     return await _publish(
         ctx,
         org,
@@ -258,7 +268,7 @@ async def _publish(ctx: Ctx, org: Organization, **values: Any) -> Reply:
         org, await ctx.person(), reply_target=reply_target(ctx.inbound), **values
     )
     act.org = org
-    targets = [t for t in await org_targets(org) if t != reply_target(ctx.inbound)]
+    targets = [t for t in await resident_group_targets(org) if t != reply_target(ctx.inbound)]
     notify(ctx, targets, "act_notice", f"act:{act.id}:published", kind="published", act=act)
     return say(ctx, "act_published", act=act)
 
@@ -455,7 +465,7 @@ async def edit_activity(ctx: Ctx) -> Reply:
             ctx,
             await signup_targets(others),
             "act_notice",
-            f"act:{act.id}:changed:{int(now.timestamp())}",
+            ctx.change_key(f"act:{act.id}:changed"),
             kind="changed",
             act=act,
             field=field,
@@ -495,8 +505,9 @@ def _page(ctx: Ctx, word: str) -> int | None:
 
 async def visible_upcoming(ctx: Ctx, now: datetime) -> list[Activity]:
     query = Activity.filter(status="open", ends_at__gt=now)
-    if ctx.org is not None:
-        path = ctx.org.path
+    org = await home_org(ctx)  # in private: the asker's community, when known
+    if org is not None:
+        path = org.path
         query = query.filter(Q(org__path__in=ancestor_paths(path)) | Q(org__path__startswith=path))
     rows = await query.select_related("org").order_by("starts_at", "id")
     return [a for a in rows if a.open_to(ctx.caller)]
@@ -602,7 +613,14 @@ async def my_activities(ctx: Ctx) -> Reply:
 
 
 # -- 签到 -----------------------------------------------------------------------------
-@router.command("签到码", "checkincode", permission=OFFICER, args=[Arg("number")], mutates=True)
+@router.command(
+    "签到码",
+    "checkincode",
+    permission=OFFICER,
+    args=[Arg("number")],
+    mutates=True,
+    answer_privately=True,
+)
 async def checkin_code(ctx: Ctx) -> Reply:
     """现场签到码：开始前 30 分钟到结束有效。"""
     act = await activity_for_officer(ctx, ctx.args[0])
@@ -761,16 +779,20 @@ async def rank(ctx: Ctx) -> Reply:
 
 
 # -- 三会一课 ----------------------------------------------------------------------------
-@router.command("三会一课", "compliance", permission=OFFICER)
+@router.command("三会一课", "compliance", permission=OFFICER, args=[Arg("page", required=False)])
 async def compliance_report(ctx: Ctx) -> Reply:
-    """每个支部本期三会一课是否按时开、到会率。"""
+    """每个支部本期三会一课是否按时开、到会率（每页 page_size 个支部）。"""
     paths = officer_paths(ctx)
     scope = Q(pk__in=[])
     for p in paths:
         scope |= Q(path__startswith=p)
-    branches = await Organization.filter(scope, kind="branch").order_by("path")
-    report = await compliance(branches, utcnow())
-    return say(ctx, "act_compliance", report=report)
+    branches = Organization.filter(scope, kind="branch")
+    size = settings(ctx).page_size
+    pages = max((await branches.count() + size - 1) // size, 1)
+    page = min(page_arg(ctx), pages)
+    shown = await branches.order_by("path").offset((page - 1) * size).limit(size)
+    report = await compliance(shown, utcnow())
+    return say(ctx, "act_compliance", report=report, page=page, pages=pages)
 
 
 # -- 提醒与签到汇总（调度器） -------------------------------------------------------------------
@@ -794,13 +816,14 @@ async def reminder_pushes(runtime: Any, now: datetime, lead_hours: float = 2.0) 
     )
     pushes: list[Push] = []
     texts: dict[int, str] = {}
+    reach = await Identity.targets_of(s.person_id for s in rows)
     for s in rows:
         act = s.activity
         if act.id not in texts:
             texts[act.id] = runtime.templates.render(
                 "act_notice", kind="reminder", act=act, **render_vars(runtime)
             )
-        for target in await user_targets(s.person_id):
+        for target in reach.get(s.person_id, []):
             key = f"act:{act.id}:remind:{s.person_id}:{target}"
             pushes.append(Push(target, texts[act.id], key, "activity_reminder"))
     return pushes
@@ -824,7 +847,7 @@ async def summary_pushes(runtime: Any, now: datetime) -> list[Push]:
         targets = (
             await user_targets(act.created_by_id)
             if act.created_by_id is not None
-            else await org_targets(act.org)
+            else await officer_targets(act.org)
         )
         if not targets:
             continue

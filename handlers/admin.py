@@ -6,25 +6,35 @@ from bot.context import Ctx
 from bot.inbound import Reply
 from bot.registry import OFFICER, Arg, Router
 from models.errors import DomainError
-from models.people import Organization
+from models.people import WORK_GROUP, Organization
 
 router = Router("admin")
+# How an officer marks the group as the officers' work group: /绑定 SQ001 工作群.
+WORK_GROUP_WORDS = ("工作群", "work")
 
 
 @router.command(
-    "绑定", "bind", permission=OFFICER, args=[Arg("orgcode")], mutates=True, group_only=True
+    "绑定",
+    "bind",
+    permission=OFFICER,
+    args=[Arg("orgcode"), Arg("purpose", required=False, choices=WORK_GROUP_WORDS)],
+    mutates=True,
+    group_only=True,
 )
 async def bind(ctx: Ctx) -> Reply:
     """管理员/党务工作者把本群绑定到一个组织，之后群内命令默认属于该组织。"""
     code = ctx.args[0].upper()
+    work_group = len(ctx.args) > 1  # Arg choices: one of WORK_GROUP_WORDS
     org = await Organization.filter(code=code).first()
     if org is None:
         raise DomainError("unknown_org", org_code=code)
     if not ctx.caller.is_officer_of(org):
         raise DomainError("not_officer_of", org_name=org.name)
     person = await ctx.person()
-    await ctx.runtime.identity.bind_chat(ctx.inbound.platform, ctx.inbound.chat_id, org, person)
-    return ctx.render("bound", bound_org=org)
+    await ctx.runtime.identity.bind_chat(
+        ctx.inbound.platform, ctx.inbound.chat_id, org, person, WORK_GROUP if work_group else ""
+    )
+    return ctx.render("bound", bound_org=org, work_group=work_group)
 
 
 @router.command("改称呼", "rename", mutates=True)

@@ -216,7 +216,9 @@ async def cancel_broadcast(ctx: Ctx) -> Reply:
     return say(ctx, "broadcast_cancelled", b=b)
 
 
-@router.command("预览", "preview", permission=OFFICER, args=(Arg("内容", rest=True),))
+@router.command(
+    "预览", "preview", permission=OFFICER, args=(Arg("内容", rest=True),), answer_privately=True
+)
 async def preview(ctx: Ctx) -> Reply:
     """Render the text as the broadcast would, to the officer only."""
     body = ctx.rest.strip()

@@ -8,16 +8,15 @@ Notices to other people go out after the commit (ctx.after_commit).
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
-
-from tortoise.expressions import Q
 
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.outbound import Push
 from bot.registry import OFFICER, Arg, Router
 from bot.text import fold_width
-from handlers.requests import fmt, org_targets, reply_target
+from handlers.requests import fmt, reply_target
 from models.checkin import (
     DEFAULT_LOST_DAYS,
     FLOW_IN,
@@ -25,9 +24,10 @@ from models.checkin import (
     CheckIn,
     MemberRegistration,
     TransferRequest,
+    check_member,
     erase_person,
     find_people,
-    lost_contact,
+    lost_contact_names,
     mask_phone,
     normalize_name,
     normalize_phone,
@@ -37,7 +37,14 @@ from models.checkin import (
     touch,
 )
 from models.errors import DomainError
-from models.people import Identity, Organization, Person
+from models.people import (
+    Identity,
+    Organization,
+    Person,
+    officer_targets,
+    orgs_under,
+    person_targets,
+)
 from models.requests import local, utcnow
 
 router = Router("checkin")
@@ -98,7 +105,7 @@ async def person_if_any(ctx: Ctx) -> Person | None:
 
 async def user_targets(person_id: int) -> list[str]:
     """Where to reach a person privately: each of their platform identities."""
-    return [f"{i.platform}:{i.user_id}" for i in await Identity.filter(person_id=person_id)]
+    return await person_targets(person_id)
 
 
 def member_type_of(answer: str) -> str | None:
@@ -209,9 +216,9 @@ async def register_relation(ctx: Ctx) -> Reply:
     )
     notify(
         ctx,
-        await org_targets(org),
+        await officer_targets(org),
         "checkin_notice",
-        f"reg:{reg.id}:{int(reg.updated_at.timestamp())}",
+        ctx.change_key(f"reg:{reg.id}"),
         kind="reg_new",
         reg=reg,
         updated=updated,
@@ -269,6 +276,7 @@ async def checkin(ctx: Ctx) -> Reply:
     words = [fold_width(a) for a in ctx.args]
     service_words = labels(ctx).get("in_service_words", [])
     kind = IN_SERVICE if any(w in service_words for w in words) else FLOW_IN
+    await check_member(await ctx.person())  # before asking anything
     if ctx.inbound.is_group:
         if ctx.org is None:
             raise DomainError("checkin_group_unbound")
@@ -297,7 +305,7 @@ async def _check_in(ctx: Ctx, org: Organization, kind: str) -> Reply:
     if not ctx.inbound.is_group:
         notify(
             ctx,
-            await org_targets(org),
+            await officer_targets(org),
             "checkin_notice",
             f"chk:{row.id}:in",
             kind="checked_in",
@@ -367,7 +375,12 @@ async def transfer_reason(ctx: Ctx) -> Reply:
         chat=ctx.inbound.chat_key,
     )
     notify(
-        ctx, await org_targets(from_org), "checkin_notice", f"tr:{tr.id}:new", kind="tr_new", tr=tr
+        ctx,
+        await officer_targets(from_org),
+        "checkin_notice",
+        f"tr:{tr.id}:new",
+        kind="tr_new",
+        tr=tr,
     )
     return say(ctx, "checkin_done", action="transfer_filed", tr=tr)
 
@@ -382,7 +395,7 @@ async def _decide_transfer(ctx: Ctx, approve: bool) -> Reply:
         await tr.reject(note, officer, ctx.caller, chat=ctx.inbound.chat_key)
     targets = [tr.reply_target, *(await user_targets(tr.person_id))]
     if approve and tr.to_org is not None:
-        targets += await org_targets(tr.to_org)
+        targets += await officer_targets(tr.to_org)
     notify(
         ctx,
         list(dict.fromkeys(targets)),
@@ -442,14 +455,17 @@ async def transfer_status(ctx: Ctx) -> Reply:
 
 
 # -- 党务工作者：台账 -----------------------------------------------------------------
-@router.command("流动党员", "flowing", permission=OFFICER, args=[Arg("page", required=False)])
+@router.command(
+    "流动党员",
+    "flowing",
+    permission=OFFICER,
+    args=[Arg("page", required=False)],
+    answer_privately=True,
+)
 async def flowing(ctx: Ctx) -> Reply:
     """报到到本组织的党员（在的、已离开的），每页 10 条。"""
     page = page_arg(ctx)
-    scope = Q(pk__in=[])
-    for p in officer_paths(ctx):
-        scope |= Q(org__path__startswith=p)
-    query = CheckIn.filter(scope)
+    query = CheckIn.filter(org_id__in=orgs_under(officer_paths(ctx)))
     total = await query.count()
     rows = (
         await query.select_related("person", "person__home_org", "person__local_org", "org")
@@ -461,14 +477,11 @@ async def flowing(ctx: Ctx) -> Reply:
     return say(ctx, "checkin_list", what="flowing", rows=rows, total=total, page=page, pages=pages)
 
 
-@router.command("待确认", "pending", permission=OFFICER)
+@router.command("待确认", "pending", permission=OFFICER, answer_privately=True)
 async def pending(ctx: Ctx) -> Reply:
     """等我确认的党员登记。"""
-    scope = Q(pk__in=[])
-    for p in officer_paths(ctx):
-        scope |= Q(org__path__startswith=p)
     rows = (
-        await MemberRegistration.filter(scope, status="pending")
+        await MemberRegistration.filter(org_id__in=orgs_under(officer_paths(ctx)), status="pending")
         .select_related("org", "home_org", "person")
         .order_by("created_at", "id")
         .limit(50)
@@ -476,14 +489,20 @@ async def pending(ctx: Ctx) -> Reply:
     return say(ctx, "checkin_list", what="pending", rows=rows, total=len(rows))
 
 
-@router.command("查人", "findmember", permission=OFFICER, args=[Arg("query")])
+@router.command(
+    "查人",
+    "findmember",
+    permission=OFFICER,
+    args=[Arg("query", max_digits=18)],  # a phone or an ID-card number
+    answer_privately=True,
+)
 async def find_member(ctx: Ctx) -> Reply:
     """按姓名或手机尾号查本组织的党员。"""
     rows = await find_people(officer_paths(ctx), ctx.args[0])
     return say(ctx, "checkin_list", what="find", rows=rows, total=len(rows), query=ctx.args[0])
 
 
-@router.command("党员统计", "memberstats", permission=OFFICER)
+@router.command("党员统计", "memberstats", permission=OFFICER, answer_privately=True)
 async def member_stats(ctx: Ctx) -> Reply:
     """登记党员、口袋党员、流入、流出、失联的人数。"""
     days = lost_days(ctx.runtime)
@@ -548,19 +567,21 @@ async def contact_pushes(runtime: Any, now: datetime, days: int = DEFAULT_LOST_D
     """Reminders to members not seen for `days` to get in touch; once a month per
     person (the key holds across restarts)."""
     month = local(now).strftime("%Y%m")
-    people = await lost_contact(["/"], days, now)
+    people = await lost_contact_names(["/"], days, now)
+    targets = await Identity.targets_of(pid for pid, _ in people)  # not a query per person
+    # The text differs only in the name: rendered once, not once per person (thousands).
+    mark = "\x00name\x00"
+    text = runtime.templates.render(
+        "checkin_notice",
+        kind="contact",
+        person=SimpleNamespace(name=mark),
+        labels=labels(runtime),
+        fmt=fmt,
+        mask=mask_phone,
+    )
     pushes: list[Push] = []
-    for person in people:
-        text = runtime.templates.render(
-            "checkin_notice",
-            kind="contact",
-            person=person,
-            labels=labels(runtime),
-            fmt=fmt,
-            mask=mask_phone,
-        )
-        for target in await user_targets(person.id):
-            pushes.append(
-                Push(target, text, f"contact:{person.id}:{month}:{target}", "checkin_contact")
-            )
+    for pid, name in people:
+        mine = text.replace(mark, name)
+        for target in targets.get(pid, []):
+            pushes.append(Push(target, mine, f"contact:{pid}:{month}:{target}", "checkin_contact"))
     return pushes

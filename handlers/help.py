@@ -45,13 +45,24 @@ async def help_command(ctx: Ctx) -> Reply:
         allowed = cmd.permission.check(ctx.caller, ctx.org)
         info = templates.command_info(cmd.key)
         return ctx.render("help_one", command=cmd, info=info, allowed=allowed)
-    text = templates.memo(
-        ("help_menu", bool(word), *base),
+    return Reply(short_menu(ctx, wrong_number=bool(word)), at_sender=base[2])
+
+
+def short_menu(ctx: Ctx, *, wrong_number: bool = False) -> str:
+    """The numbered services open to the asker here (at most about ten lines)."""
+    templates = ctx.runtime.templates
+    menu = ctx.runtime.dispatcher.menu_for(ctx.caller, ctx.org, ctx.inbound.is_group)
+    key = ("help_menu", wrong_number, tuple(c.key for c in menu), ctx.org, ctx.inbound.is_group)
+    return templates.memo(
+        key,
         lambda: templates.render(
-            "help_menu", services=services, org=ctx.org, is_group=base[2], wrong_number=bool(word)
+            "help_menu",
+            services=services_for(templates, menu),
+            org=ctx.org,
+            is_group=ctx.inbound.is_group,
+            wrong_number=wrong_number,
         ),
     )
-    return Reply(text, at_sender=base[2])
 
 
 def services_for(templates: Templates, menu: list[Command]) -> list[Service]:
@@ -89,12 +100,6 @@ async def cancel(ctx: Ctx) -> Reply:
     """离开正在进行的多步对话。"""
     had = await ctx.runtime.dialogs.clear(ctx.inbound.user_key, ctx.inbound.chat_key)
     return ctx.render("cancelled", had_dialog=had)
-
-
-@router.on_event("plain")
-async def plain_words(ctx: Ctx) -> Reply:
-    """私聊里不是命令的话：提示怎么用。"""
-    return ctx.render("plain_hint")
 
 
 @router.on_event("unsupported")
@@ -138,4 +143,4 @@ async def view(ctx: Ctx) -> None:
 @router.on_event("click")
 async def click(ctx: Ctx) -> Reply:
     """菜单按钮的 key 不是命令名时：提示可用命令。"""
-    return ctx.render("plain_hint")
+    return ctx.render("plain_hint", menu=short_menu(ctx))

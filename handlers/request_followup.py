@@ -17,9 +17,9 @@ from bot.inbound import Reply
 from bot.outbound import Push
 from bot.registry import OFFICER, Arg, Router
 from handlers.checkin import user_targets
-from handlers.requests import notify, officer_request, org_targets, own_request, say
+from handlers.requests import notify, officer_request, own_request, say
 from models.errors import DomainError
-from models.people import Identity, Organization
+from models.people import Identity, Organization, officer_targets
 from models.request_followup import expire_visits, visit_choice
 from models.requests import RequestEvent, ServiceRequest, utcnow
 
@@ -73,13 +73,13 @@ async def handler_targets(req: ServiceRequest) -> list[str]:
     if req.handler_id is not None:
         return await user_targets(req.handler_id)
     holder = req.assignee_org if req.status == "forwarded" else req.org
-    return await org_targets(holder)
+    return await officer_targets(holder)
 
 
 async def parent_targets(org: Organization) -> list[str]:
     """Where the supervising (parent) organisation's officers are told."""
     parent = await Organization.filter(id=org.parent_id).first() if org.parent_id else None
-    return await org_targets(parent) if parent is not None else []
+    return await officer_targets(parent) if parent is not None else []
 
 
 async def start_return_visit(ctx: Ctx, req: ServiceRequest) -> None:

@@ -10,23 +10,23 @@ import re
 from datetime import datetime
 from typing import Any
 
+from bot.community import home_org
 from bot.context import Ctx
 from bot.inbound import Inbound, Reply
 from bot.outbound import Push
 from bot.registry import EVERYONE, OFFICER, Arg, Router
 from bot.targets import chat_target
 from models.errors import DomainError
-from models.people import GroupBinding, Organization
+from models.paging import breathe, in_pages
+from models.people import Organization, officer_targets, officer_targets_by_org, person_targets
 from models.request_followup import RUNNING_STATUSES, category_limits
 from models.requests import (
     CATEGORY_HOURS,
-    OPEN_STATUSES,
     REMINDER_LEAD_HOURS,
     ServiceRequest,
     guess_category,
     local,
     monthly_figures,
-    scope_q,
     utcnow,
 )
 from models.workdays import remind_from
@@ -53,10 +53,8 @@ def reply_target(inb: Inbound) -> str:
     return chat_target(inb.platform, inb.chat_id) if inb.is_group else inb.user_key
 
 
-async def org_targets(*orgs: Organization | None) -> list[str]:
-    ids = [o.id for o in orgs if o is not None]
-    rows = await GroupBinding.filter(org_id__in=ids).order_by("id")
-    return list(dict.fromkeys(chat_target(b.platform, b.chat_id) for b in rows))
+# The old name of models.people.officer_targets (officer notices only).
+org_targets = officer_targets
 
 
 async def notify(ctx: Ctx, targets: list[str], template: str, key: str, **variables: Any) -> None:
@@ -79,6 +77,12 @@ async def detail(ctx: Ctx, req: ServiceRequest, *, officer: bool) -> Reply:
         attachments=await req.attachments(),
         officer=officer,
     )
+
+
+async def filed_in_group(req: ServiceRequest) -> bool:
+    """Whether the requester's notices go to a group (not one of their own chats): a
+    group hears that the request moved, never what the officers wrote."""
+    return req.reply_target not in await person_targets(req.requester_id)
 
 
 async def officer_request(ctx: Ctx, number: str) -> ServiceRequest:
@@ -110,14 +114,15 @@ async def request(ctx: Ctx) -> Reply:
     content = ctx.rest.strip()
     if ctx.inbound.is_group and ctx.org is None:
         raise DomainError("request_group_unbound")
-    if ctx.org is None:
+    org = await home_org(ctx)  # in private: the community the asker belongs to
+    if org is None:
         await ctx.dialog.start("request", "org", content=content)
         return say(ctx, "request_ask_org")
     if content:
         return await _file(
-            ctx, ctx.org.id, content, "", guess_category(content, category_keywords(ctx))
+            ctx, org.id, content, "", guess_category(content, category_keywords(ctx))
         )
-    await ctx.dialog.start("request", "category", org_id=ctx.org.id)
+    await ctx.dialog.start("request", "category", org_id=org.id)
     return say(ctx, "request_ask_category", categories=list(CATEGORY_HOURS))
 
 
@@ -211,7 +216,7 @@ async def file_request(
         now=now,
     )
     await notify(
-        ctx, await org_targets(org), "request_notice_new", f"req:{req.number}:new", req=req
+        ctx, await officer_targets(org), "request_notice_new", f"req:{req.number}:new", req=req
     )
     from handlers.request_followup import attach_sent_image  # (it imports this module)
 
@@ -232,6 +237,7 @@ async def accept(ctx: Ctx) -> Reply:
         f"req:{req.number}:accept:{req.handler_id}",
         req=req,
         action="accept",
+        in_group=await filed_in_group(req),
     )
     return say(ctx, "request_done", req=req, action="accept")
 
@@ -256,7 +262,7 @@ async def forward(ctx: Ctx) -> Reply:
         to_org, note, await ctx.person(), chat=ctx.inbound.chat_key, max_forwards=limit
     )
     n = await req.events.filter(action="forward").count()
-    targets = await org_targets(to_org)
+    targets = await officer_targets(to_org)
     await notify(
         ctx, targets, "request_notice_forwarded", f"req:{req.number}:fwd{n}", req=req, note=note
     )
@@ -301,6 +307,7 @@ async def close(ctx: Ctx) -> Reply:
         f"req:{req.number}:close:{await req.events.filter(action='close').count()}",
         req=req,
         action="close",
+        in_group=await filed_in_group(req),
     )
     return say(ctx, "request_done", req=req, action="close")
 
@@ -323,11 +330,18 @@ async def reject(ctx: Ctx) -> Reply:
         f"req:{req.number}:reject",
         req=req,
         action="reject",
+        in_group=await filed_in_group(req),
     )
     return say(ctx, "request_done", req=req, action="reject")
 
 
-@router.command("工单", "queue", permission=OFFICER, args=[Arg("number_or_page", required=False)])
+@router.command(
+    "工单",
+    "queue",
+    permission=OFFICER,
+    args=[Arg("number_or_page", required=False)],
+    answer_privately=True,
+)
 async def queue(ctx: Ctx) -> Reply:
     """`/工单`：本组织待办（未办结、超时、我的），每页 10 条；`/工单 编号`：全过程。"""
     arg = ctx.args[0] if ctx.args else "1"
@@ -336,21 +350,15 @@ async def queue(ctx: Ctx) -> Reply:
         return await detail(ctx, req, officer=True)
     page = max(int(arg), 1)
     orgs = [ctx.org] if ctx.org is not None else ctx.caller.officer_orgs()
-    query = ServiceRequest.filter(status__in=OPEN_STATUSES)
-    if not (ctx.org is None and ctx.caller.is_admin):
-        query = query.filter(scope_q([o.path for o in orgs]))
-    rows = await query.order_by("due_at", "id").select_related("handler")
-    now = utcnow()
+    paths = None if ctx.org is None and ctx.caller.is_admin else [o.path for o in orgs]
     me = ctx.caller.person_id
-    overdue = sum(1 for r in rows if r.is_overdue(now))
-    mine = sum(1 for r in rows if me is not None and r.handler_id == me)
-    pages = max((len(rows) + PAGE - 1) // PAGE, 1)
-    shown = rows[(page - 1) * PAGE : page * PAGE]
+    shown, total, overdue, mine = await ServiceRequest.queue(paths, me, page, PAGE, utcnow())
+    pages = max((total + PAGE - 1) // PAGE, 1)
     return say(
         ctx,
         "request_queue",
         rows=shown,
-        total=len(rows),
+        total=total,
         overdue=overdue,
         mine=mine,
         page=page,
@@ -402,7 +410,7 @@ async def rate(ctx: Ctx) -> Reply:
     if req.low_score:
         await notify(
             ctx,
-            await org_targets(req.org),
+            await officer_targets(req.org),
             "request_notice_low_score",
             f"req:{req.number}:low",
             req=req,
@@ -416,7 +424,7 @@ async def urge(ctx: Ctx) -> Reply:
     req = await own_request(ctx, ctx.args[0])
     await req.urge(await ctx.person(), chat=ctx.inbound.chat_key)
     holder = req.assignee_org if req.status == "forwarded" else req.org
-    targets = await org_targets(holder)
+    targets = await officer_targets(holder)
     day = local(req.last_urged_at or utcnow()).strftime("%y%m%d")
     await notify(ctx, targets, "request_notice_urge", f"req:{req.number}:urge:{day}", req=req)
     return say(ctx, "request_done", req=req, action="urge")
@@ -431,8 +439,8 @@ async def stats(ctx: Ctx) -> Reply:
         org = await Organization.filter(code=code).first()
         if org is None:
             raise DomainError("unknown_org", org_code=code)
-    elif ctx.org is not None:
-        org = await Organization.get(id=ctx.org.id)
+    elif (home := await home_org(ctx)) is not None:
+        org = await Organization.get(id=home.id)
     elif ctx.caller.officer_orgs():
         org = await Organization.get(id=ctx.caller.officer_orgs()[0].id)
     else:
@@ -458,38 +466,51 @@ async def deadline_pushes(
     Each (request, kind, target) has its own key, so it is delivered once however
     often the scheduler asks (and across restarts).
     """
-    # The lead time is working time for 工作日 limits; the wall-clock horizon is never later.
-    horizon = remind_from(now, lead_hours, workdays=True)
-    rows = await ServiceRequest.filter(
-        status__in=RUNNING_STATUSES, due_at__lte=horizon
-    ).select_related("org", "assignee_org")
+    # The lead is working time for 工作日 limits (that horizon is never before the wall-clock one).
+    soon = {w: remind_from(now, lead_hours, workdays=w) for w in (False, True)}
+    rows = await in_pages(  # thousands at district scale: a page at a time
+        ServiceRequest.filter(status__in=RUNNING_STATUSES, due_at__lte=soon[True]).select_related(
+            "org", "assignee_org"
+        )
+    )
     pushes: list[Push] = []
     templates = runtime.templates
     lab = templates.commands.get("request_labels", {})
-    for req in rows:
-        if req.due_at > remind_from(now, lead_hours, workdays=req.workdays):
+    holders = [r.assignee_org if r.status == "forwarded" else r.org for r in rows]
+    groups = await officer_targets_by_org(
+        [h.id for h in holders if h is not None]
+        + [r.org.parent_id for r in rows if r.org.parent_id]
+    )
+    for i, req in enumerate(rows):
+        await breathe(i)
+        if req.due_at > soon[req.workdays]:
             continue
         kind = "overdue" if req.due_at <= now else "due_soon"
         holder = req.assignee_org if req.status == "forwarded" else req.org
         text = templates.render("request_notice_due", req=req, kind=kind, labels=lab, fmt=fmt)
-        for target in await org_targets(holder):
+        for target in groups.get(holder.id, []) if holder else []:
             pushes.append(Push(target, text, f"req:{req.number}:{kind}:{target}", "request_due"))
         if kind == "overdue":
-            pushes += await escalation_pushes(runtime, req, now)
+            parent = groups.get(req.org.parent_id, []) if req.org.parent_id else []
+            pushes += await escalation_pushes(runtime, req, now, parent)
     return pushes
 
 
-async def escalation_pushes(runtime: Any, req: ServiceRequest, now: datetime) -> list[Push]:
+async def escalation_pushes(
+    runtime: Any, req: ServiceRequest, now: datetime, targets: list[str] | None = None
+) -> list[Push]:
     """超期督办: an overdue request goes once to the parent organisation (recorded in the
-    history the first time; the delivery key makes each target hear it once)."""
+    history the first time; the delivery key makes each target hear it once). `targets`:
+    the parent's groups when the caller looked them up for many requests at once."""
     from handlers.request_followup import parent_targets  # (it imports this module)
 
-    await req.escalate_once(now)
+    if req.escalated_at is None:  # recorded already: no UPDATE per request and tick
+        await req.escalate_once(now)
     lab = runtime.templates.commands.get("request_labels", {})
     text = runtime.templates.render(
         "request_notice_followup", req=req, action="escalate", labels=lab, fmt=fmt
     )
     return [
         Push(target, text, f"req:{req.number}:escalate:{target}", "request_escalate")
-        for target in await parent_targets(req.org)
+        for target in (targets if targets is not None else await parent_targets(req.org))
     ]

@@ -18,4 +18,6 @@ MODEL_MODULES = [
     "models.web",
     "models.grids.households",
     "models.grids.ladder",
+    "models.talk",
+    "models.bridges",
 ]

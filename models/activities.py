@@ -31,14 +31,16 @@ from typing import Any, Protocol
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
+from tortoise.functions import Sum
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from bot.clock import zone
 from bot.text import fold_width
 from models.errors import DomainError
-from models.people import Organization, Person, RoleGrant
-from models.requests import TZ, local, month_range, utcnow
+from models.people import Organization, Person, RoleGrant, orgs_under
+from models.requests import local, month_range, utcnow
 
 # 支部党员大会 · 支委会 · 党小组会 · 党课 · 主题党日 · 志愿服务 · 开放活动 · 其他
 KINDS = (
@@ -60,6 +62,19 @@ REQUIRED_MEETINGS = (
 )
 # Who may join: members of the publishing organisation's subtree / any member / anyone.
 AUDIENCES = ("org", "members", "everyone")
+# Party life (三会一课, 主题党日): for the branch's members whoever else is in the group.
+PARTY_LIFE = ("general_meeting", "committee", "group_meeting", "lecture", "theme_day")
+
+
+def default_audience(kind: str, community_group: bool) -> str:
+    """Who may join when the publisher does not say. Published in a group bound to the
+    community, an activity is for everyone the community serves (residents too), except
+    party life, which is the branch's; elsewhere only 开放活动 are for everyone."""
+    if kind in PARTY_LIFE:
+        return "org"
+    return "everyone" if community_group or kind == "open" else "org"
+
+
 # offered = promoted from the waitlist, holding the seat until confirmed (models/waitlist.py)
 ACTIVE = ("confirmed", "waitlisted", "offered")
 SEATED = ("confirmed", "offered")
@@ -100,7 +115,7 @@ def parse_hours(text: str | Decimal | int | float) -> Decimal:
 
 
 def week_range(now: datetime) -> tuple[datetime, datetime]:
-    """[Monday 00:00, next Monday 00:00) of `now`'s week on the Asia/Shanghai clock, in UTC."""
+    """[Monday 00:00, next Monday 00:00) of `now`'s week on the configured clock, in UTC."""
     d = local(now).date()
     monday = d - timedelta(days=d.weekday())
     return _day_start(monday), _day_start(monday + timedelta(days=7))
@@ -114,7 +129,7 @@ def quarter_range(now: datetime) -> tuple[datetime, datetime]:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), TZ).astimezone(UTC)
+    return datetime.combine(day, time(0), zone()).astimezone(UTC)
 
 
 def _members_of(caller: CallerLike, org: Organization) -> bool:
@@ -867,20 +882,37 @@ async def people_of(org: Organization) -> set[int]:
     return ids
 
 
+def belongs_q(org: Organization) -> Q:
+    """`person_id` of someone belonging to the organisation's subtree (as `people_of`),
+    by subqueries: a district's 50,000 ids are never bound as parameters."""
+    orgs = orgs_under([org.path])
+    grants = RoleGrant.filter(org_id__in=orgs, role__in=("member", "officer"))
+    # The person's own columns through the join (a lookup by key per row), not a
+    # subquery over every person (SQLite re-read it: seconds for a district).
+    return (
+        Q(person__home_org_id__in=orgs)
+        | Q(person__local_org_id__in=orgs)
+        | Q(person_id__in=Subquery(grants.values("person_id")))
+    )
+
+
 async def leaderboard(
     org: Organization, now: datetime | None = None, kind: str | None = None, limit: int = 10
 ) -> list[tuple[Person, int]]:
-    """This month's top `limit` of the organisation by points (kind "lesson": 学习达人榜)."""
+    """This month's top `limit` of the organisation by points (kind "lesson": 学习达人榜),
+    summed and ranked by the database."""
     start, end = month_range(now or utcnow())
-    ids = await people_of(org)
-    query = PointsEntry.filter(person_id__in=ids, created_at__gte=start, created_at__lt=end)
+    query = PointsEntry.filter(belongs_q(org), created_at__gte=start, created_at__lt=end)
     if kind is not None:
         query = query.filter(kind=kind)
-    totals: dict[int, int] = {}
-    for pid, pts in await query.values_list("person_id", "points"):
-        totals[pid] = totals.get(pid, 0) + pts
-    best = sorted(((p, t) for p, t in totals.items() if t > 0), key=lambda x: (-x[1], x[0]))
-    best = best[:limit]
+    rows = (
+        await query.annotate(total=Sum("points"))
+        .group_by("person_id")
+        .order_by("-total", "person_id")
+        .limit(limit)
+        .values("person_id", "total")
+    )
+    best = [(r["person_id"], int(r["total"])) for r in rows if r["total"] and r["total"] > 0]
     people = {p.id: p for p in await Person.filter(id__in=[p for p, _ in best])}
     return [(people[p], t) for p, t in best]
 
@@ -918,33 +950,48 @@ async def compliance(branches: list[Organization], now: datetime | None = None) 
     its subtree) for the general meeting and the lecture, and the confirmed sign-ups
     (walk-ins included) for the committee and group meetings (or when no member is known).
     status: held / scheduled (in the period, not ended yet) / missing.
+
+    Three queries for all the branches together (members, meetings, their sign-ups);
+    callers pass a page of branches, not a district's thousand.
     """
     now = now or utcnow()
     periods = {"month": month_range(now), "quarter": quarter_range(now)}
+    if not branches:
+        return []
+    in_branches = Q(pk__in=[])
+    for b in branches:
+        in_branches |= Q(path__startswith=b.path)
+    orgs = Subquery(Organization.filter(in_branches).values("id"))
+    members: dict[int, set[int]] = {b.id: set() for b in branches}
+    for path, person in await RoleGrant.filter(org_id__in=orgs, role="member").values_list(
+        "org__path", "person_id"
+    ):
+        members[_branch_of(branches, path).id].add(person)
+    starts = min(p[0] for p in periods.values())
+    ends = max(p[1] for p in periods.values())
+    acts = (
+        await Activity.filter(
+            org_id__in=orgs,
+            kind__in=[k for k, _ in REQUIRED_MEETINGS],
+            status="open",
+            starts_at__gte=starts,
+            starts_at__lt=ends,
+        )
+        .select_related("org")
+        .order_by("starts_at", "id")
+    )
     report = []
     for branch in branches:
-        members = len(
-            set(
-                await RoleGrant.filter(
-                    org__path__startswith=branch.path, role="member"
-                ).values_list("person_id", flat=True)
-            )
-        )
+        n_members = len(members[branch.id])
+        mine = [a for a in acts if _branch_of(branches, a.org.path).id == branch.id]
         items = []
         for kind, period in REQUIRED_MEETINGS:
             start, end = periods[period]
-            acts = await Activity.filter(
-                org__path__startswith=branch.path,
-                kind=kind,
-                status="open",
-                starts_at__gte=start,
-                starts_at__lt=end,
-            ).order_by("starts_at", "id")
             meetings = []
-            for act in acts:
-                f = await act.figures()  # 三会一课 counts members only
-                whole = kind in ("general_meeting", "lecture") and members > 0
-                expected = members if whole else f["confirmed"] + f["late_cancels"]
+            for act in (a for a in mine if a.kind == kind and start <= a.starts_at < end):
+                f = await act.figures()  # 三会一课 counts members only (a page's meetings)
+                whole = kind in ("general_meeting", "lecture") and n_members > 0
+                expected = n_members if whole else f["confirmed"] + f["late_cancels"]
                 came = f["attended_members"]
                 rate = round(100 * came / expected, 1) if expected else None
                 held = act.ends_at <= now and came > 0
@@ -973,5 +1020,10 @@ async def compliance(branches: list[Organization], now: datetime | None = None) 
                     "meetings": meetings,
                 }
             )
-        report.append({"branch": branch, "members": members, "requirements": items})
+        report.append({"branch": branch, "members": n_members, "requirements": items})
     return report
+
+
+def _branch_of(branches: list[Organization], path: str) -> Organization:
+    """The branch whose subtree holds `path` (the deepest, should branches nest)."""
+    return max((b for b in branches if path.startswith(b.path)), key=lambda b: len(b.path))

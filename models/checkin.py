@@ -24,13 +24,14 @@ from typing import Any, Protocol
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
+from tortoise.functions import Count
 from tortoise.models import Model
 
 from bot.text import fold_width, mask_phones
 from models.errors import DomainError
 from models.grids.ladder import record_contact
-from models.people import Organization, Person
+from models.people import Organization, Person, RoleGrant, orgs_under
 from models.requests import local, utcnow
 
 MEMBER_TYPES = ("full", "probationary")  # 正式党员 / 预备党员
@@ -289,6 +290,7 @@ class CheckIn(Model):
         """报到。已在这里报到过：拒绝，什么也不改（唯一约束兜底并发）。"""
         if kind not in CHECKIN_KINDS:
             kind = FLOW_IN
+        await check_member(person)
         now = now or utcnow()
         key = f"{person.id}:{org.id}"
         existing = await cls.filter(open_key=key).first()
@@ -433,7 +435,8 @@ class TransferRequest(Model):
             )
         except IntegrityError:
             raise DomainError("transfer_pending_exists") from None
-        tr.from_org, tr.to_org = from_org, to_org
+        # As by_number loads it: the notice names the person (checkin_notice.j2).
+        tr.person, tr.from_org, tr.to_org = person, from_org, to_org
         await tr._log("filed", "", "pending", person, chat, tr.reason, now)
         await touch(person, now)
         return tr
@@ -552,12 +555,33 @@ class TransferEvent(Model):
 
 
 # -- what officers see ---------------------------------------------------------------
+async def check_member(person: Person) -> None:
+    """报到 is for party members: a confirmed registration, or the member role granted by an
+    operator (officers and admins count). Anyone else is offered /登记."""
+    members = Person.filter(
+        id=person.id, relation_status__in=(RELATION_REGISTERED, RELATION_POCKET)
+    )
+    if await members.exists():  # as stored: a confirmation may be newer than `person`
+        return
+    if await RoleGrant.filter(
+        person_id=person.id, role__in=("member", "officer", "admin")
+    ).exists():
+        return
+    pending = await MemberRegistration.filter(person_id=person.id, status="pending").exists()
+    raise DomainError("checkin_not_member", pending=pending)
+
+
 def scope_q(paths: list[str]) -> Q:
-    """People whose home branch or current local organisation is under one of `paths`."""
-    q = Q(pk__in=[])
-    for p in paths:
-        q |= Q(home_org__path__startswith=p) | Q(local_org__path__startswith=p)
-    return q
+    """People whose home branch or current local organisation is under one of `paths`, and
+    those whose branch is outside the system and whose registration an organisation under
+    them confirmed (they stay its members wherever they check in)."""
+    orgs = orgs_under(paths)
+    outside = MemberRegistration.filter(status="confirmed", home_org_id=None, org_id__in=orgs)
+    return (
+        Q(home_org_id__in=orgs)
+        | Q(local_org_id__in=orgs)
+        | Q(id__in=Subquery(outside.values("person_id")))
+    )
 
 
 def covers(caller: OfficerLike, person: Person) -> bool:
@@ -582,20 +606,39 @@ async def members(paths: list[str]) -> list[Person]:
     )
 
 
+def lost_q(paths: list[str], days: int = DEFAULT_LOST_DAYS, now: datetime | None = None) -> Q:
+    """Members in scope not seen (registration, check-in, leave, transfer, /我的信息)
+    for `days`."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    return (
+        scope_q(paths)
+        & (Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff))
+        & Q(relation_status__in=(RELATION_REGISTERED, RELATION_POCKET))
+    )
+
+
 async def lost_contact(
     paths: list[str], days: int = DEFAULT_LOST_DAYS, now: datetime | None = None
 ) -> list[Person]:
     """Members not seen (registration, check-in, leave, transfer, /我的信息) for `days`."""
-    cutoff = (now or utcnow()) - timedelta(days=days)
     return (
-        await Person.filter(
-            scope_q(paths),
-            Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff),
-            relation_status__in=(RELATION_REGISTERED, RELATION_POCKET),
-        )
+        await Person.filter(lost_q(paths, days, now))
         .select_related("home_org", "local_org")
         .order_by("id")
     )
+
+
+async def lost_contact_names(
+    paths: list[str], days: int = DEFAULT_LOST_DAYS, now: datetime | None = None
+) -> list[tuple[int, str]]:
+    """(id, name) of the same people, without loading whole rows (a district's thousands
+    for the monthly reminder)."""
+    rows = (
+        await Person.filter(lost_q(paths, days, now))
+        .order_by("id")
+        .values_list("id", "real_name", "display_name", "phone")
+    )
+    return [(pid, Person.name_of(pid, real, shown, phone)) for pid, real, shown, phone in rows]
 
 
 async def find_people(paths: list[str], query: str) -> list[Person]:
@@ -615,25 +658,41 @@ async def find_people(paths: list[str], query: str) -> list[Person]:
 async def summary(
     paths: list[str], days: int = DEFAULT_LOST_DAYS, now: datetime | None = None
 ) -> dict[str, int]:
-    """registered · pocket · flowing in (open check-ins) · flowing out · lost contact."""
-    people = await members(paths)
-    org_q = Q(pk__in=[])
-    for p in paths:
-        org_q |= Q(org__path__startswith=p)
-    rows = await CheckIn.filter(org_q)
-    open_people = {r.person_id for r in rows if r.left_at is None}
-    out_people = {r.person_id for r in rows if r.left_at is not None} - open_people
+    """registered · pocket · flowing in (open check-ins) · flowing out · lost contact.
+
+    Counted by the database (one query for the people, three for the check-ins), so a
+    district's 50,000 members are never loaded."""
     cutoff = (now or utcnow()) - timedelta(days=days)
+    lost = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff)
+    people = (
+        await Person.filter(
+            scope_q(paths), relation_status__in=(RELATION_REGISTERED, RELATION_POCKET)
+        )
+        .annotate(
+            registered=Count("id"),
+            pocket=Count("id", _filter=Q(relation_status=RELATION_POCKET)),
+            lost=Count("id", _filter=lost),
+        )
+        .values("registered", "pocket", "lost")
+    )[0]
+    here = CheckIn.filter(org_id__in=orgs_under(paths))
+    open_rows = here.filter(left_at__isnull=True)
+    left = here.filter(left_at__isnull=False).exclude(
+        person_id__in=Subquery(open_rows.values("person_id"))
+    )
     return {
-        "registered": len(people),
-        "pocket": sum(1 for p in people if p.relation_status == RELATION_POCKET),
-        "flow_in": len({r.person_id for r in rows if r.left_at is None and r.kind == FLOW_IN}),
-        "in_service": len(
-            {r.person_id for r in rows if r.left_at is None and r.kind == IN_SERVICE}
-        ),
-        "flow_out": len(out_people),
-        "lost": sum(1 for p in people if p.last_seen_at is None or p.last_seen_at < cutoff),
+        "registered": people["registered"],
+        "pocket": people["pocket"] or 0,
+        "flow_in": await _distinct_people(open_rows.filter(kind=FLOW_IN)),
+        "in_service": await _distinct_people(open_rows.filter(kind=IN_SERVICE)),
+        "flow_out": await _distinct_people(left),
+        "lost": people["lost"] or 0,
     }
+
+
+async def _distinct_people(query: Any) -> int:
+    rows = await query.annotate(n=Count("person_id", distinct=True)).values("n")
+    return rows[0]["n"] if rows else 0
 
 
 async def erase_person(person: Person) -> None:

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Protocol
+
 from tortoise import fields
+from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
+
+from bot.targets import chat_target
 
 ORG_KINDS = ("district", "street", "community", "branch", "grid", "department", "partner")
 ROLES = ("resident", "member", "officer", "admin", "grid_worker")
+# Ids bound in one query at most: lists of people can be a whole district (100,000),
+# far over PostgreSQL's 32,767 parameters; larger lists go in slices of this size.
+ID_CHUNK = 1000
+
+
+def chunked(ids: Iterable[int], size: int = ID_CHUNK) -> list[list[int]]:
+    ordered = sorted(set(ids))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def orgs_under(paths: Iterable[str]) -> Subquery:
+    """The ids of the organisations under any of `paths` (themselves included), as a
+    subquery: "in this subtree" becomes `org_id IN (SELECT …)`, never a list of ids."""
+    q = Q(pk__in=[])
+    for p in paths:
+        q |= Q(path__startswith=p)
+    return Subquery(Organization.filter(q).values("id"))
 
 
 class Organization(Model):
@@ -69,15 +92,27 @@ class Person(Model):
 
     class Meta:
         table = "person"
+        # Officers' views count people by home branch / local organisation (#15).
+        # (with the columns they count by: no row is read for a count)
+        indexes = (
+            ("home_org_id", "relation_status", "last_seen_at"),
+            ("local_org_id", "relation_status", "last_seen_at"),
+        )
 
     @property
     def name(self) -> str:
-        return self.name_of(self.id, self.real_name, self.display_name)
+        return self.name_of(self.id, self.real_name, self.display_name, self.phone)
 
     @staticmethod
-    def name_of(person_id: int, real_name: str | None, display_name: str | None) -> str:
-        """How a person is called (also for rows read as plain values)."""
-        return real_name or display_name or f"#{person_id}"
+    def name_of(
+        person_id: int, real_name: str | None, display_name: str | None, phone: str | None = None
+    ) -> str:
+        """How a person is called (also for rows read as plain values): the name, else the
+        platform nickname, else "居民（尾号1234）"; never a bare "#7"."""
+        if real_name or display_name:
+            return real_name or display_name or ""
+        digits = "".join(c for c in phone or "" if c.isdigit())
+        return f"居民（尾号{digits[-4:]}）" if len(digits) >= 4 else f"居民（编号{person_id}）"
 
 
 class Identity(Model):
@@ -92,6 +127,18 @@ class Identity(Model):
     class Meta:
         table = "identity"
         unique_together = (("platform", "user_id"),)
+        indexes = (("person_id",),)  # where to reach a person (every notice, #15)
+
+    @classmethod
+    async def targets_of(cls, person_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Where to reach each person privately ("platform:user", each identity), in one
+        query per `ID_CHUNK` people."""
+        out: dict[int, list[str]] = {}
+        for ids in chunked(person_ids):
+            rows = cls.filter(person_id__in=ids).order_by("id")
+            for pid, platform, user in await rows.values_list("person_id", "platform", "user_id"):
+                out.setdefault(pid, []).append(f"{platform}:{user}")
+        return out
 
 
 class RoleGrant(Model):
@@ -109,6 +156,7 @@ class RoleGrant(Model):
     class Meta:
         table = "role_grant"
         unique_together = (("person", "role", "org"),)
+        indexes = (("org_id", "role"),)  # the members of a subtree (#15)
 
 
 class GroupBinding(Model):
@@ -120,7 +168,79 @@ class GroupBinding(Model):
     org = fields.ForeignKeyField("models.Organization", related_name="groups")
     bound_by = fields.ForeignKeyField("models.Person", related_name="bindings", null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # "" a group of residents; WORK_GROUP the officers' work group (/绑定 SQ001 工作群),
+    # the only kind of group officer notices go to.
+    purpose = fields.CharField(max_length=16, default="")
 
     class Meta:
         table = "group_binding"
         unique_together = (("platform", "chat_id"),)
+        indexes = (("org_id",),)  # an organisation's groups (every notice, #15)
+
+    @classmethod
+    async def targets_of(cls, org_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Each organisation's residents' groups (never its officers' work groups) as push
+        targets, in binding order; one query per `ID_CHUNK` organisations."""
+        out: dict[int, list[str]] = {}
+        for ids in chunked(org_ids):
+            for b in await cls.filter(org_id__in=ids).exclude(purpose=WORK_GROUP).order_by("id"):
+                out.setdefault(b.org_id, []).append(chat_target(b.platform, b.chat_id))
+        return out
+
+
+WORK_GROUP = "officers"
+
+
+class _InTree(Protocol):
+    id: int
+    path: str
+
+
+async def person_targets(*person_ids: int | None) -> list[str]:
+    """Where to reach these people privately: each of their platform identities."""
+    ids = [i for i in person_ids if i is not None]
+    reach = await Identity.targets_of(ids)
+    return [t for pid in dict.fromkeys(ids) for t in reach.get(pid, [])]
+
+
+async def officer_targets_by_org(org_ids: Iterable[int]) -> dict[int, list[str]]:
+    """`officer_targets` for many organisations at once (a job's whole batch): the same
+    answer per organisation id, in a few queries per `ID_CHUNK` organisations."""
+    chains: dict[int, list[int]] = {}
+    for ids in chunked(org_ids):
+        for oid, path in await Organization.filter(id__in=ids).values_list("id", "path"):
+            chains[oid] = [int(i) for i in reversed(path.strip("/").split("/")) if i] or [oid]
+    groups: dict[int, list[str]] = {}
+    grants: dict[int, list[int]] = {}
+    for ids in chunked({level for chain in chains.values() for level in chain}):
+        for b in await GroupBinding.filter(org_id__in=ids, purpose=WORK_GROUP).order_by("id"):
+            groups.setdefault(b.org_id, []).append(chat_target(b.platform, b.chat_id))
+        officers = RoleGrant.filter(role="officer", org_id__in=ids).order_by("id")
+        for oid, pid in await officers.values_list("org_id", "person_id"):
+            grants.setdefault(oid, []).append(pid)
+    reach = await Identity.targets_of(p for people in grants.values() for p in people)
+    out: dict[int, list[str]] = {}
+    for oid, chain in chains.items():
+        level = next((lv for lv in chain if lv in groups or lv in grants), None)
+        found = groups.get(level, []) + [t for p in grants.get(level, []) for t in reach.get(p, [])]
+        out[oid] = list(dict.fromkeys(found))
+    return out
+
+
+async def officer_targets(*orgs: _InTree | None) -> list[str]:
+    """Where a notice for the officers of these organisations goes, and nowhere else.
+
+    An organisation's officers' work groups and its officers in private. An
+    organisation with neither (a grid, a unit nobody was granted) hands the notice to
+    the nearest one above it that has. A residents' group never hears it.
+    """
+    present = [o.id for o in orgs if o is not None]
+    by_org = await officer_targets_by_org(present)
+    return list(dict.fromkeys(t for oid in present for t in by_org.get(oid, [])))
+
+
+async def resident_group_targets(*orgs: _InTree | None) -> list[str]:
+    """The residents' groups bound to these organisations (public notices only)."""
+    ids = [o.id for o in orgs if o is not None]
+    groups = await GroupBinding.targets_of(ids)
+    return list(dict.fromkeys(t for oid in ids for t in groups.get(oid, [])))

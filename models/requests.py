@@ -15,19 +15,18 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from tortoise import connections, fields
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, RawSQL
+from tortoise.functions import Count, Sum
 from tortoise.models import Model
 
+from bot.clock import local, zone
 from models.errors import DomainError
-from models.people import Organization, Person
+from models.people import Organization, Person, orgs_under
 from models.request_followup import MAX_FORWARDS, VISIT_HOURS, FollowUp, visit_figures
 from models.workdays import Limit, parse_limit
 from models.workdays import due as due_after
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 STATUSES = ("received", "in_progress", "forwarded", "awaiting", "closed", "rated", "rejected")
 # awaiting = 待补充: the handler asked the requester; the clock stops (models/request_followup.py).
@@ -56,18 +55,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def local(dt: datetime) -> datetime:
-    """A stored (UTC) time on the Asia/Shanghai clock."""
-    return dt.astimezone(TZ)
-
-
 def day_start(day: date) -> datetime:
-    """00:00 Asia/Shanghai of `day`, in UTC (SQLite compares stored times as UTC text)."""
-    return datetime.combine(day, time(0), TZ).astimezone(UTC)
+    """00:00 of `day` on the configured clock, in UTC (SQLite compares times as UTC text)."""
+    return datetime.combine(day, time(0), zone()).astimezone(UTC)
 
 
 def month_range(now: datetime) -> tuple[datetime, datetime]:
-    """[first day of this month, first day of next month) on the Asia/Shanghai clock."""
+    """[first day of this month, first day of next month) on the configured clock."""
     d = local(now).date().replace(day=1)
     nxt = (d + timedelta(days=32)).replace(day=1)
     return day_start(d), day_start(nxt)
@@ -166,7 +160,14 @@ class ServiceRequest(FollowUp, Model):
 
     class Meta:
         table = "service_request"
-        indexes = (("org_id", "created_at"), ("requester_id", "created_at"))
+        indexes = (
+            ("org_id", "created_at"),
+            ("requester_id", "created_at"),
+            ("status", "due_at"),  # 待办 and deadline reminders, earliest due first (#15)
+            ("assignee_org_id", "status"),  # what was forwarded into a subtree (#15)
+            ("closed_at",),  # 公开: this month's figures (#15)
+            ("rejected_at",),
+        )
 
     # -- filing ---------------------------------------------------------------
     @classmethod
@@ -290,7 +291,7 @@ class ServiceRequest(FollowUp, Model):
             raise DomainError("request_forward_same", number=self.number, org_name=to_org.name)
         await self._must_move(
             "forward",
-            ("in_progress",),
+            ("received", "in_progress"),  # 派单 straight from received (README's diagram)
             "forwarded",
             by,
             chat,
@@ -415,6 +416,35 @@ class ServiceRequest(FollowUp, Model):
         return self
 
     # -- reading ----------------------------------------------------------------
+    @classmethod
+    async def queue(
+        cls, paths: list[str] | None, me: int | None, page: int, size: int, now: datetime
+    ) -> tuple[list[ServiceRequest], int, int, int]:
+        """待办: the open requests of the subtrees at `paths` or forwarded into them (None:
+        all), earliest due first. Returns (this page, total, overdue, mine), counted by
+        the database rather than by loading a district's thousands of rows."""
+        query = cls.filter(status__in=OPEN_STATUSES)
+        if paths is not None:
+            query = query.filter(scope_q(paths))
+        # is_overdue in SQL: a paused clock (待补充) stands still at paused_at.
+        late = Q(paused_at__isnull=True, due_at__lt=now) | Q(
+            paused_at__isnull=False, due_at__lt=F("paused_at")
+        )
+        counts = (
+            await query.annotate(
+                total=Count("id"),
+                overdue=Count("id", _filter=late),
+                mine=Count("id", _filter=Q(handler_id=me if me is not None else -1)),
+            ).values("total", "overdue", "mine")
+        )[0]
+        rows = (
+            await query.order_by("due_at", "id")
+            .offset((page - 1) * size)
+            .limit(size)
+            .select_related("handler")
+        )
+        return rows, counts["total"], counts["overdue"] or 0, counts["mine"] or 0
+
     def is_overdue(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
         if self.status in OPEN_STATUSES:
@@ -523,19 +553,24 @@ class RequestEvent(Model):
 
     class Meta:
         table = "request_event"
-        indexes = (("request_id", "created_at"),)
+        indexes = (("request_id", "created_at"), ("action", "created_at"))  # 回访 figures
 
 
 def scope_q(paths: list[str]) -> Q:
     """Requests that officers of these organisations look after: filed there or forwarded
     there (the officer queue, in chat and on the workbench)."""
-    q = Q(pk__in=[])
-    for p in paths:
-        q |= Q(org__path__startswith=p) | Q(assignee_org__path__startswith=p)
-    return q
+    orgs = orgs_under(paths)  # a subquery: no join per row, no list of ids (#15)
+    return Q(org_id__in=orgs) | Q(assignee_org_id__in=orgs)
 
 
 # -- statistics (党务公开) --------------------------------------------------------
+# Mean hours from filing to closing, per dialect (stored times are UTC).
+AVG_HOURS = {
+    "sqlite": "AVG((julianday(closed_at) - julianday(created_at)) * 24)",
+    "postgres": "AVG(EXTRACT(EPOCH FROM (closed_at - created_at)) / 3600)",
+}
+
+
 async def monthly_figures(org: Organization, now: datetime | None = None) -> dict[str, Any]:
     """This month's figures for `org` and its subtree (Asia/Shanghai month).
 
@@ -546,29 +581,35 @@ async def monthly_figures(org: Organization, now: datetime | None = None) -> dic
     """
     now = now or utcnow()
     start, end = month_range(now)
-    scope = Q(org__path__startswith=org.path)
-    filed = await ServiceRequest.filter(scope, created_at__gte=start, created_at__lt=end)
-    closed = await ServiceRequest.filter(scope, closed_at__gte=start, closed_at__lt=end)
-    rejected = await ServiceRequest.filter(
-        scope, rejected_at__gte=start, rejected_at__lt=end
-    ).count()
-    on_time = sum(1 for r in closed if r.closed_at <= r.due_at)
-    hours = [(r.closed_at - r.created_at).total_seconds() / 3600 for r in closed]
-    scores = [r.score for r in closed if r.score is not None]
+    # Counted and averaged by the database: a district's month is tens of thousands.
+    mine = ServiceRequest.filter(org_id__in=orgs_under([org.path]))
+    filed = mine.filter(created_at__gte=start, created_at__lt=end)
+    closed = mine.filter(closed_at__gte=start, closed_at__lt=end)
+    rejected = await mine.filter(rejected_at__gte=start, rejected_at__lt=end).count()
+    dialect = connections.get("default").capabilities.dialect
+    agg = (
+        await closed.annotate(
+            n=Count("id"),
+            on_time=Count("id", _filter=Q(closed_at__lte=F("due_at"))),
+            rated=Count("score"),
+            score_sum=Sum("score"),
+            hours=RawSQL(AVG_HOURS["postgres" if dialect == "postgres" else "sqlite"]),
+        ).values("n", "on_time", "rated", "score_sum", "hours")
+    )[0]
     categories: dict[str, dict[str, int]] = {}
-    for r in filed:
-        categories.setdefault(r.category, {"received": 0, "closed": 0})["received"] += 1
-    for r in closed:
-        categories.setdefault(r.category, {"received": 0, "closed": 0})["closed"] += 1
+    for query, key in ((filed, "received"), (closed, "closed")):
+        for row in await query.annotate(k=Count("id")).group_by("category").values("category", "k"):
+            categories.setdefault(row["category"], {"received": 0, "closed": 0})[key] = row["k"]
+    n, rated = agg["n"] or 0, agg["rated"] or 0
     return {
         "month": local(start),
-        "received": len(filed),
-        "closed": len(closed),
+        "received": sum(v["received"] for v in categories.values()),
+        "closed": n,
         "rejected": rejected,
-        "on_time_pct": round(100 * on_time / len(closed), 1) if closed else None,
-        "avg_hours": round(sum(hours) / len(hours), 1) if hours else None,
-        "avg_score": round(sum(scores) / len(scores), 2) if scores else None,
-        "rated": len(scores),
+        "on_time_pct": round(100 * agg["on_time"] / n, 1) if n else None,
+        "avg_hours": round(float(agg["hours"]), 1) if n and agg["hours"] is not None else None,
+        "avg_score": round(agg["score_sum"] / rated, 2) if rated else None,
+        "rated": rated,
         **await visit_figures(org.path, start, end),
         "by_category": [
             (c, categories[c])

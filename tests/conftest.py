@@ -177,3 +177,16 @@ async def grant_officer(user: str, code: str) -> None:
     identity = IdentityService()
     person = await identity.ensure_person("console", user, user)
     await identity.grant(person, "officer", await Organization.get(code=code))
+
+
+async def private_answer(user: str, platform: str = "console") -> str:
+    """The last answer a command typed in a group sent to `user` in private."""
+    from models.deliveries import Delivery
+
+    row = (
+        await Delivery.filter(target=f"{platform}:{user}", purpose="private_answer")
+        .order_by("-id")
+        .first()
+    )
+    assert row is not None, f"nothing was sent to {user} in private"
+    return row.text

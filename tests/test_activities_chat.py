@@ -11,7 +11,7 @@ import pytest
 from models.activities import Activity, CheckinAttempt, PointsEntry, Signup, TimeBankEntry
 from models.deliveries import Delivery
 from models.people import Organization, RoleGrant
-from tests.conftest import grant_officer
+from tests.conftest import grant_officer, private_answer
 
 ONE_LINE = "/发布活动 敬老院志愿服务 | 明天 14:00-16:00 | 幸福敬老院 | 2人 | 志愿2小时 | 所有人"
 
@@ -196,6 +196,14 @@ async def test_edit_notifies_and_promotes(town):
     assert "已通知报名的人" in text
     changed = await Delivery.filter(target="console:bob", purpose="activity").first()
     assert changed.text.startswith("活动变更：") and "地点：党群服务中心二楼" in changed.text
+    # a second change within the same second is a notice of its own (keys are per change)
+    await c.one(f"/修改活动 {act.id} 地点 党群服务中心三楼", user="secretary", event_id="e2")
+    told = [d.text for d in await Delivery.filter(target="console:bob", purpose="activity")]
+    assert any("地点：党群服务中心三楼" in t for t in told), told
+    # and a retry of that message is not told twice
+    await c.say(f"/修改活动 {act.id} 地点 党群服务中心三楼", user="secretary", event_id="e2")
+    assert await Delivery.filter(target="console:bob", purpose="activity").count() == len(told)
+    await c.one(f"/修改活动 {act.id} 地点 党群服务中心二楼", user="secretary")
     assert "名额不能少于 3" in await c.one(f"/修改活动 {act.id} 名额 2", user="secretary")
     assert "没看懂要改什么" in await c.one(f"/修改活动 {act.id} 颜色 红", user="secretary")
     assert "已经过去了" in await c.one(
@@ -216,7 +224,10 @@ async def test_checkin_code_lockout_timebank_and_points(town):
     await grant_member("bob", "ZB001")  # points are for members; carol stays a resident
     assert "还没有签到码" in await c.one(f"/签到 {n} 1234", user="bob")
     assert "只有党务工作者" in await c.one(f"/签到码 {n}", user="bob")
-    text = await c.one(f"/签到码 {n}", user="secretary", group="g1")
+    # typed in the group, the code goes to the officer alone (else anyone there checks in)
+    sent = await c.one(f"/签到码 {n}", user="secretary", group="g1")
+    assert sent == "/签到码 的结果已私信发送给您，请查看与我的私聊。"
+    text = await private_answer("secretary")
     code = (await Activity.get(id=n)).checkin_code
     assert f"的签到码：{code}" in text and f"/签到 {n} {code}" in text
     wrong = "0000" if code != "0000" else "1111"

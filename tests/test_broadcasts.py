@@ -11,7 +11,7 @@ from bot.app import RUNTIME
 from bot.clock import ManualClock
 from models.broadcasts import Broadcast, BroadcastFiring, Subscription
 from models.deliveries import Delivery
-from tests.conftest import grant_officer
+from tests.conftest import grant_officer, private_answer
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -193,7 +193,9 @@ async def test_bad_rule_and_bad_template_are_explained(town):
     bad = await c.one("/定时 每天 08:00 今天{{ 天气 }}", user="secretary", group="g1")
     assert bad.startswith("内容里的变量写法有误")
     assert await Broadcast.filter(job=None).count() == 0
-    preview = await c.one("/预览 今天是{{星期}}，{{组织}}", user="secretary", group="g1")
+    sent = await c.one("/预览 今天是{{星期}}，{{组织}}", user="secretary", group="g1")
+    assert sent == "/预览 的结果已私信发送给您，请查看与我的私聊。"
+    preview = await private_answer("secretary")
     assert preview == "预览（只有您能看到）：\n今天是星期日，和平社区党委"
     assert await Delivery.filter(purpose="broadcast").count() == 0
 
@@ -233,7 +235,8 @@ async def test_service_jobs_fire_through_the_broadcaster(town):
     await at(c, later + timedelta(minutes=15))
     await at(c, later + timedelta(minutes=30))
     rows = await Delivery.filter(purpose="request_due")
-    assert len(rows) == 1 and rows[0].target == "console:g1" and rows[0].status == "sent"
+    # to the officer of SQ001 in private, never to the residents' group g1
+    assert len(rows) == 1 and rows[0].target == "console:secretary" and rows[0].status == "sent"
 
 
 async def test_only_the_leader_fires(town):

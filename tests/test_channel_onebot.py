@@ -21,6 +21,7 @@ from models.events import DialogState, InboundEvent
 from models.people import GroupBinding, Organization
 from tests.conftest import make_config
 from tests.fakes.onebot_api import FakeOnebotAPI
+from tests.talk_texts import PLAIN_HINT, PLAIN_HINT_GROUP
 
 SAMPLES = Path(__file__).parent / "samples"  # copies of shared/platform-samples
 SECRET = "lianxin-onebot-secret"
@@ -28,15 +29,17 @@ SELF_ID = 10001000
 USER = 12345678
 GROUP = 123456789
 
-PLAIN_HINT = "您好，我是连心服务助手。发送 /帮助 查看我能做什么，或直接回复菜单编号。"
 IMAGE_UNSUPPORTED = (
     "收到您的图片，不过我暂时只能看懂文字。请用文字描述，或发送 /帮助 查看可用命令。"
 )
 DENIED_BIND = (
     "/绑定 只有党务工作者可以使用，您的请求没有执行。\n如需开通，请联系本组织的党务工作者。"
 )
-BIND_USAGE = "/绑定 的格式不对。\n用法：/绑定 组织代码\n例如：/绑定 SQ001"
-BOUND = "已把本群绑定到“和平社区党委”（SQ001）。之后在本群使用的命令默认属于这个组织。"
+BIND_USAGE = "/绑定 的格式不对。\n用法：/绑定 组织代码 [工作群]\n例如：/绑定 SQ001"
+BOUND = (
+    "已把本群绑定到“和平社区党委”（SQ001）。之后在本群使用的命令默认属于这个组织。"
+    "工作通知（新诉求、新登记等）只发给党务工作者私聊或工作群，不会发到本群。"
+)
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -149,11 +152,11 @@ async def test_sample_private_message(cq):
 
 async def test_sample_group_message_mentions_bot(cq):
     # reply + at(bot) + text + face + image: the @ makes the bot answer plain words.
-    assert await cq.send(sample("group_message")) == op(PLAIN_HINT, at_sender=True)
+    assert await cq.send(sample("group_message")) == op(PLAIN_HINT_GROUP, at_sender=True)
 
 
 async def test_sample_group_message_cq_string(cq):
-    assert await cq.send(sample("group_message_cqstring")) == op(PLAIN_HINT, at_sender=True)
+    assert await cq.send(sample("group_message_cqstring")) == op(PLAIN_HINT_GROUP, at_sender=True)
 
 
 async def test_sample_group_increase_is_logged_and_answered_204(cq, caplog):
@@ -220,7 +223,7 @@ async def test_group_chatter_without_mention_is_ignored(cq):
 
 async def test_group_mention_gets_an_answer(cq):
     answer = await cq.send(cq.group([at(SELF_ID), text(" 你好")]))
-    assert answer == op(PLAIN_HINT, at_sender=True)
+    assert answer == op(PLAIN_HINT_GROUP, at_sender=True)
 
 
 async def test_group_command_after_mention_of_bot_or_other(cq):

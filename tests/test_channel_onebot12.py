@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,6 +18,7 @@ from models.deliveries import Delivery
 from models.events import InboundEvent
 from tests.conftest import make_config
 from tests.fakes.onebot12_api import FakeOnebot12
+from tests.talk_texts import PLAIN_HINT, PLAIN_HINT_GROUP
 
 HOOK_TOKEN = "hook-token"
 API_TOKEN = "api-token"
@@ -21,7 +26,6 @@ BOT = "wxid_bot"
 USER = "wxid_alice"
 GROUP = "20001234567@chatroom"
 
-PLAIN_HINT = "您好，我是连心服务助手。发送 /帮助 查看我能做什么，或直接回复菜单编号。"
 IMAGE_UNSUPPORTED = (
     "收到您的图片，不过我暂时只能看懂文字。请用文字描述，或发送 /帮助 查看可用命令。"
 )
@@ -82,7 +86,7 @@ async def test_group_answers_commands_and_mentions_only(bridge):
     # In a group the answer @-mentions the asker, as ComWeChat sends a mention segment.
     assert all(d["mentions"] == [USER] for d in fake.delivered)
     assert fake.delivered[0]["message"][0] == {"type": "mention", "data": {"user_id": USER}}
-    assert fake.delivered[0]["text"] == " " + PLAIN_HINT
+    assert fake.delivered[0]["text"] == " " + PLAIN_HINT_GROUP
 
 
 async def test_mention_of_someone_else_is_not_a_mention_of_the_bot(bridge):
@@ -244,3 +248,32 @@ async def test_opt_in_actions_in_the_response(aiohttp_client, aiohttp_server, db
     assert action["params"]["detail_type"] == "private"
     assert [(d["text"], d["via"]) for d in fake.delivered] == [(PLAIN_HINT, "response")]
     assert fake.requests == []  # nothing went through the action endpoint
+
+
+async def test_lianxin_channels_lists_bridges_on_record(bridge, db_url, tmp_path):
+    fake, client = bridge
+    await post(fake, client, fake.connect("1.2.0"))
+    await post(fake, client, fake.heartbeat(5000))
+    await post(fake, client, fake.message_event("你好", user=USER))
+    env = {
+        **os.environ,
+        "LIANXIN_DATABASE__URL": db_url,
+        "LIANXIN_ONEBOT12__ENABLED": "true",
+        "LIANXIN_ONEBOT12__API_URL": fake.base_url,
+    }
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot.cli", "channels"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("onebot12   yes      非官方") for line in lines), out.stdout
+    assert any(line.startswith("wecom-bot  no       官方") for line in lines), out.stdout
+    at = lines.index("OneBot 12 实现（桥接）：")
+    assert lines[at + 1].startswith("  ComWeChat 1.2.0  在线  最近 ")
+    assert lines[at + 2] == f"    wechat:{BOT}  在线"

@@ -338,7 +338,7 @@ async def test_group_help_is_acked_at_once_and_answered_by_passive_reply(qq, fak
     [msg] = await fake.wait_delivered(1)
     assert msg["kind"] == "group" and msg["target"] == GROUP
     assert msg["content"].startswith("连心 · 可用命令")
-    assert "在群里请以 / 开头或 @我。" in msg["content"]
+    assert "发送“/帮助 编号”看用法" in msg["content"]
     assert (msg["msg_id"], msg["msg_seq"], msg["msg_type"]) == (payload["d"]["id"], 1, 0)
     [send] = fake.sends
     assert send.path == f"/v2/groups/{GROUP}/messages"

@@ -29,6 +29,7 @@ from bot.channels.tencent import cdata, declares_dtd, text_reply_xml
 from bot.inbound import Inbound
 from bot.text import utf8_len
 from tests.conftest import make_config
+from tests.talk_texts import PLAIN_HINT
 from tests.tencent_crypto import sha1_signature
 
 SAMPLES = Path(__file__).parent / "samples"  # copies of shared/platform-samples
@@ -44,11 +45,13 @@ ACCOUNT = "gh_97417a04a28d"
 # Published vectors carry timestamps from 2014/2024: their tests switch the replay check off.
 NO_SKEW = 10**10
 
-PLAIN_HINT = "您好，我是连心服务助手。发送 /帮助 查看我能做什么，或直接回复菜单编号。"
 WELCOME = (
     "欢迎关注连心！这里可以办理党员报到、提交诉求、报名组织生活和志愿活动。\n"
     "发送 /帮助 查看全部功能。"
 )
+
+
+VOICE_WITHOUT_TEXT = "收到您的语音，不过没能听出文字。请发文字或开启语音转文字。"
 
 
 def unsupported(what: str) -> str:
@@ -250,7 +253,7 @@ SAMPLE_CASES = [
         {"pic_url": "this is a url", "media_id": "media_id"},
         unsupported("图片"),
     ),
-    ("voice", "voice", "", "1234567890123456", {"media_id": "media_id"}, unsupported("语音")),
+    ("voice", "voice", "", "1234567890123456", {"media_id": "media_id"}, VOICE_WITHOUT_TEXT),
     ("voice_recognition", "text", "腾讯微信团队", "1234567890123456", {}, PLAIN_HINT),
     (
         "location",

@@ -277,15 +277,19 @@ async def test_long_reply_continues_through_customer_service(aiohttp_client, db_
 async def test_long_late_reply_is_split_and_capped(aiohttp_client, db_url, fake):
     """A late reply also goes in ≤2048-byte parts, at most 5 after a user message.
 
-    "/帮助 <unknown word>" echoes the word; it is read-only, so its dedup row is
-    written by the batched INSERT into inbound_event, which the lock holds up.
+    "/组织" lists every organisation (arguments are bounded, so a long list it is); it
+    is read-only, so its dedup row is written by the batched INSERT into inbound_event,
+    which the lock holds up.
     """
+    from models.people import Organization
+
     client = await with_sender(aiohttp_client, db_url, fake)
     wechat = WechatPush(client)
-    word = "长" * 6000  # ~18 KB of reply: 9 parts
-    expected = Templates().render("unknown_command", word=word, guess=None)
+    for i in range(200):  # ~20 KB of reply: 10 parts
+        await Organization.create_in_tree(f"L{i:03d}", "长" * 30, "community")
+    expected = Templates().render("orgs", orgs=await Organization.all().order_by("path"))
     lock = await hold_table(db_url, "inbound_event")
-    status, text, _ = await timed_post(wechat, text_xml("/帮助 " + word, wechat.msg_id()))
+    status, text, _ = await timed_post(wechat, text_xml("/组织", wechat.msg_id()))
     assert (status, text) == (200, "success")
     await lock
     await wait_for(lambda: len(fake.delivered) >= 5)
@@ -293,5 +297,5 @@ async def test_long_late_reply_is_split_and_capped(aiohttp_client, db_url, fake)
     parts = custom_texts(fake)
     assert len(parts) == 5
     assert all(len(p.encode("utf-8")) <= 2048 for p in parts)
-    assert expected.startswith("".join(parts[:4]))
+    assert expected.startswith("\n".join(parts[:4]))  # split on line ends
     assert parts[-1].endswith("…")

@@ -29,6 +29,7 @@ from models.events import DialogState, InboundEvent
 from models.people import Person
 from tests.conftest import make_config
 from tests.fakes.wecom_api import FakeWecomAPI
+from tests.talk_texts import PLAIN_HINT
 from tests.tencent_crypto import decrypt, encrypt
 from tests.tencent_crypto import sha1_signature as sha1_sig
 
@@ -51,7 +52,6 @@ TENCENT_CREDS = {
     "agent": 1000002,
 }
 
-PLAIN_HINT = "您好，我是连心服务助手。发送 /帮助 查看我能做什么，或直接回复菜单编号。"
 WELCOME = "欢迎关注连心！"
 RENAME_ASK = "请问怎么称呼您？（直接回复称呼，1 到 20 个字；发送 /取消 退出）"
 RENAME_DONE = "好的，以后就称呼您“小明”。"

@@ -11,7 +11,7 @@ from models.checkin import CheckIn, MemberRegistration, TransferEvent, TransferR
 from models.deliveries import Delivery
 from models.events import DialogState
 from models.people import Person, RoleGrant
-from tests.conftest import grant_officer
+from tests.conftest import grant_officer, private_answer
 
 
 @pytest.fixture
@@ -94,7 +94,9 @@ async def test_register_misuse_and_outside_branch(town):
     done = await c.one("是", user="bob")
     no = number_in(done)
     assert "等待“和平社区党委”" in done and "广州市某某公司党支部" in done
-    new = await Delivery.get(target="console:g1", purpose="checkin")
+    # the officers of SQ001 hear of it in private, never the residents' group g1
+    new = await Delivery.get(target="console:secretary", purpose="checkin")
+    assert not await Delivery.filter(target="console:g1").exists()
     assert "手机 138****1234" in new.text and f"/确认 {no}" in new.text
     assert await Delivery.filter(target="console:bob").count() == 0
     declined = await c.one(f"/驳回 {no} 手机号有误", user="secretary", group="g1")
@@ -119,6 +121,16 @@ async def test_dialog_cancel_and_expiry(town):
 
 async def test_checkin_and_leave(town):
     c = town
+    # 报到 is for members: a resident who never registered is offered /登记, nothing stored
+    assert await c.one("/报到", user="bob", group="g1") == (
+        "报到是党员的事。如果您是党员，请先私聊我发送 /登记 亮明身份，党务工作者确认后再 /报到。"
+    )
+    assert "请先私聊我发送 /登记" in await c.one("/报到", user="bob")  # no question asked
+    assert await DialogState.all().count() == 0
+    no = number_in(await register(c))
+    assert "还在等待党务工作者确认" in await c.one("/报到", user="bob", group="g1")
+    assert await CheckIn.all().count() == 0
+    await c.one(f"/确认 {no}", user="zb1")
     assert "本群还没有绑定组织" in await c.one("/报到", user="bob", group="g9")
     assert "您现在没有报到记录" in await c.one("/离开 广州", user="bob")
     done = await c.one("/报到", user="bob", group="g1")
@@ -131,9 +143,14 @@ async def test_checkin_and_leave(town):
     assert "没有找到组织代码" in await c.one("XX", user="bob")
     done = await c.one("SQ002", user="bob")
     assert done.startswith("在职党员报到成功：您已到“光明社区党委”报到")
-    assert "报到（在职" in (await Delivery.get(target="console:g2", purpose="checkin")).text
+    assert "报到（在职" in (await Delivery.get(target="console:sq2", purpose="checkin")).text
     row = await CheckIn.get(org__code="SQ002")
     assert (row.kind, row.chat) == ("in_service", "console:bob")
+    # the refusal ends the private dialog: the next message is not read as a code
+    assert "要到哪个组织报到" in await c.one("/报到 在职", user="bob")
+    assert "报到过了" in await c.one("SQ002", user="bob")
+    assert await DialogState.all().count() == 0
+    assert "报到过了" not in "".join(await c.say("SQ002", user="bob"))
     left = await c.one("/离开 回广州工作", user="bob", group="g1")
     assert left.startswith("已记下：您已离开“和平社区党委”，去向：回广州工作")
     assert "/离开 的格式不对" in await c.one("/离开", user="bob")
@@ -183,8 +200,11 @@ async def test_officer_views_and_phone_masking(town):
     )
     await c.one(f"/确认 {no2}", user="zb1")
     await c.one("/报到", user="bob", group="g2")
-    flowing = await c.one("/流动党员", user="sq2", group="g2")
-    # bob checked in to SQ002: its officer sees the full number
+    # in the group g2 the list goes to the officer in private, with the full number
+    # (bob checked in to SQ002), and the group reads only that it was sent
+    sent = await c.one("/流动党员", user="sq2", group="g2")
+    assert sent == "/流动党员 的结果已私信发送给您，请查看与我的私聊。"
+    flowing = await private_answer("sq2")
     assert "张三 13800001234 流入 光明社区党委" in flowing
     await c.one("/离开 回老家", user="bob", group="g2")
     flowing = await c.one("/流动党员", user="sq2")

@@ -34,6 +34,7 @@ async def world(db):
     await seed()
     orgs = {o.code: o for o in await Organization.all()}
     people = {n: await Person.create(display_name=n) for n in ("党员", "书记", "书记2", "别人")}
+    await Person.filter(id=people["党员"].id).update(relation_status="registered")
     return orgs, people
 
 
@@ -126,6 +127,9 @@ async def test_check_in_once_per_org_and_leave(world):
     row = await CheckIn.check_in(p, orgs["SQ001"], now=T0)
     err = await refused(CheckIn.check_in(p, orgs["SQ001"], now=T0))
     assert err.code == "checkin_already"
+    # 报到 is for members: someone who never registered is refused (and offered /登记)
+    err = await refused(CheckIn.check_in(people["别人"], orgs["SQ001"], now=T0))
+    assert (err.code, err.details) == ("checkin_not_member", {"pending": False})
     assert await CheckIn.all().count() == 1
     await CheckIn.check_in(p, orgs["SQ002"], "in_service", now=T0)
     fresh = await Person.get(id=p.id)

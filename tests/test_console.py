@@ -57,7 +57,10 @@ async def test_officer_command_refused_for_resident_and_changes_nothing(console,
 
 async def test_officer_binds_group_and_me_shows_it(console, demo):
     text = await console.one("/绑定 sq001", user="secretary", group="g1")
-    assert text == "已把本群绑定到“和平社区党委”（SQ001）。之后在本群使用的命令默认属于这个组织。"
+    assert text == (
+        "已把本群绑定到“和平社区党委”（SQ001）。之后在本群使用的命令默认属于这个组织。"
+        "工作通知（新诉求、新登记等）只发给党务工作者私聊或工作群，不会发到本群。"
+    )
     binding = await GroupBinding.get(platform="console", chat_id="g1").prefetch_related("org")
     assert binding.org.code == "SQ001"
     me = await console.one("/我", user="bob", group="g1")
@@ -83,7 +86,7 @@ async def test_unknown_org_code(console, demo):
 async def test_missing_and_extra_arguments_show_usage(console, demo):
     for typed in ["/绑定", "/绑定 SQ001 多余"]:
         text = await console.one(typed, user="secretary", group="g1")
-        assert text == "/绑定 的格式不对。\n用法：/绑定 组织代码\n例如：/绑定 SQ001", typed
+        assert text == "/绑定 的格式不对。\n用法：/绑定 组织代码 [工作群]\n例如：/绑定 SQ001", typed
 
 
 async def test_group_only_command_in_private(console, demo):
@@ -94,11 +97,11 @@ async def test_group_ignores_chatter_but_answers_mentions(console):
     assert await console.say("大家好", group="g1") == []
     assert await console.say("", group="g1") == []
     text = await console.one("你好", group="g1", mention=True)
-    assert "发送 /帮助" in text
+    assert "“/帮助 编号”" in text
 
 
 async def test_private_plain_words_and_menu_numbers(console):
-    assert "发送 /帮助" in await console.one("你好")
+    assert "回复编号" in await console.one("你好")
     assert await console.one("帮助") == await console.one("/帮助")
     assert await console.one("2") == await console.one("/帮助 2")
 
@@ -125,7 +128,7 @@ async def test_cancel_leaves_dialog(console, db_url):
     assert await console.one("/取消", user="carol") == "已取消，刚才填写的内容没有保存。"
     assert await DialogState.filter(user_key="console:carol").count() == 0
     # The next plain words are not taken as the answer.
-    assert "发送 /帮助" in await console.one("小林", user="carol")
+    assert "没太明白您的意思" in await console.one("小林", user="carol")
     assert await console.one("/取消", user="carol") == "当前没有正在填写的内容。"
 
 
@@ -165,7 +168,7 @@ async def test_read_only_retry_is_recorded_in_batch(console, db_url):
 async def test_emoji_long_and_empty_text(console):
     assert "没有“/😀”这个命令" in await console.one("/😀")
     long_text = "长" * 4000
-    assert "发送 /帮助" in await console.one(long_text)
+    assert "没太明白您的意思" in await console.one(long_text)
     assert await console.say("") == []
 
 

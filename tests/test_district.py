@@ -152,3 +152,33 @@ async def test_the_models_keep_working_on_it(district):
     assert (await Activity.get(id=act.id)).confirmed_count in (before, before + 1)
     with pytest.raises(NotEmpty):
         await generate(S, now=NOW)
+
+
+@pytest.fixture
+def config(db_url: str):
+    from tests.conftest import make_config
+
+    return make_config(db_url, activities={"page_size": 4})
+
+
+async def test_district_views_through_chat(console):
+    """A district officer's views on the generated district: the figures are those of the
+    database, /三会一课 comes a page of branches at a time, /排行 ranks by SQL."""
+    from tests.conftest import grant_officer
+
+    await generate(S)
+    await grant_officer("chief", "XQ")
+    stats = await console.one("/党员统计", user="chief")
+    assert stats.startswith("党员情况：\n登记党员 500 人")
+    first = await console.one("/三会一课", user="chief")
+    assert first.startswith("三会一课落实情况（第 1/3 页，下一页：/三会一课 2）")
+    assert first.count("】党员 ") == 4
+    last = await console.one("/三会一课 3", user="chief")
+    assert last.count("】党员 ") == 2 and "XQ" not in last
+    rank = await console.one("/排行", user="chief")
+    assert rank.startswith("新区区委 · 本月积分排行")
+    queue = await console.one("/工单", user="chief")
+    open_n = await ServiceRequest.filter(
+        status__in=("received", "in_progress", "forwarded", "awaiting")
+    ).count()
+    assert queue.startswith(f"待办工单 {open_n} 件")

@@ -7,6 +7,7 @@ import pytest
 from models.checkin import CheckIn
 from models.events import DialogState
 from tests.conftest import grant_officer
+from tests.talk_texts import SERVICES
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ async def test_a_command_that_changes_state_is_only_offered(town, typed, meant):
     text = await c.one(typed, user="bob")
     assert f"回复 1 就按 {meant} 办理。" in text
     state = await DialogState.get(user_key="console:bob")
-    assert (state.dialog, state.step) == ("guess", "confirm")
+    assert (state.dialog, state.step) == ("offer", "confirm")
 
 
 async def test_an_officer_typing_jiedan_is_offered_the_accept_command(town):
@@ -97,22 +98,16 @@ async def test_the_offer_runs_on_one_and_only_then(town):
     assert await CheckIn.all().count() == 1, done
     # Anything else than "1" is read as a new message, and the offer is gone.
     await c.one("/报道 SQ001", user="secretary")
-    assert await c.one("你好", user="secretary") == await c.one("你好", user="carol")
+    after_offer = await c.one("你好", user="secretary")
+    assert after_offer.startswith("您好，我是连心服务助手。")
+    assert after_offer == await c.one("你好", user="secretary")
     assert await c.one("1", user="secretary") == await c.one("/帮助 1", user="secretary")
 
 
 async def test_the_short_menu_of_a_resident(town):
     c = town
     menu = await c.one("/帮助", user="bob")
-    assert menu == (
-        "连心 · 可用命令\n"
-        "1 诉求：报修、求助、反映问题\n"
-        "2 活动：近期活动、报名、签到\n"
-        "3 报到登记：党员亮身份、报到、接转关系\n"
-        "4 学习积分：每日党课、积分、排行\n"
-        "5 我的：我的社区、称呼、组织代码\n"
-        "回复编号看用法；发“/帮助 全部”看所有命令"
-    )
+    assert menu == SERVICES + "回复编号看用法；发“/帮助 全部”看所有命令"
     assert "党务" not in menu and "/发布活动" not in await c.one("2", user="bob")
     service = await c.one("1", user="bob")
     assert service.startswith("【诉求】\n1. 提诉求（报修、环境卫生、法律咨询、就业、养老等）\n")
@@ -129,7 +124,7 @@ async def test_the_short_menu_of_an_officer_in_the_group(town):
     lines = menu.splitlines()
     assert lines[0] == "连心 · 可用命令（本群：和平社区党委）"
     assert lines[-2] == "党务：6 工单　7 审核　8 广播　9 工作台"
-    assert lines[-1] == "发送“/帮助 编号”看用法，“/帮助 全部”看所有命令"
+    assert lines[-1] == "在群里请以 / 开头或 @我。发送“/帮助 编号”看用法，“/帮助 全部”看所有命令"
     assert len(lines) <= 10
     work = await c.one("/帮助 6", user="secretary", group="g1")
     assert work.startswith("【工单】\n") and "例：/接单 Q2611220007" in work

@@ -91,7 +91,7 @@ async def test_return_visit_unsatisfied_reopens_then_satisfied(town):
     req = await ServiceRequest.get(number=no)
     assert req.status == "in_progress" and req.visit == "unsatisfied"
     assert (await last_text("console:secretary")).startswith(f"诉求 {no} 回访不满意")
-    assert (await last_text("console:gjd")).startswith(f"诉求 {no} 回访不满意")
+    assert (await last_text("console:jd")).startswith(f"诉求 {no} 回访不满意")
     await c.one(f"/回单 {no} 换了整条线路", user="secretary", group="g1")
     assert await c.one(f"/回访 {no} 1", user="bob") == f"感谢回访！{no}：满意。"
     assert await c.say("1", user="bob", group="g1") == []  # the visit dialog is over
@@ -132,7 +132,7 @@ async def test_forward_back_needs_a_reason_and_alerts_the_street(town):
     assert refused.startswith("/转单 的格式不对。")
     text = await c.one(f"/转单 {no} SQ001 属于物业维修范围", user="kezhang", group="gbm")
     assert text.startswith(f"已把 {no} 转给“和平社区党委”（SQ001）")
-    alert = await last_text("console:gjd")
+    alert = await last_text("console:jd")
     assert alert.startswith(f"请注意：诉求 {no}（和平社区党委）又被转回“和平社区党委”")
     assert "理由：属于物业维修范围" in alert
 
@@ -174,7 +174,7 @@ async def test_overdue_requests_escalate_once_to_the_street(town, client):
     await rt.run_job(job, late)
     await rt.run_job(job, late + timedelta(hours=2))
     rows = await Delivery.filter(purpose="request_escalate")
-    assert [r.target for r in rows] == ["console:gjd"]
+    assert [r.target for r in rows] == ["console:jd"]
     assert rows[0].text.startswith(f"超期督办：诉求 {no}（和平社区党委·维修）已超过办理时限")
     assert await RequestEvent.filter(request__number=no, action="escalate").count() == 1
     assert "超期，已报上级督办" in await c.one(f"/工单 {no}", user="secretary")
@@ -324,3 +324,22 @@ async def test_a_return_visit_never_cuts_into_another_dialog(town):
     assert await c.one("1", user="bob", group="g1") == "请简要说明您的诉求（什么事、什么情况）。"
     assert (await ServiceRequest.get(number=no)).visit == "asked"
     assert await c.one(f"/回访 {no} 1", user="bob", group="g1") == f"感谢回访！{no}：满意。"
+
+
+async def test_working_day_reminders_count_the_lead_in_working_time(town, client):
+    from datetime import UTC, datetime
+
+    from models.workdays import TZ
+
+    c = town
+    no = await filed_and_taken(c)
+    monday = datetime(2026, 12, 7, 10, tzinfo=TZ)
+    # stored in UTC, as the model does (SQLite compares times as text)
+    await ServiceRequest.filter(number=no).update(due_at=monday.astimezone(UTC), workdays=True)
+    rt = runtime_of(client)
+    job = next(j for j in rt.registry.jobs if j.name == "requests.deadline_reminders")
+    # Friday 20:00: twelve working hours reach Monday 08:00, before the deadline
+    assert await rt.run_job(job, datetime(2026, 12, 4, 20, tzinfo=TZ)) == []
+    # Friday 23:00: only ten working hours are left
+    (sent,) = await rt.run_job(job, datetime(2026, 12, 4, 23, tzinfo=TZ))
+    assert sent.text.startswith(f"时限提醒：诉求 {no}") and sent.target == "console:secretary"

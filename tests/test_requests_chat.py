@@ -9,7 +9,7 @@ import pytest
 
 from models.deliveries import Delivery
 from models.requests import RequestEvent, ServiceRequest
-from tests.conftest import grant_officer
+from tests.conftest import grant_officer, private_answer
 
 
 @pytest.fixture
@@ -35,21 +35,23 @@ async def test_whole_lifecycle_in_chat(town):
     assert filed.startswith(f"诉求已提交，编号 {no}。")
     assert "类别：维修" in filed and "办理单位：和平社区党委" in filed
     assert f"查看进度：/进度 {no}" in filed
-    # the organisation's bound group hears of it
-    new = await Delivery.get(target="console:g1", purpose="request")
+    # the organisation's officers hear of it in private, not the residents' group
+    new = await Delivery.get(target="console:secretary", purpose="request")
     assert f"新诉求 {no}（维修）" in new.text
 
     assert "已接单" in await c.one(f"/接单 {no}", user="secretary", group="g1")
     fwd = await c.one(f"/转单 {no} BM01 需要城管配合", user="secretary", group="g1")
     assert fwd == f"已把 {no} 转给“街道城管科”（BM01），已通知对方。"
-    note = await Delivery.get(target="console:gbm")
+    note = await Delivery.get(target="console:kezhang")
     assert "说明：需要城管配合" in note.text
     assert "已接单" in await c.one(f"/接单 {no}", user="kezhang", group="gbm")
     closed = await c.one(f"/回单 {no} 已更换灯泡", user="kezhang", group="gbm")
     assert closed == f"已回单：{no} 办结，已通知诉求人。"
-    # the requester is told where they filed it: the group g1
+    # the requester is told where they filed it, the group g1: that it was closed, not
+    # what the officer wrote
     told = await Delivery.filter(target="console:g1").order_by("-id").first()
-    assert "已办结：已更换灯泡" in told.text and f"/评价 {no}" in told.text
+    assert f"您的诉求 {no} 已办结，办理结果请私聊我发送 /进度 {no} 查看。" in told.text
+    assert "已更换灯泡" not in told.text and f"/评价 {no}" in told.text
 
     progress = await c.one(f"/进度 {no}", user="bob")
     assert f"诉求 {no}（已办结）" in progress
@@ -84,7 +86,7 @@ async def test_refusals_in_chat(town):
         assert "1 到 5 的整数" in await c.one(f"/评价 {no} {bad}", user="bob")
     low = await c.one(f"/评价 {no} 1 太慢了", user="bob")
     assert "会有人跟进回访" in low
-    alert = await Delivery.filter(target="console:g1").order_by("-id").first()
+    alert = await Delivery.filter(target="console:secretary").order_by("-id").first()
     assert alert.text.startswith(f"差评提醒：诉求 {no} 得分 1 分，意见：太慢了。")
     assert "只能评价一次" in await c.one(f"/评价 {no} 5", user="bob")
     assert "没有找到诉求" in await c.one("/进度 Q0000000000", user="bob")
@@ -95,7 +97,8 @@ async def test_reject_then_rate(town):
     no = number_in(await c.one("/诉求 想咨询一下", user="bob", group="g1"))
     assert "已退回" in await c.one(f"/退回 {no} 请拨打12345", user="secretary", group="g1")
     told = await Delivery.filter(target="console:g1").order_by("-id").first()
-    assert told.text == f"您的诉求 {no} 被退回，原因：请拨打12345"
+    assert told.text == f"您的诉求 {no} 被退回，原因请私聊我发送 /进度 {no} 查看。"
+    assert "原因：请拨打12345" in await c.one(f"/进度 {no}", user="bob")
     assert "目前已退回，不能评价" in await c.one(f"/评价 {no} 5", user="bob")
 
 
@@ -118,7 +121,7 @@ async def test_urge_once_a_day(town):
     c = town
     no = number_in(await c.one("/诉求 电梯坏了", user="bob", group="g1"))
     assert "已催办" in await c.one(f"/催办 {no}", user="bob")
-    urge = await Delivery.filter(target="console:g1").order_by("-id").first()
+    urge = await Delivery.filter(target="console:secretary").order_by("-id").first()
     assert urge.text.startswith(f"催办：诉求 {no}")
     assert "今天已经催办过了" in await c.one(f"/催办 {no}", user="bob")
     assert "不是您提的" in await c.one(f"/催办 {no}", user="eve")
@@ -153,7 +156,11 @@ async def test_queue_lists_open_overdue_and_mine(town):
     numbers = [number_in(await c.one(f"/诉求 维修{i}", user="bob", group="g1")) for i in range(12)]
     await c.one(f"/接单 {numbers[0]}", user="secretary", group="g1")
     await ServiceRequest.filter(number=numbers[1]).update(due_at=datetime(2020, 1, 1, tzinfo=UTC))
-    text = await c.one("/工单", user="secretary", group="g1")
+    # in a group the queue goes to the officer in private
+    assert await c.one("/工单", user="secretary", group="g1") == (
+        "/工单 的结果已私信发送给您，请查看与我的私聊。"
+    )
+    text = await private_answer("secretary")
     assert text.startswith("待办工单 12 件，其中超时 1 件，我办理的 1 件（第 1/2 页）")
     assert "【超时】" in text and "【我的】" in text and "/工单 2" in text
     page2 = await c.one("/工单 2", user="secretary")
@@ -174,7 +181,9 @@ async def test_stats_command(town):
     assert "按期办结率：100.0%（按法定工作日计）" in text
     assert "满意度：4.0 分（1 人评价）" in text
     assert "维修 受理1/办结1；环境卫生 受理1/办结0" in text
-    assert "请写上组织代码" in await c.one("/公开", user="bob")
+    # bob spoke in g1: his private /公开 is his community's; dan's needs a code.
+    assert await c.one("/公开", user="bob") == text
+    assert "请写上组织代码" in await c.one("/公开", user="dan")
     assert "受理 0 件" in await c.one("/公开 SQ002", user="bob")
 
 

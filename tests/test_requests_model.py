@@ -97,16 +97,26 @@ async def test_forwarding_twice(world):
     assert await RequestEvent.filter(request_id=req.id, action="forward").count() == 2
 
 
+async def test_forward_straight_from_received(world):
+    """派单: README's diagram allows received → forwarded, as 12345 hotlines dispatch."""
+    orgs, people = world
+    req = await file(orgs, people)
+    await req.forward(orgs["BM01"], "城管的事", people["书记"])
+    fresh = await ServiceRequest.get(id=req.id)
+    assert (fresh.status, fresh.assignee_org_id) == ("forwarded", orgs["BM01"].id)
+    event = await RequestEvent.filter(request_id=req.id, action="forward").first()
+    assert (event.from_status, event.to_status) == ("received", "forwarded")
+    # the unit it went to takes it (or forwards again after taking it)
+    err = await refused(req.forward(orgs["BM01"], "x", people["书记"]))
+    assert err.code == "request_forward_same"
+
+
 async def test_refused_transitions(world):
     orgs, people = world
     req = await file(orgs, people)
-    # received: cannot forward or close yet
-    for coro in (
-        req.forward(orgs["BM01"], "x", people["书记"]),
-        req.close("done", people["书记"]),
-    ):
-        err = await refused(coro)
-        assert err.code == "request_bad_state" and err.details["status"] == "received"
+    # received: cannot close yet
+    err = await refused(req.close("done", people["书记"]))
+    assert err.code == "request_bad_state" and err.details["status"] == "received"
     await req.accept(people["书记"])
     # forward only to a department or partner
     err = await refused(req.forward(orgs["SQ002"], "x", people["书记"]))

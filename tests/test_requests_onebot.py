@@ -50,11 +50,14 @@ async def test_lifecycle_in_a_qq_group(aiohttp_client, aiohttp_server, db_url):
 
     req = await ServiceRequest.get(number=number)
     assert (req.status, req.score) == ("rated", 5)
-    # The group heard about the new request, the acceptance and the closing, through
-    # send_group_msg with auto_escape, each recorded as a sent delivery.
+    # The group heard of the acceptance and the closing (not of the officers' notice of the
+    # new request, which went to the officer privately), through send_group_msg with
+    # auto_escape, each recorded as a sent delivery.
     told = [d["message"] for d in fake.delivered if d.get("group_id") == GROUP]
-    assert any(m.startswith(f"新诉求 {number}") for m in told)
-    assert any(m.startswith(f"您的诉求 {number} 已办结：已更换灯泡") for m in told)
+    assert not any(m.startswith(f"新诉求 {number}") for m in told)
+    assert any(m.startswith(f"您的诉求 {number} 已办结，") for m in told)
+    private = [d["message"] for d in fake.delivered if d.get("user_id") == OFFICER]
+    assert any(m.startswith(f"新诉求 {number}") for m in private)
     assert all(d["auto_escape"] is True for d in fake.delivered)
     rows = await Delivery.filter(target=f"onebot-group:{GROUP}")
     assert rows and all(r.status == "sent" for r in rows)

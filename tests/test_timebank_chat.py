@@ -12,7 +12,7 @@ from models.claims import PointsAppeal, VolunteerClaim
 from models.deliveries import Delivery
 from models.people import Organization, Person
 from models.redemption import CatalogueItem, Redemption
-from tests.conftest import grant_officer
+from tests.conftest import grant_officer, private_answer
 from tests.test_activities_chat import grant_member, publish, town  # noqa: F401 (fixture)
 
 
@@ -140,3 +140,24 @@ async def test_activity_kept_after_claims(town):  # noqa: F811
     await c.one("/登记时长 帮忙布置会场 1小时", user="bob")
     assert await VolunteerClaim.filter(status="pending").count() == 1
     assert (await Activity.get(id=act.id)).confirmed_count == 0
+
+
+async def test_a_late_cancellation_is_an_absence_in_the_summary(town, client):  # noqa: F811
+    from tests.test_activities_chat import starts_soon
+
+    c = town
+    act = await starts_soon(await publish(c))
+    await grant_member("bob", "ZB001")
+    for user in ("bob", "carol"):
+        await c.one(f"/报名 {act.id}", user=user)
+    await c.one(f"/取消报名 {act.id}", user="carol")  # ten minutes before the start
+    await c.one(f"/签到码 {act.id}", user="secretary", group="g1")  # answered in private
+    text = await private_answer("secretary")
+    code = re.search(r"签到码：(\d{4})", text).group(1)
+    await c.one(f"/签到 {act.id} {code}", user="bob")
+    rt = client.server.app[RUNTIME]
+    job = next(j for j in rt.registry.jobs if j.name == "activities.summaries")
+    act = await Activity.get(id=act.id)
+    await rt.run_job(job, act.ends_at + timedelta(minutes=3))
+    summary = await Delivery.get(purpose="activity_summary")
+    assert "报名 1 人，签到 1 人，临时取消 1 人（计缺席），到场率 50.0%。" in summary.text

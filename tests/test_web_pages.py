@@ -81,7 +81,7 @@ async def test_actions_notify_and_are_audited_like_chat(client, console, town):
     await client.app[RUNTIME].settle()
     assert (await ServiceRequest.get(number=no)).status == "closed"
     told = await Delivery.filter(target="console:g1").order_by("-id").first()
-    assert "已办结：已更换灯泡" in told.text
+    assert f"您的诉求 {no} 已办结，" in told.text  # the group hears it moved, not the result
     audit = [
         (a.action, a.via, a.source)
         for a in await AuditEntry.filter(action__in=("accept", "close")).order_by("id")

@@ -93,6 +93,7 @@ async def test_people_in_scope_with_phones(client, town):
     await login(client, c, "secretary")
     page = await (await client.get("/admin/people")).text()
     assert "张三" in page and "13800001234" in page and "李四" not in page
+    assert "全部党员 1<" in page and "正式党员 1<" in page and "口袋党员 0<" in page
     found = await (await client.get("/admin/people?q=1234")).text()
     assert "张三" in found
     nobody = await (await client.get("/admin/people?q=李四")).text()
@@ -115,6 +116,7 @@ async def test_people_in_scope_with_phones(client, town):
         )
     lost = await (await client.get("/admin/people?category=lost")).text()
     assert "张三" in lost and "李四" not in lost and "失联，7 个月未联系" in lost
+    assert "失联/疑似失联 1<" in lost
 
 
 async def test_activities_publish_list_cancel(client, town):

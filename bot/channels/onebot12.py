@@ -68,6 +68,7 @@ from bot.channels.onebot12_bridges import Bridges
 from bot.inbound import Inbound, Reply
 from bot.senders.onebot12 import action_request, message_params, text_segments
 from bot.targets import Target
+from models.bridges import Onebot12Bridge
 
 log = logging.getLogger("lianxin.onebot12")
 
@@ -140,6 +141,10 @@ class Onebot12Channel(Channel):
     def health(self) -> dict[str, Any]:
         return {"onebot12_bridges": self.bridges.online()}
 
+    def _store(self, bridge: Onebot12Bridge | None) -> None:
+        if bridge is not None:
+            self.rt.spawn(bridge.store(), "onebot12 bridge state")
+
     # -- request ---------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.Response:
         try:
@@ -152,7 +157,7 @@ class Onebot12Channel(Channel):
             if kind == "message":
                 return await self._message(event, request.headers.get("X-Impl", ""))
             if kind == "meta":
-                self.bridges.meta(event, request.headers.get("X-Impl", ""))
+                self._store(self.bridges.meta(event, request.headers.get("X-Impl", "")))
             else:
                 log.debug("onebot12: ignored %s.%s", kind, event["detail_type"])
             return web.Response(status=204)
@@ -198,7 +203,7 @@ class Onebot12Channel(Channel):
         platform, self_user = _str_id(me.get("platform")), _str_id(me.get("user_id"))
         if not platform or ":" in platform or not self_user:
             raise Refused(400, "bad_fields")
-        self.bridges.saw(impl, platform, self_user)
+        self._store(self.bridges.saw(impl, platform, self_user))
         sender = self.rt.senders.get("onebot12")
         if sender is not None:
             sender.remember_self(platform, self_user)

@@ -162,6 +162,45 @@ def parse_xml(body: bytes) -> tuple[str, dict[str, str]]:
     return text, fields
 
 
+def decrypt_envelope(
+    crypto: Any,
+    token: str,
+    encrypt: str,
+    timestamp: str,
+    nonce: str,
+    signature: str,
+    *,
+    check_fresh: Callable[[], None],
+    refusals: Mapping[type[Exception], tuple[int, str]],
+) -> str:
+    """The plaintext of an encrypted envelope (protocols.md §1.5), checked in order.
+
+    ``signature`` must be the one over ``encrypt`` (403 otherwise), then
+    ``check_fresh`` (the replay check) runs, then ``crypto`` (a wechatpy
+    ``WeChatCrypto``) decrypts. A decryption error is refused as ``refusals``
+    says for its type (a wrong appid or CorpID), any other one with 400
+    ``bad_encrypt``. Also the WeCom smart robot's JSON callbacks (empty receive id).
+    """
+    if not encrypt:
+        raise Refused(400, "missing_encrypt")
+    expected = check_signature(signature, token, timestamp, nonce, encrypt)
+    check_fresh()
+    try:
+        return crypto.decrypt_message({"Encrypt": encrypt}, expected, timestamp, nonce)
+    except Exception as exc:
+        raise _refusal(exc, refusals, "bad_encrypt") from None
+
+
+def _refusal(
+    exc: Exception, refusals: Mapping[type[Exception], tuple[int, str]], reason: str
+) -> Refused:
+    """How a decryption error is refused: as ``refusals`` says for its type, else 400."""
+    for kind, (status, why) in refusals.items():
+        if isinstance(exc, kind):
+            return Refused(status, why)
+    return Refused(400, reason)
+
+
 def open_envelope(
     crypto: Any,
     token: str,
@@ -173,27 +212,47 @@ def open_envelope(
     check_fresh: Callable[[], None],
     refusals: Mapping[type[Exception], tuple[int, str]],
 ) -> tuple[str, dict[str, str]]:
-    """The message inside an encrypted body (protocols.md §1.5), parsed like a body.
-
-    ``outer`` are the body's fields; ``Encrypt`` must be there and ``signature``
-    must be the one over it (403 otherwise), then ``check_fresh`` (the replay
-    check) runs, then ``crypto`` (a wechatpy ``WeChatCrypto``) decrypts. A
-    decryption error is refused as ``refusals`` says for its type (a wrong appid
-    or CorpID), any other one with 400 ``bad_encrypt``.
-    """
-    encrypt = outer.get("Encrypt", "").strip()
-    if not encrypt:
-        raise Refused(400, "missing_encrypt")
-    expected = check_signature(signature, token, timestamp, nonce, encrypt)
-    check_fresh()
-    try:
-        plain = crypto.decrypt_message({"Encrypt": encrypt}, expected, timestamp, nonce)
-    except Exception as exc:
-        for kind, (status, reason) in refusals.items():
-            if isinstance(exc, kind):
-                raise Refused(status, reason) from None
-        raise Refused(400, "bad_encrypt") from None
+    """The message inside an encrypted XML body (``outer`` are its fields), parsed
+    like a body; the checks are `decrypt_envelope`'s."""
+    plain = decrypt_envelope(
+        crypto,
+        token,
+        outer.get("Encrypt", "").strip(),
+        timestamp,
+        nonce,
+        signature,
+        check_fresh=check_fresh,
+        refusals=refusals,
+    )
     return parse_xml(plain.encode("utf-8"))
+
+
+def verify_echostr(
+    crypto: Any,
+    token: str,
+    query: Mapping[str, str],
+    *,
+    check_fresh: Callable[[int], None],
+    refusals: Mapping[type[Exception], tuple[int, str]],
+) -> str:
+    """WeCom's URL verification (GET): the decrypted echostr, or Refused.
+
+    ``msg_signature = sha1(sorted(token, timestamp, nonce, echostr))``; missing
+    parameters → 400, a bad signature → 403, ``check_fresh(timestamp)`` (the
+    replay check), then the echostr is decrypted (errors as in `decrypt_envelope`).
+    """
+    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    # Base64 has no spaces: a space is a "+" that came without percent-encoding.
+    echostr = query.get("echostr", "").replace(" ", "+")
+    if not timestamp or not nonce or not echostr:
+        raise Refused(400, "missing_params")
+    ts = query_timestamp(timestamp)
+    expected = check_signature(query.get("msg_signature", ""), token, timestamp, nonce, echostr)
+    check_fresh(ts)
+    try:
+        return crypto.check_signature(expected, timestamp, nonce, echostr)
+    except Exception as exc:
+        raise _refusal(exc, refusals, "bad_echostr") from None
 
 
 def cdata(text: str) -> str:

@@ -92,10 +92,10 @@ from bot.channels.tencent import (
     Accepted,
     Refused,
     TencentChannel,
-    check_signature,
     open_envelope,
     parse_xml,
     query_timestamp,
+    verify_echostr,
 )
 from bot.config import ConfigError
 from bot.inbound import Inbound
@@ -146,23 +146,14 @@ class WecomChannel(TencentChannel):
     # -- GET: URL verification ------------------------------------------------
 
     async def verify(self, request: web.Request) -> web.Response:
-        q = request.query
-        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
-        # Base64 has no spaces: a space is a "+" that came without percent-encoding.
-        echostr = q.get("echostr", "").replace(" ", "+")
-        signature = q.get("msg_signature", "")
-        if not timestamp or not nonce or not echostr:
-            return self.reject(400, "missing_params", "timestamp, nonce and echostr are required")
         try:
-            ts = query_timestamp(timestamp)
-            expected = check_signature(signature, self.cfg.token, timestamp, nonce, echostr)
-            self._check_skew(ts)
-            try:
-                plain = self.crypto.check_signature(expected, timestamp, nonce, echostr)
-            except InvalidCorpIdException:
-                raise Refused(403, "wrong_corp_id") from None
-            except Exception:
-                raise Refused(400, "bad_echostr") from None
+            plain = verify_echostr(
+                self.crypto,
+                self.cfg.token,
+                request.query,
+                check_fresh=self._check_skew,
+                refusals=_ENVELOPE_REFUSALS,
+            )
         except Refused as refused:
             return self.reject(refused.status, refused.reason)
         return web.Response(body=plain.encode("utf-8"), content_type="text/plain")

@@ -66,6 +66,7 @@ class _Deliveries:
 async def _requests(plan: Plan, sink: Any) -> None:
     r, now = plan.rng, plan.now
     out = _Deliveries(plan, sink)
+    out.id = await _next_id(Delivery) - 1
     units = plan.units
     counters: dict[str, int] = {}
     event_id = 0
@@ -178,6 +179,11 @@ async def _requests(plan: Plan, sink: Any) -> None:
     plan.delivery_id = out.id
 
 
+async def _next_id(model: Any) -> int:
+    last = await model.all().order_by("-id").first()
+    return (last.id if last else 0) + 1
+
+
 def _steps(state: str, r) -> list[str]:
     """The actions that lead from received to `state` (an urge now and then)."""
     path = {
@@ -200,7 +206,9 @@ async def _broadcasts(plan: Plan, sink: Any) -> None:
     """Weekly notices scheduled by street and community officers."""
     r, now = plan.rng, plan.now
     orgs = plan.streets_ + plan.communities_
-    for bid in range(1, plan.broadcasts + 1):
+    # A server may have started on this database already: its jobs' rows come first.
+    first = await _next_id(Broadcast)
+    for bid in range(first, first + plan.broadcasts):
         org = orgs[bid % len(orgs)]
         hour = r.randint(0, 3)  # 08:00–11:00 local
         nxt = (now + timedelta(days=r.randint(1, 7))).replace(

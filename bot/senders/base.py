@@ -40,6 +40,9 @@ class Capabilities:
     push_user: bool  # message a person unasked
     push_group: bool  # post into a group unasked
     note: str = ""  # the platform's own limits, for operators
+    # 官方 (the platform's own bot API), 非官方 (a client hooked or emulated: opt-in, the
+    # account may be restricted) or 开发用.
+    status: str = "官方"
 
 
 class Sender(ABC):

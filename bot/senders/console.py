@@ -15,7 +15,11 @@ from bot.senders.base import Capabilities, Sender, SendResult
 from bot.senders.tokens import TokenCache
 
 CAPABILITIES = Capabilities(
-    reply=True, push_user=True, push_group=True, note="开发用：推送留在内存，随下一次对话返回"
+    reply=True,
+    push_user=True,
+    push_group=True,
+    note="开发用：推送留在内存，随下一次对话返回",
+    status="开发用",
 )
 
 

@@ -35,6 +35,7 @@ CAPABILITIES = Capabilities(
     push_user=True,
     push_group=True,
     note="可发到机器人所在的任何群和好友；默认每群每秒1条，避免刷屏封号",
+    status="非官方",
 )
 
 HTTP_REASONS = {

@@ -54,6 +54,7 @@ CAPABILITIES = Capabilities(
         "个人微信桥接（ComWeChatBotClient 等，非腾讯官方，挂钩桌面客户端，"
         "账号可能被限制，需自行选择启用）：可发到所在的群和好友；默认每群每秒1条"
     ),
+    status="非官方",
 )
 
 HTTP_REASONS = {

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -13,7 +14,27 @@ from models.activities import compliance
 routes = web.RouteTableDef()
 # 三会一课 is worked out per branch (models.activities.compliance, as /三会一课 does):
 # the chart shows the first branches of the scope; the full list is /三会一课 in chat.
-CHART_BRANCHES = 12
+CHART_BRANCHES = 8
+
+
+# compliance() costs a few queries per branch and meeting; its answer changes slowly, so
+# it is kept for a few minutes per (branches, hour) in this process.
+_MEETINGS: dict[tuple, tuple[float, tuple[list[dict], list[dict]]]] = {}
+MEETINGS_SECONDS = 300
+
+
+async def meetings(branches: list, now: datetime) -> tuple[list[dict], list[dict]]:
+    """This period's and last month's 三会一课 report (models.activities.compliance)."""
+    key = (tuple(b.id for b in branches), now.strftime("%Y%m%d%H"))
+    hit = _MEETINGS.get(key)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    (start, _), _ = figures.months(now)
+    value = (await compliance(branches, now), await compliance(branches, start - timedelta(days=1)))
+    if len(_MEETINGS) > 1000:
+        _MEETINGS.clear()
+    _MEETINGS[key] = (time.monotonic() + MEETINGS_SECONDS, value)
+    return value
 
 
 def held_pct(report: list[dict]) -> float | None:
@@ -30,9 +51,7 @@ async def overview(request: web.Request) -> web.Response:
     now = runtime_of(request).clock.now()
     kpis = await figures.kpis(paths, now)
     branches, branch_count = await figures.branches_in(paths, CHART_BRANCHES)
-    this = await compliance(branches, now)
-    (start, _), _ = figures.months(now)
-    last = await compliance(branches, start - timedelta(days=1))
+    this, last = await meetings(branches, now)
     kpis["meetings_held_pct"] = (held_pct(this), held_pct(last))
     labels = runtime_of(request).templates.commands.get("request_labels", {})
     categories = labels.get("category", {})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 
 from bot.web.common import officer_of, page, pager, runtime_of
 from models.activities import Signup
@@ -33,6 +35,32 @@ CATEGORIES = {
 }
 
 
+# The same categories as CATEGORIES, counted in one pass over the members in scope.
+SUMS = {
+    "full": "member_type = 'full'",
+    "probationary": "member_type = 'probationary'",
+    "flow_in": "flow_status = 'flow_in'",
+    "flow_out": "flow_status = 'flow_out'",
+    "in_service": "flow_status = 'in_service'",
+    "pocket": "relation_status = 'unregistered'",
+}
+
+
+async def category_counts(members: Any, paths: list[str]) -> dict[str, int]:
+    t = Person._meta.db_table
+    sums = {k: RawSQL(f"SUM(CASE WHEN {t}.{cond} THEN 1 ELSE 0 END)") for k, cond in SUMS.items()}
+    rows = await members.annotate(n=RawSQL("COUNT(*)"), **sums).values("n", *SUMS)
+    row = rows[0] if rows else {}
+    counts = {"all": int(row.get("n") or 0)}
+    counts.update({k: int(row.get(k) or 0) for k in SUMS})
+    counts["lost"] = await ladder.ContactLadder.filter(
+        ladder.scope_q(paths, "person__"),
+        person__relation_status__in=ladder.MEMBER_RELATIONS,
+        stage__in=("suspected", "lost"),
+    ).count()
+    return counts
+
+
 @routes.get("/people")
 async def people(request: web.Request) -> web.Response:
     officer = officer_of(request)
@@ -41,7 +69,7 @@ async def people(request: web.Request) -> web.Response:
     category = request.query.get("category", "all")
     if category not in CATEGORIES:
         category = "all"
-    counts = {k: await members.filter(q).count() for k, q in CATEGORIES.items()}
+    counts = await category_counts(members, paths)
     query = request.query.get("q", "").strip()
     rungs = []
     if query:

@@ -10,9 +10,7 @@ from bot.inbound import Reply
 from bot.registry import Permission, Router
 from handlers.requests import fmt
 from models.grids.households import GRID_WORKER
-from models.grids.ladder import chunks
 from models.grids.rules import month_label
-from models.people import Identity
 from models.requests import local
 
 if TYPE_CHECKING:
@@ -56,12 +54,3 @@ def render(runtime: Any, template: str, **variables: Any) -> str:
 
 def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
     return ctx.render(template, labels=labels(ctx), fmt=fmt, month=month_label, **variables)
-
-
-async def private_targets(person_ids: list[int]) -> dict[int, list[str]]:
-    """Where to reach each person privately (each platform identity), in one query."""
-    out: dict[int, list[str]] = {}
-    for part in chunks(person_ids):
-        for i in await Identity.filter(person_id__in=part).order_by("id"):
-            out.setdefault(i.person_id, []).append(f"{i.platform}:{i.user_id}")
-    return out

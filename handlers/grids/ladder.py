@@ -14,7 +14,7 @@ from bot.inbound import Reply
 from bot.outbound import Push
 from bot.registry import OFFICER, Arg
 from handlers.checkin import officer_paths
-from handlers.grids.common import labels, now_of, private_targets, render, router, say
+from handlers.grids.common import labels, now_of, render, router, say
 from models.checkin import find_people
 from models.errors import DomainError
 from models.grids.ladder import (
@@ -28,7 +28,7 @@ from models.grids.ladder import (
     stage_of,
     tasks_due,
 )
-from models.people import Person
+from models.people import Identity, Person
 from models.requests import local
 
 
@@ -114,7 +114,7 @@ async def lost_contact_ladder(runtime: Any, now: datetime) -> list[Push]:
             stamp = since if t.contact else month
             for person_id in c.branch:
                 groups.setdefault(("confirm", stamp, person_id), []).append(t.rung)
-    targets = await private_targets(sorted({k[2] for k in groups}))
+    targets = await Identity.targets_of({k[2] for k in groups})
     pushes = []
     for (task, stamp, person_id), rungs_ in groups.items():
         months = cfg.suspect_months if task == "contact" else cfg.confirm_months

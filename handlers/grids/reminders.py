@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.outbound import Push
-from handlers.grids.common import private_targets, render, router
+from handlers.grids.common import render, router
 from models.grids.households import Household, year_rows
 from models.grids.rules import progress
+from models.people import Identity
 from models.requests import local
 
 
@@ -25,7 +26,7 @@ async def visit_reminders(runtime: Any, now: datetime) -> list[Push]:
     by_worker: dict[int, list[Any]] = {}
     for h, y in zip(households, years, strict=True):
         by_worker.setdefault(h.worker_id, []).append(y)
-    targets = await private_targets(list(by_worker))
+    targets = await Identity.targets_of(by_worker)
     month = today.strftime("%Y%m")
     pushes = []
     for worker_id, rows in by_worker.items():

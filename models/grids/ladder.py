@@ -33,7 +33,7 @@ from models.grids.rules import (
     month_of_index,
     unreached_months,
 )
-from models.people import Organization, Person, RoleGrant
+from models.people import Organization, Person, RoleGrant, chunked
 from models.requests import day_start, local
 
 # Person.relation_status of a registered member (models/checkin.py): confirmed, or 口袋党员.
@@ -130,11 +130,6 @@ async def record_contact(
     return back
 
 
-def chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
-    """Id lists cut to stay under the databases' limits on bound parameters."""
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
 def members_q() -> Q:
     return Q(relation_status__in=MEMBER_RELATIONS)
 
@@ -171,7 +166,7 @@ async def advance(now: datetime, suspect_months: int = 3) -> list[int]:
         return []
     last = {pid: seen or created for pid, seen, created in found}
     existing: set[int] = set()
-    for part in chunks(list(last)):
+    for part in chunked(last):
         existing |= set(
             await ContactLadder.filter(person_id__in=part).values_list("person_id", flat=True)
         )
@@ -363,7 +358,7 @@ async def contacts_for(people: list[Rung]) -> dict[int, Contacts]:
     from models.grids.households import Household
 
     grid: dict[int, list[int]] = {}
-    for part in chunks([p.person_id for p in people]):
+    for part in chunked(p.person_id for p in people):
         rows = await Household.filter(member_id__in=part, worker_id__isnull=False).values_list(
             "member_id", "worker_id"
         )

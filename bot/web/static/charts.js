@@ -19,7 +19,7 @@
         xAxis: { type: "category", data: spec.labels,
                  axisLabel: { rotate: spec.kind === "bar" ? 35 : 0, fontSize: 10 } },
         yAxis: { type: "value", minInterval: 1 },
-        series: [{ type: spec.kind, data: spec.values, smooth: true }]
+        series: [{ type: spec.kind, data: spec.values }]
       };
     }
     chart.setOption(option);

@@ -1,0 +1,289 @@
+"""make bench-scale: every command at district scale, through the real server.
+
+    python -m bench.scale [--scale 1.0] [--db sqlite,postgres] [--samples 20]
+
+Seeds (or reuses) a district of scale S (bot/district) for each database, copies it
+for the run, starts `lianxin serve` on 127.0.0.1 and measures over OneBot: p50/p95/p99
+of each command a member, a resident and officers of a community, a street and the
+district use (one message at a time), then a mixed load (80 % member messages, 20 %
+officer views, `--clients` at once), the footprint (start-up, RSS, database size) and
+one tick of every scheduled job. One table is printed and written to
+bench/results/scale.md. Bounded: each case by `--case-seconds`, the mixed load by
+`--mixed-seconds`; PostgreSQL needs --pg-url (or LIANXIN_TEST_PG_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from bench import scale_cases
+from bench.payloads import ONEBOT_SECRET
+from bench.scale_report import Report, pct
+from bench.servers import REPO, Servers, free_port, lianxin_cmd
+from bot.db import close_db, init_db, upgrade
+
+RESULTS = REPO / "bench" / "results"
+FAILED = "抱歉，处理时出了点问题"
+# Refusals (private-only, permission) would measure nothing: counted as errors.
+REFUSED = ("请私聊我使用", "您的请求没有执行")
+TIMEOUT_S = 30.0  # a reply slower than this counts as an error (and ends its case)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def config_file(workdir: Path, url: str, port: int) -> Path:
+    path = workdir / "lianxin.toml"
+    path.write_text(
+        f'[server]\nhost = "127.0.0.1"\nport = {port}\n\n[database]\nurl = "{url}"\n\n'
+        "[console]\nenabled = false\n\n[onebot]\nenabled = true\n"
+        f'secret = "{ONEBOT_SECRET}"\n',
+        "utf-8",
+    )
+    return path
+
+
+# -- the databases ------------------------------------------------------------------------
+async def prepare_sqlite(scale: float, workdir: Path) -> str:
+    from bot.district.cli import seed_district
+
+    template = workdir.parent / f"district-{scale:g}.sqlite3"
+    if not template.exists():
+        print(f"generating the district (S={scale:g}) into {template} …", flush=True)
+        if await seed_district(f"sqlite://{template}", scale):
+            raise SystemExit("district generation failed")
+    run = workdir / "run.sqlite3"
+    shutil.copyfile(template, run)
+    url = f"sqlite://{run}"
+    await upgrade(url)  # the indexes of newer migrations, on the copy
+    return url
+
+
+async def prepare_postgres(scale: float, base_url: str) -> str:
+    from bot.district.cli import seed_district
+
+    server, _, _ = base_url.rpartition("/")
+    name = f"lianxin_scale_{str(scale).replace('.', '_')}"
+    admin = await asyncpg.connect(base_url)
+    try:
+        have = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not have:
+            print(f"generating the district (S={scale:g}) into {name} …", flush=True)
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            if await seed_district(f"{server}/{name}", scale):
+                await admin.execute(f'DROP DATABASE "{name}"')
+                raise SystemExit("district generation failed")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}_run" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}_run" TEMPLATE "{name}"')
+    finally:
+        await admin.close()
+    url = f"{server}/{name}_run"
+    await upgrade(url)
+    return url
+
+
+async def db_size_mb(url: str) -> float:
+    if url.startswith("sqlite://"):
+        path = Path(url[len("sqlite://") :])
+        files = [path, Path(f"{path}-wal")]
+        return sum(f.stat().st_size for f in files if f.exists()) / 2**20
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval("SELECT pg_database_size(current_database())") / 2**20
+    finally:
+        await conn.close()
+
+
+# -- sending ------------------------------------------------------------------------------
+async def send(http: aiohttp.ClientSession, base: str, msg: scale_cases.Msg) -> tuple[float, str]:
+    body, headers = msg.request()
+    t0 = time.perf_counter()
+    try:
+        async with http.post(f"{base}/onebot", data=body, headers=headers) as resp:
+            raw = await resp.read()
+            status = resp.status
+    except TimeoutError:
+        return time.perf_counter() - t0, "!timeout"
+    elapsed = time.perf_counter() - t0
+    if status != 200:
+        return elapsed, f"!status {status}"
+    reply = json.loads(raw).get("reply", "") if raw else ""
+    if isinstance(reply, list):
+        reply = "".join(s.get("data", {}).get("text", "") for s in reply)
+    if not reply or FAILED in reply or any(w in reply for w in REFUSED):
+        return elapsed, f"!{reply[:60] or 'no reply'}"
+    return elapsed, reply
+
+
+async def run_cases(http, base, world, report: Report, engine: str, seconds: float) -> None:
+    for case in world.cases:
+        started = time.perf_counter()
+        steps = case.steps or (case.label,)
+        times: dict[str, list[float]] = {s: [] for s in steps}
+        errors, replies = 0, {}
+        if not case.write:  # one untimed message first (caches, connections)
+            await send(http, base, case.samples[0][0])
+        for sample in case.samples:
+            if time.perf_counter() - started > seconds and len(times[steps[0]]) >= 3:
+                break
+            for step, msg in zip(steps, sample, strict=True):
+                elapsed, reply = await send(http, base, msg)
+                times[step].append(elapsed)
+                replies.setdefault(step, reply)
+                errors += reply.startswith("!")
+            if reply == "!timeout":
+                break
+        for step in steps:
+            label = case.label if not case.steps else f"{case.label} · {step}"
+            report.add_case(engine, case.who, label, times[step], errors, replies.get(step, ""))
+
+
+async def mixed(http, bases, world, clients: int, seconds: float, pids: list[int]) -> dict:
+    """80 % member messages, 20 % officer views, `clients` at once, for `seconds`;
+    client i talks to bases[i % len(bases)] (several processes: alternately)."""
+    lat: dict[str, list[float]] = {"member": [], "officer": []}
+    errors = 0
+    peak = [sum(rss_mb(p) for p in pids)]
+    deadline = time.perf_counter() + seconds
+    rng = random.Random(15)
+
+    async def client(base: str) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            kind = "member" if rng.random() < 0.8 else "officer"
+            msg = rng.choice(world.member_mix if kind == "member" else world.officer_mix)
+            elapsed, reply = await send(http, base, msg)
+            lat[kind].append(elapsed)
+            errors += reply.startswith("!")
+
+    async def watch() -> None:
+        while time.perf_counter() < deadline:
+            peak.append(sum(rss_mb(p) for p in pids))
+            await asyncio.sleep(0.5)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(watch(), *(client(bases[i % len(bases)]) for i in range(clients)))
+    took = time.perf_counter() - t0
+    total = len(lat["member"]) + len(lat["officer"])
+    return {
+        "rps": total / took,
+        "member_p99": pct(lat["member"], 99),
+        "officer_p99": pct(lat["officer"], 99),
+        "member_p50": pct(lat["member"], 50),
+        "n": total,
+        "errors": errors,
+        "rss_peak": max(peak),
+    }
+
+
+async def time_jobs(url: str) -> dict[str, tuple[float, int]]:
+    """One tick of every scheduled job over the whole district, in this process."""
+    from bot.config import load_config
+    from bot.runtime import Runtime
+
+    rt = Runtime.build(load_config(None, env={"LIANXIN_DATABASE__URL": url}))
+    await init_db(url)
+    out = {}
+    try:
+        for job in rt.registry.jobs:
+            t0 = time.perf_counter()
+            pushes = await job.func(rt, datetime.now(UTC))
+            out[job.name] = (time.perf_counter() - t0, len(pushes))
+    finally:
+        await close_db()
+    return out
+
+
+# -- one database -------------------------------------------------------------------------
+async def bench_engine(engine: str, args: argparse.Namespace, report: Report) -> None:
+    workdir = args.results / f"scale-run-{engine}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    if engine == "sqlite":
+        url = await prepare_sqlite(args.scale, workdir)
+    else:
+        url = await prepare_postgres(args.scale, args.pg_url)
+    world = await scale_cases.build(url, args.samples)
+    port = free_port()
+    cfg = config_file(workdir, url, port)
+    with Servers(workdir) as servers:
+        t0 = time.perf_counter()
+        server = servers.start(
+            "lianxin", [*lianxin_cmd(), "serve", "--config", str(cfg)], port, workdir
+        )
+        servers.wait_ready(server, timeout=60)
+        start_s = time.perf_counter() - t0
+        await asyncio.sleep(1)
+        idle = rss_mb(server.proc.pid)
+        timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            await run_cases(http, server.base, world, report, engine, args.case_seconds)
+            mix = await mixed(
+                http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
+            )
+            if engine == "postgres" and args.processes > 1:  # several processes, one database
+                more = [server]
+                for _ in range(args.processes - 1):
+                    port2 = free_port()
+                    argv = [*lianxin_cmd(), "serve", "--config", str(cfg), "--port", str(port2)]
+                    more.append(servers.start(f"lianxin{port2}", argv, port2, workdir))
+                for s in more:
+                    servers.wait_ready(s, timeout=60)
+                multi = await mixed(
+                    http,
+                    [s.base for s in more],
+                    world,
+                    args.clients,
+                    args.mixed_seconds,
+                    [s.proc.pid for s in more],
+                )
+                mix["multi_rps"], mix["multi_member_p99"] = multi["rps"], multi["member_p99"]
+                mix["multi_errors"], mix["processes"] = multi["errors"], args.processes
+        report.add_footprint(engine, start_s, idle, mix, await db_size_mb(url))
+    report.add_jobs(engine, await time_jobs(url))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both")
+    p.add_argument("--pg-url", default=os.environ.get("LIANXIN_TEST_PG_URL", ""))
+    p.add_argument("--samples", type=int, default=20, help="messages per command")
+    p.add_argument("--case-seconds", type=float, default=15.0, help="cap per command")
+    p.add_argument("--mixed-seconds", type=float, default=20.0)
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--processes", type=int, default=2, help="PostgreSQL: serve processes")
+    p.add_argument("--results", type=Path, default=RESULTS, help="templates and run copies")
+    p.add_argument("--out", type=Path, default=RESULTS / "scale.md")
+    args = p.parse_args(argv)
+    args.results.mkdir(parents=True, exist_ok=True)
+    report = Report(args.scale)
+    for engine in [e.strip() for e in args.db.split(",") if e.strip()]:
+        if engine == "postgres" and not args.pg_url:
+            print("postgres: not measured (no --pg-url / LIANXIN_TEST_PG_URL)")
+            continue
+        asyncio.run(bench_engine(engine, args, report))
+    text = report.render()
+    print(text)
+    args.out.write_text(text, "utf-8")
+    args.out.with_suffix(".json").write_text(json.dumps(report.data, ensure_ascii=False), "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""The scale benchmark at a tiny district (S = 0.01, SQLite): every case is sent through
+the real server and answered, without errors; the table is written (a few seconds)."""
+
+from __future__ import annotations
+
+import json
+
+from bench import scale
+
+
+def test_bench_scale_smoke(tmp_path):
+    out = tmp_path / "scale.md"
+    argv = ["--scale", "0.01", "--db", "sqlite", "--samples", "2", "--mixed-seconds", "1"]
+    assert scale.main([*argv, "--results", str(tmp_path), "--out", str(out)]) == 0
+    data = json.loads(out.with_suffix(".json").read_text("utf-8"))
+    cases = data["cases"]
+    assert len(cases) >= 50
+    failed = {k: c["sqlite"]["sample"] for k, c in cases.items() if c["sqlite"]["errors"]}
+    assert failed == {}
+    stats = cases["officer/district|/党员统计"]["sqlite"]["sample"]
+    assert stats.startswith("党员情况")
+    assert cases["member|/签到"]["sqlite"]["sample"].startswith("签到成功")
+    assert cases["resident|/登记 · 是"]["sqlite"]["n"] == 2
+    foot = data["footprint"]["sqlite"]
+    assert foot["n"] > 0 and foot["errors"] == 0 and foot["idle_mb"] > 0
+    assert "| officer/street | `/三会一课` |" in out.read_text("utf-8")
