@@ -13,6 +13,7 @@ from bot.channels.base import Channel
 from bot.config import Config
 from bot.db import sqlite_path
 from bot.dbhealth import DbHealth
+from bot.guards import make_guard
 from bot.journal import Journal
 from bot.runtime import Runtime
 from bot.scheduler import make_scheduler
@@ -77,9 +78,21 @@ async def never_500(request: web.Request, handler):  # type: ignore[no-untyped-d
 def create_app(config: Config, *, manage_database: bool = True) -> web.Application:
     """Build the app. With manage_database=False the caller has opened the database."""
     runtime = Runtime.build(config)
-    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[never_500])
-    app[RUNTIME] = runtime
+    limits: dict[str, int] = {}
+    if config.admin.enabled:  # the workbench's imports are bigger than any webhook
+        from bot.web.common import UPLOAD_MAX
+
+        limits["/admin"] = UPLOAD_MAX
+    s = config.server
     channels = [load_channel(n, runtime) for n in enabled_channels(config)]
+    by_path = {ch.path: ch.name for ch in channels}
+
+    def count(path: str, reason: str) -> None:
+        runtime.metrics.rejected.labels(by_path.get(path, "http"), reason).inc()
+
+    guard = make_guard(s.max_body_bytes, limits, s.client_timeout, s.trust_forwarded, count)
+    app = web.Application(client_max_size=s.max_body_bytes, middlewares=[never_500, guard])
+    app[RUNTIME] = runtime
     app[CHANNELS] = channels
     for ch in channels:
         app.add_routes(ch.routes())

@@ -47,6 +47,7 @@ from bot.leader import Leadership, make_leadership
 from bot.outbound import Push
 from bot.schedule import QuietHours, next_fire
 from bot.targets import BadTarget, Target, chat_target
+from bot.template_worker import TemplateLimitError, TemplateWorker
 from models.broadcasts import Broadcast, BroadcastFiring, Subscription
 from models.deliveries import Delivery
 from models.people import GroupBinding, Organization
@@ -63,6 +64,15 @@ FANOUT_LANES = 4  # fanout_concurrency is split over this many batches in flight
 
 class ContentError(ValueError):
     """The broadcast text is not a template we can render; str() says where."""
+
+
+class ContentLimitError(ContentError):
+    """Rendering needs more time, output or memory than allowed (bot/template_worker.py)."""
+
+    def __init__(self, kind: str, limit: float) -> None:
+        super().__init__(f"{kind} limit {limit:g}")
+        self.kind = kind
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -100,11 +110,13 @@ def lesson_of_day(lessons: list[Lesson], day: datetime, tz: str) -> Lesson | Non
 
 
 class Content:
-    """Officers' broadcast text as a sandboxed jinja2 template."""
+    """Officers' broadcast text as a sandboxed jinja2 template, rendered in a child process
+    with limits on time, output and memory (never on the event loop)."""
 
-    def __init__(self) -> None:
+    def __init__(self, worker: TemplateWorker | None = None) -> None:
         self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self._compiled: OrderedDict[str, Any] = OrderedDict()
+        self.worker = worker or TemplateWorker()
 
     def _template(self, source: str) -> Any:
         tpl = self._compiled.get(source)
@@ -115,18 +127,22 @@ class Content:
         return tpl
 
     def check(self, source: str) -> None:
+        """Syntax only (compiling runs none of the officer's code)."""
         try:
             self._template(source)
         except TemplateError as exc:
             raise ContentError(str(exc)) from exc
+        except RecursionError as exc:
+            raise ContentLimitError("depth", 0) from exc
 
-    def render(self, source: str, variables: dict[str, Any]) -> str:
+    async def render(self, source: str, variables: dict[str, Any]) -> str:
+        self.check(source)
         try:
-            return self._template(source).render(**variables).strip()
-        except TemplateError as exc:
+            return await self.worker.render(source, variables)
+        except TemplateLimitError as exc:
+            raise ContentLimitError(exc.kind, exc.limit) from exc
+        except ValueError as exc:
             raise ContentError(str(exc)) from exc
-        except Exception as exc:
-            raise ContentError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class Broadcaster:
@@ -137,7 +153,9 @@ class Broadcaster:
         self.quiet = QuietHours.parse(cfg.quiet_start, cfg.quiet_end, self.tz)
         self.grace = timedelta(minutes=cfg.grace_minutes)
         self.batch = cfg.fanout_concurrency
-        self.content = Content()
+        self.content = Content(
+            TemplateWorker(cfg.render_timeout_seconds, cfg.render_max_chars, cfg.render_memory_mb)
+        )
         self.lessons = load_lessons(cfg.lessons_dir)
         self.leadership: Leadership = make_leadership(runtime.config.database.url)
         self.scheduler: Any = None
@@ -172,6 +190,7 @@ class Broadcaster:
                 pass
         async with self._lock:  # let a fan-out in progress reach a clean point
             await self.leadership.release()
+        await self.content.worker.close()
 
     async def _campaign(self, every: float) -> None:
         while not self._stopping:
@@ -300,8 +319,13 @@ class Broadcaster:
         # Jobs read the current state when they run, so a late run is still right.
         late = b.job is None and now - started > self.grace
         pushes: list[Push] = []
+        refused = ""  # the text cannot be rendered within the limits: skipped, not retried
         if not late:
-            pushes = await self.plan(b, latest, now)
+            try:
+                pushes = await self.plan(b, latest, now)
+            except ContentError as exc:
+                refused = f"template: {exc}"[:255]
+                log.warning("broadcast %s fire time %s skipped: %s", b.id, latest, exc)
         async with in_transaction():
             if not await b.claim(claimed_at, t):
                 return False
@@ -319,6 +343,12 @@ class Broadcaster:
                 log.warning(
                     "broadcast %s fire time %s skipped: past the grace period", b.id, latest
                 )
+                return False
+            if refused:
+                await BroadcastFiring.create(
+                    broadcast=b, fire_at=latest, status="skipped", reason=refused,
+                    finished_at=now,
+                )  # fmt: skip
                 return False
             if not pushes:
                 if b.job is None:
@@ -421,7 +451,7 @@ class Broadcaster:
         return values | chinese
 
     async def text_for(self, b: Broadcast, org: Organization | None, now: datetime) -> str:
-        return self.content.render(b.content, await self.variables(org, now))
+        return await self.content.render(b.content, await self.variables(org, now))
 
     async def _write_pending(self, firing_id: int, pushes: Iterable[Push]) -> int:
         """Insert one pending Delivery per push; a key written before is left alone."""

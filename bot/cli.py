@@ -172,6 +172,10 @@ def serve(config: Config, host: str | None, port: int | None) -> int:
         host=config.server.host,
         port=config.server.port,
         shutdown_timeout=config.server.shutdown_timeout,
+        # Headers that never end are cut off after client_timeout (bot/guards.py: bodies);
+        # an unread body is not drained (a 10 MB upload refused is not read after all).
+        keepalive_timeout=config.server.client_timeout,
+        lingering_time=0,
         access_log=None,
         print=None,
     )

@@ -71,6 +71,8 @@ class OnebotConfig:
     access_token: str = ""
     api_url: str = ""
     rate_per_minute: int = 0
+    # Messages whose `time` is older than this are replays, refused (0 = no check).
+    max_event_age_seconds: int = 600
 
 
 @dataclass
@@ -476,6 +478,8 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"activities.{name}: expected 0 or more")
     if a.points_lesson < 0:
         raise ConfigError("activities.points_lesson: expected 0 or more")
+    if cfg.onebot.max_event_age_seconds < 0:
+        raise ConfigError("onebot.max_event_age_seconds: expected 0 (no check) or more")
     if s.client_timeout <= 0:
         raise ConfigError("server.client_timeout: expected a positive number of seconds")
     if cfg.database.journal_poll_seconds <= 0:

@@ -8,7 +8,7 @@ arrive while older ones wait are kept too, so the order holds.
 `Journal.run` watches the database (a write probe every `interval` seconds
 while it is down or events wait) and, once it can be written, replays the
 file in arrival order through the dispatcher, once per event id (an event
-without one gets ``journal-<n>`` at arrival, so the usual dedup holds across a
+without one gets ``journal-<uuid>`` at arrival, so the usual dedup holds across a
 crash in the middle of a replay), and sends the replies through the outbound
 senders. A replayed event is marked done with a line of its own; the file is
 emptied when nothing waits. An event that still fails after `MAX_ATTEMPTS`
@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import os
+import uuid
 from collections import deque
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -124,7 +125,8 @@ class Journal:
             seq = self._next
             self._next += 1
             if not inb.event_id:
-                inb.event_id = f"journal-{seq}"
+                # Unique for good: a later outage must not reuse a replayed event's id.
+                inb.event_id = f"journal-{uuid.uuid4().hex}"
             await asyncio.to_thread(self._append, _encode(seq, inb))
             self._remember(Entry(seq, inb))
         return True

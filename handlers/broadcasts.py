@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.broadcaster import ContentError, lesson_of_day
+from bot.broadcaster import ContentError, ContentLimitError, lesson_of_day
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.registry import EVERYONE, OFFICER, Arg, Router
@@ -102,7 +102,9 @@ def content_of(ctx: Ctx, audience: Audience, body: str) -> str:
 async def render_sample(ctx: Ctx, content: str, org: Organization | None, now: datetime) -> str:
     broadcaster = ctx.runtime.broadcaster
     try:
-        return broadcaster.content.render(content, await broadcaster.variables(org, now))
+        return await broadcaster.content.render(content, await broadcaster.variables(org, now))
+    except ContentLimitError as exc:
+        raise DomainError("broadcast_template_limit", kind=exc.kind, limit=exc.limit) from exc
     except ContentError as exc:
         raise DomainError("broadcast_bad_template", error=str(exc)) from exc
 

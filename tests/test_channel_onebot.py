@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,11 @@ BOUND = (
 
 
 def sample(name: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"onebot_{name}.json").read_text("utf-8"))
+    """A published sample, sent now (older events are refused as replays)."""
+    data = json.loads((SAMPLES / f"onebot_{name}.json").read_text("utf-8"))
+    if "time" in data:
+        data["time"] = int(time.time())
+    return data
 
 
 def go_json(payload: Any) -> bytes:
@@ -609,3 +614,14 @@ async def test_fake_api_refusals_and_scripts(fake_api, aiohttp_client):
     assert await resp.json() == {"status": "async", "retcode": 1, "data": None}
     assert len(fake_api.delivered) == 2
     assert len(fake_api.requests) == 10
+
+
+async def test_old_events_are_refused_as_replays(cq, client):
+    p = cq.private("/帮助")
+    p["time"] = int(time.time()) - 11 * 60  # onebot.max_event_age_seconds: 10 minutes
+    assert (await cq.post(p)).status == 403
+    metrics = await (await client.get("/metrics")).text()
+    assert 'platform="onebot",reason="stale_event"} 1.0' in metrics
+    p = cq.private("/帮助")
+    p["time"] = int(time.time()) - 9 * 60
+    assert (await cq.send(p))["reply"].startswith("连心 · 可用命令")

@@ -282,7 +282,7 @@ SAMPLE_CASES = [
     ),
     ("scan", "scan", "", "FromUser:123456789:SCAN", {"scene": "SCENE_VALUE"}, WELCOME),
     ("unsubscribe", "unsubscribe", "", "FromUser:123456789:unsubscribe", {}, "success"),
-    ("click", "click", "", "FromUser:123456789:CLICK", {"key": "EVENTKEY"}, PLAIN_HINT),
+    ("click", "click", "", "FromUser:123456789:CLICK:EVENTKEY", {"key": "EVENTKEY"}, PLAIN_HINT),
     ("view", "view", "", "FromUser:123456789:VIEW", {"url": "www.qq.com"}, "success"),
     (
         "location_event",
@@ -342,6 +342,11 @@ async def test_help_command_and_menu_click(aiohttp_client, db_url):
     assert await wechat.exchange(event_xml("CLICK", EventKey="help")) == reply
     # Full-width slash and space, as phone keyboards type them.
     assert await wechat.say("／帮助") == reply
+    # Two buttons clicked within one second are two events (the EventKey is in the key).
+    now = int(time.time()) + 1
+    assert await wechat.exchange(event_xml("CLICK", create_time=now, EventKey="help")) == reply
+    me = await wechat.exchange(event_xml("CLICK", create_time=now, EventKey="me"))
+    assert "平台身份：wechat:" in me
 
 
 async def test_other_kinds_get_the_friendly_text(aiohttp_client, db_url):

@@ -553,7 +553,10 @@ async def test_samples_parse(channel):
     inb = channel._to_inbound(text, xml_fields(text))
     assert (inb.text, inb.event_id) == ("this is a test", "1234567890123456")
     click = (SAMPLES / "wecom_click.xml").read_text("utf-8")
-    assert channel._to_inbound(click, xml_fields(click)).event_id == "FromUser:123456789:click"
+    assert (
+        channel._to_inbound(click, xml_fields(click)).event_id
+        == "FromUser:123456789:click:EVENTKEY"
+    )
     assert channel._to_inbound(click, xml_fields(click)).extra["key"] == "EVENTKEY"
 
 

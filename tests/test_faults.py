@@ -266,3 +266,18 @@ def test_serve_refuses_a_missing_or_unmigrated_database(tmp_path):
             lines = done.stderr.strip().splitlines()
             assert len(lines) == 1 and "lianxin db upgrade" in lines[0], done.stderr
         assert not (tmp_path / "none.sqlite3").exists()  # no empty database left behind
+
+
+def test_kept_messages_survive_a_crash_and_are_replayed_at_start(tmp_path):
+    db = tmp_path / "s.sqlite3"
+    moved = tmp_path / "elsewhere.sqlite3"
+    with served(db) as (proc, base):
+        db.rename(moved)
+        assert wait_for(lambda: status(base) == 503, 10.0)
+        assert say(base, "/改称呼", event_id="crash-1")["replies"] == [KEPT]
+        proc.kill()  # kill -9: only the fsynced journal remembers the message
+        proc.wait()
+    moved.rename(db)
+    with served(db) as (_, base):
+        assert [p for p in pushes_for(base, "amy") if ASK_NAME in p]
+        assert say(base, "小周")["replies"] == ["好的，以后就称呼您“小周”。"]

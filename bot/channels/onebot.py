@@ -154,6 +154,9 @@ class OnebotChannel(Channel):
         cfg = runtime.config.onebot
         self._secret: bytes | None = cfg.secret.encode("utf-8") if cfg.secret else None
         self._token: str = cfg.access_token
+        self._max_age = cfg.max_event_age_seconds
+        # Wall clock for the replay check (tests pin it).
+        self.clock: Any = time.time
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(self.path, self.handle)]
@@ -214,6 +217,11 @@ class OnebotChannel(Channel):
             return web.Response(status=204)
         if self_id and str(data.get("user_id")) == self_id:
             return web.Response(status=204)  # the bot's own message echoed back
+        stamp = data.get("time")
+        if self._max_age and isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            if self.clock() - stamp > self._max_age:
+                # An old event posted again (a replay), as stale WeChat timestamps are.
+                return self.reject(403, "stale_event", "event older than max_event_age_seconds")
         inbound = self._inbound(data, self_id, message_type == "group")
         if inbound is None:
             return self.reject(400, "bad_fields", "user_id / group_id missing or not a number")

@@ -224,8 +224,12 @@ class WechatChannel(TencentChannel):
 
     def _event_name(self, fields: dict[str, str]) -> str:
         # FromUserName+CreateTime (WeChat's rule), plus the event: a subscribe and the
-        # LOCATION report that follows it in the same second are two events.
-        return fields.get("Event", fields["MsgType"])
+        # LOCATION report that follows it in the same second are two events; so are two
+        # menu buttons clicked within one second (the EventKey tells them apart).
+        name = fields.get("Event", fields["MsgType"])
+        if name.lower() == "click":
+            return f"{name}:{fields.get('EventKey', '')}"
+        return name
 
     @staticmethod
     def _classify(msg: Any, fields: dict[str, str]) -> tuple[str, str, dict[str, Any]]:

@@ -195,7 +195,9 @@ class WecomChannel(TencentChannel):
         return self._classify(parse_message(text), fields)
 
     def _event_name(self, fields: dict[str, str]) -> str:
-        return fields.get("Event", "")
+        # Two menu buttons clicked within one second differ by their EventKey.
+        name = fields.get("Event", "")
+        return f"{name}:{fields.get('EventKey', '')}" if name.lower() == "click" else name
 
     @staticmethod
     def _classify(msg: Any, fields: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
