@@ -665,7 +665,8 @@ class Signup(Model):
     promoted_at = fields.DatetimeField(null=True)
     cancelled_at = fields.DatetimeField(null=True)
     offer_expires_at = fields.DatetimeField(null=True)  # offered: confirm by then
-    late_cancel = fields.BooleanField(default=False, db_default=False)  # cancelled just before the start
+    # cancelled just before the start
+    late_cancel = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "activity_signup"

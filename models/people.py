@@ -87,8 +87,10 @@ class Person(Model):
         "models.Organization", related_name="local_people", null=True, on_delete=fields.SET_NULL
     )
     member_type = fields.CharField(max_length=16, default="", db_default="")  # full / probationary
-    relation_status = fields.CharField(max_length=16, default="", db_default="")  # registered / unregistered
-    flow_status = fields.CharField(max_length=16, default="", db_default="")  # flow_in / flow_out / in_service
+    # registered / unregistered
+    relation_status = fields.CharField(max_length=16, default="", db_default="")
+    # flow_in / flow_out / in_service
+    flow_status = fields.CharField(max_length=16, default="", db_default="")
 
     class Meta:
         table = "person"
