@@ -10,7 +10,11 @@ from tests.conftest import make_config
 from tests.test_broadcasts import at, cst, sent_to, town  # noqa: F401 - the fixture
 
 BOMB = "{{ ('x' * 1000000000)|length }}"
-LOOPS = "{% for a in range(4000) %}{% for b in range(4000) %}{% endfor %}{% endfor %}完"
+# Three nested loops: billions of steps, past any time limit on any machine.
+LOOPS = (
+    "{% for a in range(4000) %}{% for b in range(4000) %}{% for c in range(4000) %}"
+    "{% endfor %}{% endfor %}{% endfor %}完"
+)
 WIDE = "{% for a in range(3000) %}第{{ a }}行{% endfor %}"
 
 
