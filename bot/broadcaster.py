@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from tortoise import connections
+from tortoise.exceptions import DBConnectionError, OperationalError
 from tortoise.transactions import in_transaction
 
 from bot.leader import Leadership, make_leadership
@@ -284,7 +285,12 @@ class Broadcaster:
         if not self.is_leader or self._stopping:
             return 0
         async with self._lock:
-            return await self.fire_due(self.now())
+            try:
+                return await self.fire_due(self.now())
+            except (OSError, DBConnectionError, OperationalError) as exc:
+                # The database is away (/healthz says so); the next tick tries again.
+                log.warning("broadcast tick skipped, database unavailable: %s", exc)
+                return 0
 
     async def fire_due(self, now: datetime) -> int:
         fired = 0

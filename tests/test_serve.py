@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -54,14 +55,18 @@ def served(
     if before is not None:
         before()
     port = _free_port()
+    # A file, not a pipe: nobody drains a pipe while the test runs, and a server that
+    # logs 64 KiB (tracebacks during an outage) would block on it with its event loop.
+    log = tempfile.NamedTemporaryFile("w+", prefix="lianxin-serve-", suffix=".log")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
         user=user,
     )
+    proc.stderr = open(log.name, encoding="utf-8")  # what it logged so far, for the test
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -80,6 +85,8 @@ def served(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stderr.close()
+        log.close()
 
 
 def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
