@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bot.identity import Caller, OrgView
     from bot.registry import Command
     from bot.runtime import Runtime
+    from models.errors import DomainError
     from models.people import Person
 
 
@@ -32,6 +33,11 @@ class Ctx:
     rest: str = ""
     # Work to run once the command's changes are committed (bot/dispatcher.py).
     pending: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    # A dialog step's answer as its parser read it (bot/dialogs.py).
+    answer: Any = None
+
+    def __post_init__(self) -> None:
+        self.dialog.render = self.render
 
     def after_commit(self, work: Callable[[], Awaitable[Any]]) -> None:
         """Run `work()` after the command's transaction commits, never if it rolls back.
@@ -80,6 +86,10 @@ class Ctx:
             template, caller=self.caller, org=self.org, inbound=self.inbound, **variables
         )
         return Reply(text, at_sender=self.inbound.is_group)
+
+    def refusal(self, err: DomainError) -> str:
+        """The sentence that explains a refusal (the domain error's template)."""
+        return self.runtime.templates.render("refused", code=err.code, **err.details)
 
     async def person(self) -> Person:
         """The asker's Person record, created the first time it is needed."""

@@ -1,19 +1,92 @@
-"""多步对话状态：存在数据库里（重启不丢），带过期时间。"""
+"""多步对话：每个对话声明一次（像 aiogram 的 StatesGroup），状态存在数据库里，带过期时间。
+
+Declare a dialog once, its steps in order::
+
+    class Register(Dialog, key="register", ask="checkin_ask"):
+        name = Step(parse=read_name)   # a parser's DomainError asks the same step again
+        phone = Step(parse=read_phone)
+
+    @router.step(Register.phone)
+    async def register_phone(ctx):      # ctx.answer is what the parser returned
+        ctx.dialog.data["phone"] = ctx.answer
+        return await ctx.dialog.ask(Register.home)
+
+The registry (bot/registry.py) checks at start that every declared step has exactly one
+handler; a stored step that names none is cleared and the person told (bot/dispatcher.py).
+The database keeps ``dialog`` = the dialog's key and ``step`` = the step's name.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import inspect
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from models.events import DialogState
 
+if TYPE_CHECKING:
+    from bot.context import Ctx
+    from bot.inbound import Reply
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# (ctx, the answer as typed, stripped) -> the value the step handler gets as ctx.answer
+Parser = Callable[["Ctx", str], Any]
+
+
+class Step:
+    """One step of a declared dialog; its name is the attribute's name."""
+
+    def __init__(self, parse: Parser | None = None) -> None:
+        self.parse = parse
+        self.name = ""
+        self.dialog: type[Dialog] = Dialog
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.dialog.key, self.name)
+
+    def __repr__(self) -> str:
+        return f"<Step {self.dialog.key}.{self.name}>"
+
+    async def read(self, ctx: Ctx) -> Any:
+        """The parsed answer (the parser may be sync or async); DomainError when invalid."""
+        assert self.parse is not None
+        value = self.parse(ctx, ctx.rest.strip())
+        return await value if inspect.isawaitable(value) else value
+
+
+class Dialog:
+    """A dialog declared once: subclass with ``key`` (stored), ``ask`` (the template that
+    asks a step; it gets ``step``, ``data`` and, re-asked, ``invalid`` and ``error``) and
+    ``quiet`` (a question the bot asked: when it expires it is dropped without a word)."""
+
+    key: ClassVar[str] = ""
+    ask: ClassVar[str] = ""
+    quiet: ClassVar[bool] = False
+    steps: ClassVar[tuple[Step, ...]] = ()
+    declared: ClassVar[dict[str, type[Dialog]]] = {}
+
+    def __init_subclass__(cls, *, key: str, ask: str = "", quiet: bool = False) -> None:
+        super().__init_subclass__()
+        cls.key, cls.ask, cls.quiet = key, ask, quiet
+        cls.steps = tuple(v for v in vars(cls).values() if isinstance(v, Step))
+        if not cls.steps:
+            raise TypeError(f"dialog {key!r} declares no steps")
+        for step in cls.steps:
+            step.dialog = cls
+        Dialog.declared[key] = cls
+
+    @classmethod
+    def step(cls, name: str) -> Step | None:
+        return next((s for s in cls.steps if s.name == name), None)
 
 
 class Dialogs:
-    def __init__(self, timeout_minutes: int = 10) -> None:
+    def __init__(self, now: Callable[[], datetime], timeout_minutes: int = 10) -> None:
+        self.now = now
         self.timeout = timedelta(minutes=timeout_minutes)
 
     async def current(self, user_key: str, chat_key: str) -> DialogState | None:
@@ -39,7 +112,7 @@ class Dialogs:
                 "dialog": dialog,
                 "step": step,
                 "data": data,
-                "expires_at": expires_at or utcnow() + self.timeout,
+                "expires_at": expires_at or self.now() + self.timeout,
             },
         )
 
@@ -58,16 +131,47 @@ class DialogControl:
         # finish() was called: the dialog is over even if the step is then refused and
         # its transaction rolls back (the dispatcher clears it again afterwards).
         self.finished = False
+        # Set by the dispatcher: renders a template for this asker (Ctx.render).
+        self.render: Callable[..., Reply] | None = None
 
-    async def start(self, dialog: str, step: str, **data: Any) -> None:
+    async def start(
+        self,
+        step: Step | str,
+        step_name: str = "",
+        *,
+        expires_at: datetime | None = None,
+        **data: Any,
+    ) -> None:
+        """Open ``step``'s dialog at that step with ``data``; an older dialog here is replaced."""
         self.data = dict(data)
         self.finished = False
-        await self._dialogs.start(self._user_key, self._chat_key, dialog, step, self.data)
+        await self._save(declared_step(step, step_name), expires_at)
 
-    async def goto(self, dialog: str, step: str) -> None:
-        """Move to the next step, keeping (and saving) `data`; the expiry restarts."""
+    async def goto(self, step: Step | str, step_name: str = "") -> None:
+        """Move to ``step``, keeping (and saving) ``data``; the expiry restarts."""
         self.finished = False
-        await self._dialogs.start(self._user_key, self._chat_key, dialog, step, self.data)
+        await self._save(declared_step(step, step_name), None)
+
+    async def ask(self, step: Step, **variables: Any) -> Reply:
+        """Move to ``step`` and ask it with the dialog's ``ask`` template."""
+        await self.goto(step)
+        return self.question(step, **variables)
+
+    def question(self, step: Step, **variables: Any) -> Reply:
+        """The dialog's question for ``step``, without moving (a re-ask)."""
+        assert self.render is not None and step.dialog.ask, f"{step!r} has no ask template"
+        variables = {"data": self.data, "invalid": False, "error": "", **variables}
+        return self.render(step.dialog.ask, step=step.name, **variables)
+
+    async def _save(self, step: Step, expires_at: datetime | None) -> None:
+        await self._dialogs.start(
+            self._user_key,
+            self._chat_key,
+            step.dialog.key,
+            step.name,
+            self.data,
+            expires_at=expires_at,
+        )
 
     async def finish(self) -> None:
         self.finished = True
@@ -77,3 +181,34 @@ class DialogControl:
         """A refusal rolled back the step's transaction: keep the dialog finished."""
         if self.finished:
             await self._dialogs.clear(self._user_key, self._chat_key)
+
+
+def declared_step(step: Step | str, name: str) -> Step:
+    # TODO(#12): the (dialog, step) strings go once every dialog is declared.
+    if isinstance(step, Step):
+        return step
+    declared = Dialog.declared.get(step)
+    found = declared.step(name) if declared else None
+    if found is not None:
+        return found
+    loose = Step()
+    loose.name, loose.dialog = name, type("Loose", (), {"key": step})  # type: ignore[assignment]
+    return loose
+
+
+def step_handler(step: Step, func: Callable[[Ctx], Awaitable[Any]]) -> Callable[[Ctx], Any]:
+    """``func`` behind ``step``'s parser: an invalid answer asks the same step again."""
+    if step.parse is None:
+        return func
+
+    async def run(ctx: Ctx) -> Any:
+        from models.errors import DomainError  # models import bot.* at import time
+
+        try:
+            ctx.answer = await step.read(ctx)
+        except DomainError as err:
+            return ctx.dialog.question(step, invalid=True, error=ctx.refusal(err), **err.details)
+        return await func(ctx)
+
+    run.__name__ = getattr(func, "__name__", "step")
+    return run

@@ -11,7 +11,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ from tortoise.transactions import in_transaction
 from bot.audit import record_command
 from bot.context import Ctx
 from bot.db import is_unavailable
-from bot.dialogs import DialogControl
+from bot.dialogs import Dialog, DialogControl
 from bot.guess import offer_command, offer_spoken, with_note
 from bot.inbound import Inbound, Reply
 from bot.intake import INTAKE_DIALOG, prompt_author
@@ -42,7 +41,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lianxin.dispatcher")
 # Dialogs that only asked a question: when they expire, they end without a word.
-QUIET = (INTAKE_DIALOG,)
+
+
+def _quiet(key: str) -> bool:
+    """A question the bot asked (回访, 自动受理): expired, it is dropped without a word."""
+    declared = Dialog.declared.get(key)
+    return key == INTAKE_DIALOG or (declared is not None and declared.quiet)
 
 
 class _Duplicate(Exception):
@@ -194,17 +198,19 @@ class Dispatcher:
         if not inb.text.strip() and not inb.mentioned_bot:
             return _Answer([], "", "ignored")
         state = await self.rt.dialogs.current(inb.user_key, inb.chat_key)
-        if state is not None and state.expires_at < datetime.now(UTC) and state.dialog in QUIET:
+        now = self.rt.clock.now()
+        if state is not None and state.expires_at < now and _quiet(state.dialog):
             await self.rt.dialogs.clear(inb.user_key, inb.chat_key)  # a question nobody took
             state = None
         if state is not None:
-            if state.expires_at < datetime.now(UTC):
+            if state.expires_at < now:
                 return _Plan(_expired_dialog, ctx, f"{state.dialog}:expired", True)
             step = self.registry.steps.get((state.dialog, state.step))
-            if step is not None:
-                ctx.dialog.data = dict(state.data or {})
-                ctx.rest = inb.text.strip()
-                return _Plan(step.func, ctx, f"{state.dialog}:{state.step}", True)
+            if step is None:  # a step no handler answers (renamed since): say so, not silence
+                return _Plan(_dialog_gone, ctx, f"{state.dialog}:{state.step}:gone", True)
+            ctx.dialog.data = dict(state.data or {})
+            ctx.rest = inb.text.strip()
+            return _Plan(step.func, ctx, step.label, True)
         if inb.is_group and not inb.mentioned_bot:
             # Chatter is ignored; with 自动受理 on, a request gets one prompt (bot/intake.py).
             if self.rt.intake is not None and await self.rt.intake.noticed(ctx):
@@ -421,3 +427,8 @@ async def _expired_dialog(ctx: Ctx) -> Reply:
         dialog=state.dialog if state else "",
         timeout=ctx.runtime.config.bot.dialog_timeout_minutes,
     )
+
+
+async def _dialog_gone(ctx: Ctx) -> Reply:
+    await ctx.dialog.finish()
+    return ctx.render("dialog_gone")

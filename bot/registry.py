@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.dialogs import Step, declared_step, step_handler
 from bot.fuzzy import Match, WordIndex
 from bot.text import fold_width
 
@@ -162,9 +163,12 @@ class Command:
 
 @dataclass
 class DialogStep:
-    dialog: str
-    step: str
-    func: Handler
+    step: Step
+    func: Handler  # behind the step's parser (bot.dialogs.step_handler)
+
+    @property
+    def label(self) -> str:
+        return f"{self.step.dialog.key}:{self.step.name}"
 
 
 @dataclass
@@ -242,9 +246,12 @@ class Router:
 
         return deco
 
-    def step(self, dialog: str, step: str) -> Callable[[Handler], Handler]:
+    def step(self, step: Step | str, name: str = "") -> Callable[[Handler], Handler]:
+        """Answer a declared dialog's step: ``@router.step(Register.phone)``."""
+
         def deco(func: Handler) -> Handler:
-            self.steps.append(DialogStep(dialog, step, func))
+            declared = declared_step(step, name)
+            self.steps.append(DialogStep(declared, step_handler(declared, func)))
             return func
 
         return deco
@@ -272,9 +279,16 @@ class Registry:
                     self.by_name[n] = cmd
                 self.commands.append(cmd)
             for st in router.steps:
-                self.steps[(st.dialog, st.step)] = st
+                if st.step.key in self.steps:
+                    raise ValueError(f"dialog step {st.label} has two handlers")
+                self.steps[st.step.key] = st
             for ev in router.events:
                 self.events[ev.kind] = ev
+        # Every step of a dialog answered here has its handler (a typo fails at start).
+        for dialog in {st.step.dialog for st in self.steps.values()}:
+            missing = [s.name for s in getattr(dialog, "steps", ()) if s.key not in self.steps]
+            if missing:
+                raise ValueError(f"dialog {dialog.key!r}: no handler for {', '.join(missing)}")
         # Longest first, for "/绑定DEMO" typed without a space.
         self.names_longest_first = sorted(self.by_name, key=len, reverse=True)
         # Pinyin of every name, computed once here rather than per message.

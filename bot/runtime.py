@@ -71,7 +71,8 @@ class Runtime:
             config=config,
             templates=Templates(config.bot.templates_dir or None),
             identity=IdentityService(config.bot.identity_cache_seconds),
-            dialogs=Dialogs(config.bot.dialog_timeout_minutes),
+            # Whatever clock the runtime has when asked (tests set a manual one).
+            dialogs=Dialogs(lambda: rt.clock.now(), config.bot.dialog_timeout_minutes),
             dedup=DedupGate(),
             metrics=Metrics(),
             registry=Registry(ROUTERS),

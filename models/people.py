@@ -10,6 +10,8 @@ from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 
 from bot.targets import chat_target
+from bot.text import fold_width
+from models.errors import DomainError
 
 ORG_KINDS = ("district", "street", "community", "branch", "grid", "department", "partner")
 ROLES = ("resident", "member", "officer", "admin", "grid_worker")
@@ -30,6 +32,13 @@ def orgs_under(paths: Iterable[str]) -> Subquery:
     for p in paths:
         q |= Q(path__startswith=p)
     return Subquery(Organization.filter(q).values("id"))
+
+
+def scope_q(paths: Iterable[str], *columns: str) -> Q:
+    """The one scope filter: rows whose organisation ``columns`` (default ``org_id``) lie
+    under any of ``paths`` (Caller.scope_paths), as one subquery, never a list of ids."""
+    orgs = orgs_under(paths)
+    return Q(*[Q(**{f"{c}__in": orgs}) for c in columns or ("org_id",)], join_type="OR")
 
 
 class Organization(Model):
@@ -62,6 +71,21 @@ class Organization(Model):
         org.path = f"{parent.path if parent else '/'}{org.id}/"
         await org.save(update_fields=["path"])
         return org
+
+    @classmethod
+    async def by_code(cls, code: str) -> Organization:
+        """The organisation with this code as people type it (full-width, lower case);
+        DomainError ``unknown_org`` when there is none."""
+        folded = fold_width(code).strip().upper()
+        org = await cls.filter(code=folded).first()
+        if org is None:
+            raise DomainError("unknown_org", org_code=folded)
+        return org
+
+    @classmethod
+    async def find(cls, code: str) -> Organization | None:
+        """The organisation with this code, or None (an answer that may be a name)."""
+        return await cls.filter(code=fold_width(code).strip().upper()).first()
 
     def contains(self, other: Organization) -> bool:
         """True when `other` is this organisation or lies in its subtree."""
@@ -100,6 +124,16 @@ class Person(Model):
             ("home_org_id", "relation_status", "last_seen_at"),
             ("local_org_id", "relation_status", "last_seen_at"),
         )
+
+    DISPLAY_NAME_MAX = 20
+
+    @classmethod
+    def valid_display_name(cls, text: str) -> str:
+        """What the bot may call someone (/改称呼): 1 to 20 characters."""
+        name = text.strip()
+        if not 1 <= len(name) <= cls.DISPLAY_NAME_MAX:
+            raise DomainError("display_name_length", limit=cls.DISPLAY_NAME_MAX)
+        return name
 
     @property
     def name(self) -> str:

@@ -123,6 +123,28 @@ async def test_dialog_invalid_answer_keeps_step(console, db_url):
     assert await DialogState.filter(user_key="console:carol").count() == 1
 
 
+async def test_dialog_invalid_answer_asks_the_same_step_again(console, db_url):
+    await console.one("/改称呼", user="carol")
+    assert await console.one("一" * 21, user="carol") == (
+        "称呼需要 1 到 20 个字，请重新输入（发送 /取消 退出）。"
+    )
+    state = await DialogState.get(user_key="console:carol")
+    assert (state.dialog, state.step) == ("rename", "name")
+    assert await console.one("小林", user="carol") == "好的，以后就称呼您“小林”。"
+
+
+async def test_a_stored_step_no_handler_answers_is_cleared_and_told(console, db_url):
+    # A step renamed by an upgrade while someone was half-way: not silence, not a guess.
+    await console.one("/改称呼", user="carol")
+    await DialogState.filter(user_key="console:carol").update(step="nickname")
+    assert await console.one("小林", user="carol") == (
+        "刚才的填写已经无法继续（这一步已不再使用），已自动结束，您这句话没有被当作回答。\n"
+        "请重新发送命令，从头再来。"
+    )
+    assert await DialogState.filter(user_key="console:carol").count() == 0
+    assert not await Person.filter(display_name="小林").exists()
+
+
 async def test_cancel_leaves_dialog(console, db_url):
     await console.one("/改称呼", user="carol")
     assert await console.one("/取消", user="carol") == "已取消，刚才填写的内容没有保存。"
