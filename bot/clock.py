@@ -33,6 +33,11 @@ def local(dt: datetime) -> datetime:
     return dt.astimezone(_zone)
 
 
+def fmt(dt: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) time as people read it, on the configured clock ("" for none)."""
+    return local(dt).strftime(pattern) if dt else ""
+
+
 class Clock:
     def now(self) -> datetime:
         return datetime.now(UTC).replace(microsecond=0)

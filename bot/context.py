@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogs import DialogControl
 from bot.inbound import Inbound, Reply
-from bot.text import mask_private
+from bot.text import fold_width, mask_private
 
 if TYPE_CHECKING:
     from bot.identity import Caller, OrgView
@@ -86,6 +87,19 @@ class Ctx:
             template, caller=self.caller, org=self.org, inbound=self.inbound, **variables
         )
         return Reply(text, at_sender=self.inbound.is_group)
+
+    def now(self) -> datetime:
+        """Now (aware UTC) on the runtime's clock: tests set it, nothing reads the wall."""
+        return self.runtime.clock.now()
+
+    def scope_paths(self) -> list[str]:
+        """The organisations an officer acts for here: the bound group's, else all theirs."""
+        return [self.org.path] if self.org is not None else self.caller.scope_paths()
+
+    def page(self, index: int = 0) -> int:
+        """Argument ``index`` as a page number (1 when absent or not a number)."""
+        arg = fold_width(self.args[index]) if len(self.args) > index else "1"
+        return max(int(arg), 1) if arg.isdigit() else 1
 
     def refusal(self, err: DomainError) -> str:
         """The sentence that explains a refusal (the domain error's template)."""

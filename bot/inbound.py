@@ -68,6 +68,13 @@ class Inbound:
     def chat_key(self) -> str:
         return f"{self.platform}:{self.chat_id}"
 
+    @property
+    def reply_target(self) -> str:
+        """Where answers to what this message started go later: the group, else the person."""
+        from bot.targets import chat_target
+
+        return chat_target(self.platform, self.chat_id) if self.is_group else self.user_key
+
 
 @dataclass(slots=True)
 class Reply:

@@ -15,15 +15,9 @@ from typing import Any
 
 import jinja2
 
+from bot.clock import fmt
+
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates" / "zh_CN"
-
-
-def _when(value: Any, pattern: str = "%Y-%m-%d %H:%M") -> str:
-    from bot.clock import local
-
-    if value is None:
-        return ""
-    return local(value).strftime(pattern)
 
 
 class Templates:
@@ -39,7 +33,9 @@ class Templates:
         )
         # {{ some_datetime | when }}: a stored (UTC) time on the configured clock, for
         # templates rendered without a formatter (refused.j2 gets only the error's details).
-        self.env.filters["when"] = _when
+        self.env.filters["when"] = fmt
+        # fmt(dt): the same as a function, which services' templates call.
+        self.env.globals["fmt"] = fmt
         self._memo: dict[Hashable, str] = {}
         self._vocabularies: dict[str, dict[str, Any]] = {}
 
