@@ -20,6 +20,7 @@ from models.errors import DomainError
 from models.people import Organization
 
 router = Router("broadcasts")
+router.refusals = "refused/broadcasts"  # its refusal texts (bot/refusals.py)
 
 ALL_GROUPS = ("全部群", "所有群", "全部")
 THIS_GROUP = ("本群",)

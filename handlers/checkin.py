@@ -36,6 +36,7 @@ from models.checkin import (
     summary,
     touch,
 )
+from models.checkin_config import CheckinConfig
 from models.errors import DomainError
 from models.people import (
     Identity,
@@ -48,6 +49,8 @@ from models.people import (
 from models.requests import local, utcnow
 
 router = Router("checkin")
+router.section("checkin", CheckinConfig)  # [checkin] in the config (bot/config.py)
+router.refusals = "refused/checkin"  # its refusal texts (bot/refusals.py)
 PAGE = 10
 YES = ("是", "已", "已转", "已交", "交了", "有", "1", "y", "yes")
 NO = ("否", "没有", "未", "没", "无", "不", "2", "n", "no")

@@ -9,6 +9,7 @@ from bot.context import Ctx
 from bot.inbound import Reply
 from bot.registry import Permission, Router
 from handlers.requests import fmt
+from models.grids.config import GridsConfig
 from models.grids.households import GRID_WORKER
 from models.grids.rules import month_label
 from models.requests import local
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from bot.identity import Caller, OrgView
 
 router = Router("grids")
+router.section("grids", GridsConfig)  # [grids] in the config (bot/config.py)
+router.refusals = "grid_refused"  # its refusal texts (bot/refusals.py)
 
 
 class _GridWorker(Permission):
