@@ -8,12 +8,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.broadcaster import ContentError, ContentLimitError, lesson_of_day
+from bot.clock import fmt
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.registry import EVERYONE, OFFICER, Arg, Router
 from bot.schedule import RuleError, next_fire, split_rule
 from bot.text import fold_width
-from handlers.requests import fmt, reply_target
 from models.broadcasts import Broadcast, BroadcastFiring, Subscription
 from models.deliveries import Delivery
 from models.errors import DomainError
@@ -40,7 +40,7 @@ def topics(ctx: Ctx) -> list[str]:
 
 
 def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
-    return ctx.render(template, fmt=fmt, **variables)
+    return ctx.render(template, **variables)
 
 
 async def officer_org(ctx: Ctx) -> Organization | None:
@@ -81,7 +81,7 @@ async def split_audience(ctx: Ctx, text: str) -> tuple[Audience, str]:
         raise DomainError("broadcast_private_needs_target", topics="、".join(topics(ctx)))
     if ctx.org is None:
         raise DomainError("broadcast_group_unbound")
-    return Audience("group", reply_target(ctx.inbound), org, "本群"), body
+    return Audience("group", ctx.inbound.reply_target, org, "本群"), body
 
 
 def content_of(ctx: Ctx, audience: Audience, body: str) -> str:
@@ -252,7 +252,7 @@ async def subscribe(ctx: Ctx) -> Reply:
         mine = await Subscription.filter(person_id=person.id).values_list("topic", flat=True)
         return say(ctx, "subscription", action="list", topics=topics(ctx), mine=list(mine))
     topic = topic_arg(ctx)
-    target = reply_target(ctx.inbound)
+    target = ctx.inbound.reply_target
     why = ctx.runtime.outbound.refusal(target)
     if why is not None:
         raise DomainError("subscription_cannot_push", platform=ctx.inbound.platform)
