@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from bot.registry import Command
     from bot.runtime import Runtime
     from models.errors import DomainError
-    from models.people import Person
+    from models.people import Organization, Person
 
 
 @dataclass
@@ -97,6 +97,16 @@ class Ctx:
     def scope_paths(self) -> list[str]:
         """The organisations an officer acts for here: the bound group's, else all theirs."""
         return [self.org.path] if self.org is not None else self.caller.scope_paths()
+
+    async def acting_org(self) -> Organization | None:
+        """The organisation an officer acts for here: the bound group's, else the first
+        they hold (None for an admin with none, or someone who holds none)."""
+        from models.people import Organization
+
+        if self.org is not None:
+            return await Organization.get(id=self.org.id)
+        orgs = self.caller.officer_orgs()
+        return await Organization.get(id=orgs[0].id) if orgs else None
 
     def page(self, index: int = 0) -> int:
         """Argument ``index`` as a page number (1 when absent or not a number)."""

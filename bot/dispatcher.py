@@ -22,7 +22,7 @@ from bot.db import is_unavailable
 from bot.dialogs import Dialog, DialogControl
 from bot.guess import offer_command, offer_spoken, with_note
 from bot.inbound import Inbound, Reply
-from bot.intake import INTAKE_DIALOG, prompt_author
+from bot.intake import prompt_author
 from bot.logs import log_event
 from bot.text import (
     fold_width,
@@ -46,7 +46,7 @@ log = logging.getLogger("lianxin.dispatcher")
 def _quiet(key: str) -> bool:
     """A question the bot asked (回访, 自动受理): expired, it is dropped without a word."""
     declared = Dialog.declared.get(key)
-    return key == INTAKE_DIALOG or (declared is not None and declared.quiet)
+    return declared is not None and declared.quiet
 
 
 class _Duplicate(Exception):

@@ -266,6 +266,17 @@ class Router:
         self.broadcast_variables.append(func)
         return func
 
+    # What this service offers other services by name (Registry.provided), so that no
+    # service imports another's handlers: /走访 files a request through "file_request".
+    provides: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+    def provide(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def deco(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.provides[name] = func
+            return func
+
+        return deco
+
     def every(
         self, seconds: Callable[[Any], float]
     ) -> Callable[[Callable[[Any, Any], Awaitable[Any]]], Callable[[Any, Any], Awaitable[Any]]]:
@@ -347,6 +358,12 @@ class Registry:
         self.steps: dict[tuple[str, str], DialogStep] = {}
         self.events: dict[str, EventHandler] = {}
         self.jobs: list[Job] = [job for router in routers for job in router.jobs]
+        self._provided: dict[str, Callable[..., Any]] = {}
+        for router in routers:
+            for name, func in router.provides.items():
+                if name in self._provided:
+                    raise ValueError(f"{name!r} provided twice")
+                self._provided[name] = func
         for router in routers:
             for cmd in router.commands:
                 for n in cmd.names:
@@ -369,6 +386,10 @@ class Registry:
         self.names_longest_first = sorted(self.by_name, key=len, reverse=True)
         # Pinyin of every name, computed once here rather than per message.
         self.index = WordIndex(self.by_name.items())
+
+    def provided(self, name: str) -> Callable[..., Any] | None:
+        """What another service offers under ``name``; None when it is not installed."""
+        return self._provided.get(name)
 
     def find(self, word: str) -> Command | None:
         return self.by_name.get(word)

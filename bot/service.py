@@ -55,9 +55,8 @@ class Service:
     def say(self, ctx: Ctx, template: str, **variables: Any) -> Reply:
         """A reply in the service's words: its labels and now (the runtime's clock)."""
         extra = self.variables(ctx) if self.variables else {}
-        return ctx.render(
-            template, labels=self.labels(ctx), now=ctx.now(), **{**extra, **variables}
-        )
+        base = {"labels": self.labels(ctx), "now": ctx.now()}
+        return ctx.render(template, **{**base, **extra, **variables})
 
     def notify(
         self, ctx: Ctx, targets: list[str], template: str, key: str, **variables: Any
@@ -66,7 +65,7 @@ class Service:
         ctx.push_after_commit(
             targets,
             lambda: ctx.runtime.templates.render(
-                template, labels=self.labels(ctx), now=ctx.now(), **variables
+                template, **{"labels": self.labels(ctx), "now": ctx.now(), **variables}
             ),
             purpose=self.purpose,
             key=key,
