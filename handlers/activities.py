@@ -42,6 +42,7 @@ from models.activities import (
     week_range,
 )
 from models.activities_config import ActivitiesConfig
+from models.activities_export import activity_rows
 from models.errors import DomainError
 from models.people import (
     Identity,
@@ -56,6 +57,9 @@ from models.requests import local, month_range, utcnow
 router = Router("activities")
 router.section("activities", ActivitiesConfig)  # [activities] in the config (bot/config.py)
 router.refusals = "refused/activities"  # its refusal texts (bot/refusals.py)
+router.export("activities", dated=True, workbench=True)(
+    activity_rows
+)  # its ledger (bot/exports.py)
 STEPS = ("title", "kind", "start", "end", "place", "capacity", "audience", "hours", "deadline")
 
 

@@ -37,6 +37,7 @@ from models.checkin import (
     touch,
 )
 from models.checkin_config import CheckinConfig
+from models.checkin_export import member_rows
 from models.errors import DomainError
 from models.people import (
     Identity,
@@ -51,6 +52,7 @@ from models.requests import local, utcnow
 router = Router("checkin")
 router.section("checkin", CheckinConfig)  # [checkin] in the config (bot/config.py)
 router.refusals = "refused/checkin"  # its refusal texts (bot/refusals.py)
+router.export("members", periods=False, workbench=True)(member_rows)  # its ledger (bot/exports.py)
 PAGE = 10
 YES = ("是", "已", "已转", "已交", "交了", "有", "1", "y", "yes")
 NO = ("否", "没有", "未", "没", "无", "不", "2", "n", "no")

@@ -30,11 +30,13 @@ from models.requests import (
     utcnow,
 )
 from models.requests_config import RequestsConfig
+from models.requests_export import request_rows
 from models.workdays import remind_from
 
 router = Router("requests")
 router.section("requests", RequestsConfig)  # [requests] in the config (bot/config.py)
 router.refusals = "refused/requests"  # its refusal texts (bot/refusals.py)
+router.export("requests", dated=True, workbench=True)(request_rows)  # its ledger (bot/exports.py)
 PAGE = 10
 PHONE = re.compile(r"\d[\d-]{6,}\d")
 
