@@ -862,3 +862,16 @@ async def summary_pushes(runtime: Any, now: datetime) -> list[Push]:
         for target in targets:
             pushes.append(Push(target, text, f"act:{act.id}:summary:{target}", "activity_summary"))
     return pushes
+
+
+# -- 广播变量 --------------------------------------------------------------------------
+@router.variables
+async def week_variables(runtime: Any, org: Organization | None, now: datetime) -> dict[str, str]:
+    """{{ 本周活动 }} / {{ activities }} in broadcasts: this week's activities visible in
+    the organisation, one a line (act_week.j2)."""
+    from models.activities import week_activities
+
+    acts = await week_activities(org.path if org else "/", now)
+    weekdays = runtime.templates.vocabulary("calendar")["weekdays"]
+    text = runtime.templates.render("act_week", acts=acts, weekdays=weekdays)
+    return {"activities": text, "本周活动": text}
