@@ -24,6 +24,7 @@ from models.request_followup import expire_visits, visit_choice
 from models.requests import RequestEvent, ServiceRequest, utcnow
 
 router = Router("request_followup")
+router.refusals = "refused/requests"  # its refusal texts (bot/refusals.py)
 
 
 # -- helpers ------------------------------------------------------------------

@@ -29,9 +29,12 @@ from models.requests import (
     monthly_figures,
     utcnow,
 )
+from models.requests_config import RequestsConfig
 from models.workdays import remind_from
 
 router = Router("requests")
+router.section("requests", RequestsConfig)  # [requests] in the config (bot/config.py)
+router.refusals = "refused/requests"  # its refusal texts (bot/refusals.py)
 PAGE = 10
 PHONE = re.compile(r"\d[\d-]{6,}\d")
 

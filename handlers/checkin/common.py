@@ -7,6 +7,7 @@ from typing import Any
 from bot.context import Ctx
 from bot.service import Service
 from models.checkin import mask_phone, shown_phone
+from models.checkin_config import CheckinConfig
 
 PAGE = 10
 
@@ -19,8 +20,15 @@ def _variables(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-service = Service("checkin", labels="checkin_labels", purpose="checkin", variables=_variables)
+service = Service(
+    "checkin",
+    labels="checkin_labels",
+    purpose="checkin",
+    variables=_variables,
+    refusals="refused/checkin",  # its refusal texts (bot/refusals.py)
+)
 router = service.router
+router.section("checkin", CheckinConfig)  # [checkin] in the config (bot/config.py)
 say = service.say
 labels = service.labels
 
