@@ -41,6 +41,7 @@ from models.activities import (
     points_of,
     week_range,
 )
+from models.activities_config import ActivitiesConfig
 from models.errors import DomainError
 from models.people import (
     Identity,
@@ -53,6 +54,8 @@ from models.people import (
 from models.requests import local, month_range, utcnow
 
 router = Router("activities")
+router.section("activities", ActivitiesConfig)  # [activities] in the config (bot/config.py)
+router.refusals = "refused/activities"  # its refusal texts (bot/refusals.py)
 STEPS = ("title", "kind", "start", "end", "place", "capacity", "audience", "hours", "deadline")
 
 
@@ -97,7 +100,7 @@ def notify(ctx: Ctx, targets: list[str], template: str, key: str, **variables: A
 
 
 def refusal(ctx: Ctx, err: DomainError) -> str:
-    return ctx.runtime.templates.render("refused", code=err.code, **err.details)
+    return ctx.refusal(err)
 
 
 def tz(ctx: Ctx) -> str:
@@ -646,11 +649,8 @@ async def attend(ctx: Ctx) -> Reply:
     )
     if result.wrong_code:
         # Not raised: the wrong attempt must be committed to count towards the lock-out.
-        text = ctx.runtime.templates.render(
-            "refused",
-            code="act_wrong_code",
-            left=result.attempts_left,
-            until=result.locked_until,
+        text = ctx.refusal(
+            DomainError("act_wrong_code", left=result.attempts_left, until=result.locked_until)
         )
         return Reply(text, at_sender=ctx.inbound.is_group)
     return say(ctx, "act_done", action="attended", act=act, r=result)

@@ -15,6 +15,7 @@ from models.claims import member_org
 from models.redemption import CatalogueItem, Redemption
 
 router = Router("redemption")
+router.refusals = "refused/redemption"  # its refusal texts (bot/refusals.py)
 
 
 async def my_paths(ctx: Ctx) -> list[str]:

@@ -36,6 +36,7 @@ from models.requests import local, utcnow
 from models.waitlist import confirm_offer, expire_offers
 
 router = Router("timebank")
+router.refusals = "refused/timebank"  # its refusal texts (bot/refusals.py)
 HOURS_RE = re.compile(r"(\d+(?:\.\d)?)\s*(?:小时|h)\b", re.IGNORECASE)
 PAGE = 10
 

@@ -88,7 +88,7 @@ async def detail(request: web.Request) -> web.Response:
         activity = await Activity.by_number(int(request.match_info["id"]))
         activity.check_officer(officer_of(request).caller)  # as /签到码 and /修改活动 do
     except DomainError as err:
-        text = rt.templates.render("refused", code=err.code, **err.details)
+        text = rt.refusal(err, "activities")
         return await page(request, "refused.html", status=403, text=text)
     labels = rt.templates.commands.get("activity_labels", {})
     return await page(

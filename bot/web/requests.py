@@ -99,7 +99,7 @@ async def detail(request: web.Request) -> web.Response:
     try:
         req = await in_scope(request)
     except DomainError as err:
-        text = runtime_of(request).templates.render("refused", code=err.code, **err.details)
+        text = runtime_of(request).refusal(err, "requests")
         return await page(request, "refused.html", status=403, text=text)
     targets = await Organization.filter(kind__in=FORWARD_KINDS).order_by("path").limit(200)
     await req.fetch_related("requester")

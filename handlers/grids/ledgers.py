@@ -10,11 +10,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.clock import clock_from_env
+from bot.clock import clock_from_env, local
 from bot.exports import check_args, organization, write_table
 from bot.templates import Templates
 from models.grids.households import Household, Visit, year_rows
-from models.requests import local
 
 
 def _labels(templates: Templates | None) -> dict[str, Any]:

@@ -8,10 +8,14 @@ from bot.context import Ctx
 from bot.inbound import Reply
 from bot.service import Service
 from models.requests import CATEGORY_HOURS, ServiceRequest, category_limits
+from models.requests_config import RequestsConfig
 from models.workdays import Limit
 
-service = Service("requests", labels="request_labels", purpose="request")
+service = Service(
+    "requests", labels="request_labels", purpose="request", refusals="refused/requests"
+)
 router = service.router
+router.section("requests", RequestsConfig)  # [requests] in the config (bot/config.py)
 PAGE = 10
 
 
