@@ -11,10 +11,11 @@ come from templates/zh_CN/commands.toml ([request_labels]).
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.clock import clock_from_env
 from bot.templates import Templates
 from models.checkin import CheckIn, mask_phone
 from models.people import Organization, Person
@@ -47,9 +48,14 @@ def _when(dt: Any) -> str:
 
 
 async def request_rows(
-    org_code: str, date_from: date, date_to: date, templates: Templates | None = None
+    org_code: str,
+    date_from: date,
+    date_to: date,
+    templates: Templates | None = None,
+    now: datetime | None = None,
 ) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows, oldest first."""
+    """Header and rows, oldest first; 是否超时 as of `now` (the process clock)."""
+    now = now or clock_from_env().now()
     labels = (templates or Templates()).commands.get("request_labels", {})
     head = labels["export"]
     org = await organization(org_code)
@@ -94,7 +100,7 @@ async def request_rows(
             "assignee_org": r.assignee_org.name if r.assignee_org else "",
             "closed_at": _when(r.closed_at),
             "result": r.result or "",
-            "overdue": head["yes"] if r.is_overdue() else head["no"],
+            "overdue": head["yes"] if r.is_overdue(now) else head["no"],
             "score": r.score if r.score is not None else "",
             "rating_comment": r.rating_comment or "",
             "urge_count": r.urge_count,
