@@ -6,10 +6,10 @@ file, and `lianxin export requests` and the workbench find it through the regist
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from bot.clock import days_range
+from bot.clock import clock_from_env, days_range
 from bot.clock import fmt as when
 from bot.exports import organization
 from bot.templates import Templates
@@ -23,8 +23,11 @@ async def request_rows(
     *,
     templates: Templates | None = None,
     full_phone: bool = False,
+    now: datetime | None = None,
 ) -> tuple[list[str], list[list[Any]]]:
-    """诉求台账: the requests filed in the dates, oldest first, with their whole history."""
+    """诉求台账: the requests filed in the dates, oldest first, with their whole history;
+    是否超时 as of `now` (the process clock)."""
+    now = now or clock_from_env().now()
     labels = (templates or Templates()).commands.get("request_labels", {})
     head = labels["export"]
     org = await organization(org_code)
@@ -69,7 +72,7 @@ async def request_rows(
             "assignee_org": r.assignee_org.name if r.assignee_org else "",
             "closed_at": when(r.closed_at),
             "result": r.result or "",
-            "overdue": head["yes"] if r.is_overdue() else head["no"],
+            "overdue": head["yes"] if r.is_overdue(now) else head["no"],
             "score": r.score if r.score is not None else "",
             "rating_comment": r.rating_comment or "",
             "urge_count": r.urge_count,
