@@ -125,13 +125,6 @@ class Runtime:
             if sender is not None:
                 self.senders[platform] = sender
 
-    async def run_job(self, job: Any, now: Any = None) -> list[Any]:
-        """One run of a service's periodic job: ask it what is due, send each push once."""
-        from datetime import UTC, datetime
-
-        pushes = await job.func(self, now or datetime.now(UTC))
-        return await self.outbound.send_pushes(pushes)
-
     def refusal(self, err: DomainError, service: str = "") -> str:
         """The sentence explaining a refusal, in the words of `service` first."""
         return self.refusals.text(err.code, err.details, service)

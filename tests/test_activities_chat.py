@@ -12,6 +12,7 @@ from models.activities import Activity, CheckinAttempt, PointsEntry, Signup, Tim
 from models.deliveries import Delivery
 from models.people import Organization, RoleGrant
 from tests.conftest import grant_officer, private_answer
+from tests.jobs import fire_job
 
 ONE_LINE = "/发布活动 敬老院志愿服务 | 明天 14:00-16:00 | 幸福敬老院 | 2人 | 志愿2小时 | 所有人"
 
@@ -338,31 +339,31 @@ async def test_reminders_and_summary_sent_once(town, client):
     jobs = {j.name: j for j in runtime.registry.jobs}
     remind, summary = jobs["activities.reminders"], jobs["activities.summaries"]
     far = act.starts_at - timedelta(hours=3)
-    assert await runtime.run_job(remind, far) == []
+    assert await fire_job(runtime, remind, far) == []
     soon = act.starts_at - timedelta(hours=1, minutes=55)
-    sent = await runtime.run_job(remind, soon)
+    sent = await fire_job(runtime, remind, soon)
     assert sorted(d.target for d in sent) == ["console:bob", "console:carol"]
-    await runtime.run_job(remind, soon + timedelta(minutes=5))
+    await fire_job(runtime, remind, soon + timedelta(minutes=5))
     rows = await Delivery.filter(purpose="activity_reminder")
     assert len(rows) == 2 and rows[0].text.startswith("活动提醒：“敬老院志愿服务”将于")
     # after the start: no more reminders; after the end: the summary to the publisher, once
-    assert await runtime.run_job(remind, act.starts_at + timedelta(minutes=1)) == []
-    assert await runtime.run_job(summary, act.ends_at - timedelta(minutes=1)) == []
+    assert await fire_job(runtime, remind, act.starts_at + timedelta(minutes=1)) == []
+    assert await fire_job(runtime, summary, act.ends_at - timedelta(minutes=1)) == []
     code = await act.issue_code(now=act.starts_at)
     from bot.identity import Caller
 
     bob = await Signup.filter(activity_id=act.id).order_by("id").first()
     await act.attend(await bob.person, Caller("console", "bob", "bob"), code, now=act.starts_at)
     after = act.ends_at + timedelta(minutes=3)
-    await runtime.run_job(summary, after)
-    await runtime.run_job(summary, after + timedelta(minutes=5))
+    await fire_job(runtime, summary, after)
+    await fire_job(runtime, summary, after + timedelta(minutes=5))
     rows = await Delivery.filter(purpose="activity_summary")
     assert len(rows) == 1 and rows[0].target == "console:secretary"
     assert rows[0].text == (
         f"签到汇总：“敬老院志愿服务”（活动 {act.id}）已结束。报名 2 人，"
         "签到 1 人（党员 0，群众 1），到场率 50.0%。"
     )
-    assert await runtime.run_job(summary, act.ends_at + timedelta(days=2)) == []
+    assert await fire_job(runtime, summary, act.ends_at + timedelta(days=2)) == []
 
 
 async def test_jobs_are_scheduled(client):

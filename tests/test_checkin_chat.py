@@ -12,6 +12,7 @@ from models.deliveries import Delivery
 from models.events import DialogState
 from models.people import Person, RoleGrant
 from tests.conftest import grant_officer, private_answer
+from tests.jobs import fire_job
 
 
 @pytest.fixture
@@ -256,7 +257,7 @@ async def test_contact_reminder_once_a_month(town, client):
     job = next(j for j in runtime.registry.jobs if j.name == "checkin.contact_reminders")
 
     async def send_contact_reminders(runtime, now):
-        return await runtime.run_job(job, now)
+        return await fire_job(runtime, job, now)
 
     now = datetime.now(UTC)
     assert await send_contact_reminders(runtime, now=now) == []
