@@ -24,6 +24,7 @@ from bot.guess import offer_command, offer_spoken, with_note
 from bot.inbound import Inbound, Reply
 from bot.intake import prompt_author
 from bot.logs import log_event
+from bot.pager import paged
 from bot.text import (
     fold_width,
     mask_private,
@@ -103,6 +104,14 @@ class Dispatcher:
                     self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
             if inb.is_group:  # what a group reads never holds a full phone or ID number
                 answer.replies = [Reply(mask_private(r.text), r.at_sender) for r in answer.replies]
+            if answer.label != "more" and self.rt.config.bot.page_chars:  # one screen each
+                answer.replies = await paged(
+                    self.rt.templates,
+                    inb,
+                    answer.replies,
+                    self.rt.config.bot.page_chars,
+                    self.rt.clock.now(),
+                )
             if answer.outcome == "duplicate":
                 self.rt.metrics.dedup_hits.labels(inb.platform).inc()
             return answer.replies

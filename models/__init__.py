@@ -20,4 +20,5 @@ MODEL_MODULES = [
     "models.grids.ladder",
     "models.talk",
     "models.bridges",
+    "models.replies",
 ]
