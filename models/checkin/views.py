@@ -63,15 +63,15 @@ async def members(paths: list[str]) -> list[Person]:
     )
 
 
+def unseen_q(days: int, now: datetime) -> Q:
+    """People not seen for `days` (rules.is_lost, asked of the database)."""
+    return Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=lost_cutoff(now, days))
+
+
 def lost_q(paths: list[str], days: int, now: datetime) -> Q:
     """Members in scope not seen (registration, check-in, leave, transfer, /我的信息)
-    for `days` (rules.is_lost, asked of the database)."""
-    cutoff = lost_cutoff(now, days)
-    return (
-        scope_q(paths)
-        & (Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff))
-        & Q(relation_status__in=MEMBER_RELATIONS)
-    )
+    for `days`."""
+    return scope_q(paths) & unseen_q(days, now) & Q(relation_status__in=MEMBER_RELATIONS)
 
 
 async def lost_contact(paths: list[str], days: int, now: datetime) -> list[Person]:
@@ -113,14 +113,12 @@ async def summary(paths: list[str], days: int, now: datetime) -> dict[str, int]:
 
     Counted by the database (one query for the people, three for the check-ins), so a
     district's 50,000 members are never loaded."""
-    cutoff = lost_cutoff(now, days)
-    lost = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff)
     people = (
         await Person.filter(scope_q(paths), relation_status__in=MEMBER_RELATIONS)
         .annotate(
             registered=Count("id"),
             pocket=Count("id", _filter=Q(relation_status=RELATION_POCKET)),
-            lost=Count("id", _filter=lost),
+            lost=Count("id", _filter=unseen_q(days, now)),
         )
         .values("registered", "pocket", "lost")
     )[0]
