@@ -54,15 +54,6 @@ def shown_phone(caller: OfficerLike, person: Person, phone: str | None = None) -
     return (phone or "") if covers(caller, person) else mask_phone(phone)
 
 
-async def members(paths: list[str]) -> list[Person]:
-    """Registered (confirmed) members in scope."""
-    return (
-        await Person.filter(scope_q(paths), relation_status__in=MEMBER_RELATIONS)
-        .select_related("home_org", "local_org")
-        .order_by("id")
-    )
-
-
 def unseen_q(days: int, now: datetime) -> Q:
     """People not seen for `days` (rules.is_lost, asked of the database)."""
     return Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=lost_cutoff(now, days))
