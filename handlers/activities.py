@@ -42,6 +42,7 @@ from models.activities import (
     week_range,
 )
 from models.activities_config import ActivitiesConfig
+from models.activities_export import activity_rows
 from models.errors import DomainError
 from models.people import (
     Identity,
@@ -56,6 +57,9 @@ from models.requests import local, month_range, utcnow
 router = Router("activities")
 router.section("activities", ActivitiesConfig)  # [activities] in the config (bot/config.py)
 router.refusals = "refused/activities"  # its refusal texts (bot/refusals.py)
+router.export("activities", dated=True, workbench=True)(
+    activity_rows
+)  # its ledger (bot/exports.py)
 STEPS = ("title", "kind", "start", "end", "place", "capacity", "audience", "hours", "deadline")
 
 
@@ -858,3 +862,16 @@ async def summary_pushes(runtime: Any, now: datetime) -> list[Push]:
         for target in targets:
             pushes.append(Push(target, text, f"act:{act.id}:summary:{target}", "activity_summary"))
     return pushes
+
+
+# -- 广播变量 --------------------------------------------------------------------------
+@router.variables
+async def week_variables(runtime: Any, org: Organization | None, now: datetime) -> dict[str, str]:
+    """{{ 本周活动 }} / {{ activities }} in broadcasts: this week's activities visible in
+    the organisation, one a line (act_week.j2)."""
+    from models.activities import week_activities
+
+    acts = await week_activities(org.path if org else "/", now)
+    weekdays = runtime.templates.vocabulary("calendar")["weekdays"]
+    text = runtime.templates.render("act_week", acts=acts, weekdays=weekdays)
+    return {"activities": text, "本周活动": text}

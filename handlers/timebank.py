@@ -33,10 +33,12 @@ from models.activities import Activity, PointsEntry, TimeBankEntry
 from models.claims import PointsAppeal, VolunteerClaim, adjust_hours, adjust_points
 from models.errors import DomainError
 from models.requests import local, utcnow
+from models.timebank_export import timebank_rows
 from models.waitlist import confirm_offer, expire_offers
 
 router = Router("timebank")
 router.refusals = "refused/timebank"  # its refusal texts (bot/refusals.py)
+router.export("timebank", workbench=True)(timebank_rows)  # its ledger (bot/exports.py)
 HOURS_RE = re.compile(r"(\d+(?:\.\d)?)\s*(?:小时|h)\b", re.IGNORECASE)
 PAGE = 10
 
