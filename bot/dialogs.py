@@ -36,13 +36,14 @@ Parser = Callable[["Ctx", str], Any]
 class Step:
     """One step of a declared dialog; its name is the attribute's name."""
 
-    def __init__(self, parse: Parser | None = None) -> None:
+    def __init__(self, parse: Parser | None = None, *, name: str = "") -> None:
         self.parse = parse
-        self.name = ""
+        # Stored as the attribute's name, or `name` (a stored name Python cannot spell: "from").
+        self.name = name
         self.dialog: type[Dialog] = Dialog
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        self.name = self.name or name
 
     @property
     def key(self) -> tuple[str, str]:

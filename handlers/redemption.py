@@ -17,6 +17,7 @@ from models.redemption import CatalogueItem, Redemption
 
 service = Service("redemption", labels="activity_labels", purpose="activity")
 router = service.router
+router.refusals = "refused/redemption"  # its refusal texts (bot/refusals.py)
 say = service.say
 notify = service.notify
 

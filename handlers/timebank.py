@@ -22,10 +22,13 @@ from models.activities.rules import read_when
 from models.claims import PointsAppeal, VolunteerClaim, adjust_hours, adjust_points
 from models.errors import DomainError
 from models.people import person_targets, scope_q
+from models.timebank_export import timebank_rows
 from models.waitlist import confirm_offer, expire_offers
 
 service = Service("timebank", labels="activity_labels", purpose="activity")
 router = service.router
+router.refusals = "refused/timebank"  # its refusal texts (bot/refusals.py)
+router.export("timebank", workbench=True)(timebank_rows)  # its ledger (bot/exports.py)
 say = service.say
 notify = service.notify
 HOURS_RE = re.compile(r"(\d+(?:\.\d)?)\s*(?:小时|h)\b", re.IGNORECASE)

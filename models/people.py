@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from tortoise import fields
 from tortoise.expressions import Q, Subquery
@@ -32,6 +32,17 @@ def orgs_under(paths: Iterable[str]) -> Subquery:
     for p in paths:
         q |= Q(path__startswith=p)
     return Subquery(Organization.filter(q).values("id"))
+
+
+class Viewer(Protocol):
+    """Who looks (bot.identity.Caller): the model methods that decide what one may see."""
+
+    @property
+    def is_admin(self) -> bool: ...
+
+    def is_officer_of(self, org: Any) -> bool: ...
+
+    def scope_paths(self) -> list[str]: ...
 
 
 def scope_q(paths: Iterable[str], *columns: str) -> Q:

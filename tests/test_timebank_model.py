@@ -275,7 +275,8 @@ async def test_stock_and_balance_never_overdrawn_under_concurrency(world):
 
 
 async def test_ledgers_show_claims_adjustments_codes_and_attendance(world):
-    from bot.exports import activity_rows, timebank_rows
+    from models.activities_export import activity_rows
+    from models.timebank_export import timebank_rows
 
     orgs, people = world
     sq, a, officer = orgs["SQ001"], people["甲"], people["书记"]

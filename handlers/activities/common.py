@@ -11,11 +11,16 @@ from bot.context import Ctx
 from bot.service import Service
 from bot.text import fold_width
 from models.activities import KINDS, Activity, Signup, parse_capacity
+from models.activities_config import ActivitiesConfig
+from models.activities_export import activity_rows
 from models.errors import DomainError
 from models.people import person_targets
 
 service = Service("activities", labels="activity_labels", purpose="activity")
 router = service.router
+router.section("activities", ActivitiesConfig)  # [activities] in the config (bot/config.py)
+router.refusals = "refused/activities"  # its refusal texts (bot/refusals.py)
+router.export("activities", dated=True, workbench=True)(activity_rows)  # its ledger
 say = service.say
 notify = service.notify
 

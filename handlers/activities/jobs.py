@@ -1,4 +1,5 @@
-"""提醒与签到汇总（调度器）：到点提醒报了名的人，结束后把到场汇总告诉发布的人。"""
+"""提醒与签到汇总（调度器）：到点提醒报了名的人，结束后把到场汇总告诉发布的人；
+广播变量 {{ 本周活动 }}。"""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 
 from bot.outbound import Push
 from handlers.activities.common import router, service, settings
-from models.activities import ended_recently, reminders_due
-from models.people import Identity, officer_targets, person_targets
+from models.activities import ended_recently, reminders_due, week_activities
+from models.people import Identity, Organization, officer_targets, person_targets
 
 
 @router.every(lambda config: config.activities.reminder_interval_minutes * 60)
@@ -58,3 +59,13 @@ async def summary_pushes(runtime: Any, now: datetime) -> list[Push]:
         for target in targets:
             pushes.append(Push(target, text, f"act:{act.id}:summary:{target}", "activity_summary"))
     return pushes
+
+
+@router.variables
+async def week_variables(runtime: Any, org: Organization | None, now: datetime) -> dict[str, str]:
+    """{{ 本周活动 }} / {{ activities }} in broadcasts: this week's activities visible in
+    the organisation, one a line (act_week.j2)."""
+    acts = await week_activities(org.path if org else "/", now)
+    weekdays = runtime.templates.vocabulary("calendar")["weekdays"]
+    text = runtime.templates.render("act_week", acts=acts, weekdays=weekdays)
+    return {"activities": text, "本周活动": text}

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from bot.clock import local
+from bot.clock import local, month_range, quarter_range, week_range  # noqa: F401 (periods)
 from bot.text import fold_width
 from bot.timeparse import TimeParseError, parse_range, parse_when
 from models.errors import DomainError
-from models.requests import day_start, month_range  # noqa: F401 (month_range: for the package)
 
 # 支部党员大会 · 支委会 · 党小组会 · 党课 · 主题党日 · 志愿服务 · 开放活动 · 其他
 KINDS = (
@@ -302,21 +301,6 @@ def offer_deadline(now: datetime, starts_at: datetime, window_hours: float) -> d
 def is_late_cancel(now: datetime, starts_at: datetime, late_hours: float) -> bool:
     """Cancelling this close to the start counts as absence in the attendance figures."""
     return starts_at - now < timedelta(hours=late_hours)
-
-
-# -- periods (the configured clock) ---------------------------------------------------------
-def week_range(now: datetime) -> tuple[datetime, datetime]:
-    """[Monday 00:00, next Monday 00:00) of `now`'s week on the configured clock, in UTC."""
-    d = local(now).date()
-    monday = d - timedelta(days=d.weekday())
-    return day_start(monday), day_start(monday + timedelta(days=7))
-
-
-def quarter_range(now: datetime) -> tuple[datetime, datetime]:
-    d = local(now).date()
-    first = date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
-    nxt = date(first.year + (first.month == 10), (first.month + 2) % 12 + 1, 1)
-    return day_start(first), day_start(nxt)
 
 
 def ancestor_paths(path: str) -> list[str]:
