@@ -36,6 +36,8 @@ class Ctx:
     pending: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     # A dialog step's answer as its parser read it (bot/dialogs.py).
     answer: Any = None
+    # The service handling the message (its router's name): its refusal texts come first.
+    service: str = ""
 
     def __post_init__(self) -> None:
         self.dialog.render = self.render
@@ -113,7 +115,7 @@ class Ctx:
 
     def refusal(self, err: DomainError) -> str:
         """The sentence that explains a refusal (the domain error's template)."""
-        return self.runtime.templates.render("refused", code=err.code, **err.details)
+        return self.runtime.refusal(err, self.service)
 
     async def person(self) -> Person:
         """The asker's Person record, created the first time it is needed."""

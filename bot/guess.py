@@ -64,7 +64,7 @@ def with_note(plan: Any, note: str) -> Any:
         try:
             return first(as_replies(await func(ctx)))
         except DomainError as err:
-            text = ctx.runtime.templates.render("refused", code=err.code, **err.details)
+            text = ctx.refusal(err)
             return first([Reply(text, at_sender=ctx.inbound.is_group)])
 
     plan.func = noted

@@ -34,9 +34,11 @@ class Service:
         labels: str = "",
         purpose: str = "",
         variables: Callable[[Ctx], dict[str, Any]] | None = None,
+        refusals: str = "",
     ) -> None:
         self.name = name
-        self.router = Router(name)
+        # Its refusal texts: a template such as "refused/requests" (bot/refusals.py).
+        self.router = Router(name, refusals=refusals)
         # The service's section of templates/zh_CN/commands.toml: words shown for codes.
         self.labels_key = labels
         # Delivery.purpose of its notices (bot/outbound.py).

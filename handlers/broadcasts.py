@@ -20,6 +20,7 @@ from models.errors import DomainError
 from models.people import Organization
 
 router = Router("broadcasts")
+router.refusals = "refused/broadcasts"  # its refusal texts (bot/refusals.py)
 LIST_LIMIT = 10
 
 

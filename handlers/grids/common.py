@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bot.clock import local
 from bot.registry import Permission
 from bot.service import Service
+from models.grids.config import GridsConfig
 from models.grids.households import GRID_WORKER
 from models.grids.rules import month_label
 
@@ -18,6 +19,8 @@ service = Service(
     "grids", labels="grid_labels", purpose="grid", variables=lambda ctx: {"month": month_label}
 )
 router = service.router
+router.section("grids", GridsConfig)  # [grids] in the config (bot/config.py)
+router.refusals = "grid_refused"  # its refusal texts (bot/refusals.py)
 
 
 class _GridWorker(Permission):
