@@ -17,8 +17,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from models.workdays import parse_limit
-
 
 class ConfigError(Exception):
     """One line naming the key and what is expected."""
@@ -128,34 +126,6 @@ class QQConfig:
 
 
 @dataclass
-class RequestsConfig:
-    """订单式服务: time limits (办理时限) in hours per category, deadline reminders."""
-
-    # category → hours; overrides the defaults in models/requests.py (CATEGORY_HOURS).
-    hours: dict[str, int] = field(default_factory=dict)
-    reminder_lead_hours: float = 12.0
-    reminder_interval_minutes: int = 15
-    # category (key or its Chinese name) → "3工作日" (official working days) or "48小时";
-    # wins over `hours` (models/workdays.py).
-    limits: dict[str, str] = field(default_factory=dict)
-    # 回访: hours the requester has to answer after 回单; then 未回访 is recorded.
-    visit_hours: float = 48.0
-    # 待补充: how long a plain message in the filing chat counts as the answer (/补充 always).
-    answer_window_hours: float = 72.0
-    max_forwards: int = 3
-    # 附图: an image the handler sends this long after /回单 is attached to the request.
-    evidence_minutes: int = 10
-
-
-@dataclass
-class CheckinConfig:
-    """流动党员服务: lost contact (失联) after N days; how often the contact reminder runs."""
-
-    lost_days: int = 90
-    reminder_interval_minutes: int = 360
-
-
-@dataclass
 class BroadcastsConfig:
     """定时推送: quiet hours (local time), grace for missed fire times, leader election."""
 
@@ -180,32 +150,6 @@ class BroadcastsConfig:
 
 
 @dataclass
-class ActivitiesConfig:
-    """组织生活菜单: reminders, check-in codes, points, the menu's page size."""
-
-    # People signed up are reminded this long before the start.
-    reminder_lead_hours: float = 2.0
-    reminder_interval_minutes: int = 5
-    # The check-in code works from this long before the start until the end.
-    code_open_minutes: int = 30
-    # This many wrong codes in a row lock the person out for code_lock_minutes.
-    code_lock_attempts: int = 5
-    code_lock_minutes: int = 10
-    points_attendance: int = 5
-    points_per_volunteer_hour: int = 10
-    # For issue #7's daily lesson (award_points(person_id, "lesson", points, ref)).
-    points_lesson: int = 1
-    page_size: int = 10
-    # A person promoted from the waitlist confirms (/确认参加) within this many hours (or
-    # half the time left before the start, if shorter); else the seat passes on.
-    confirm_window_hours: float = 12.0
-    # Cancelling this close to the start counts as absence in the attendance figures.
-    late_cancel_hours: float = 2.0
-    # 核销码 from /兑换 物品 are valid this many days.
-    redemption_valid_days: int = 30
-
-
-@dataclass
 class AdminConfig:
     """党务工作台 (/admin/): the officers' web pages, served by `lianxin serve`."""
 
@@ -215,22 +159,6 @@ class AdminConfig:
     # Where officers open the pages (the /登录 link); default http://HOST:PORT.
     public_url: str = ""
     session_days: int = 7
-
-
-@dataclass
-class GridsConfig:
-    """网格化管理: quotas (户数 per grid member, 走访 per household a year), household tags,
-    the monthly reminder, the lost-contact ladder (失联党员排查)."""
-
-    households_per_worker: int = 20
-    visits_per_year: int = 4
-    tags: list[str] = field(default_factory=lambda: ["独居老人", "困难家庭", "党员户", "出租户"])
-    # The monthly reminder job runs this often; it sends during the first days of a month.
-    reminder_interval_minutes: int = 60
-    reminder_days: int = 7
-    # Lost-contact ladder: 疑似失联 after this many unreached months, confirmation after.
-    suspect_months: int = 3
-    confirm_months: int = 6
 
 
 @dataclass
@@ -247,6 +175,9 @@ class BotConfig:
     templates_dir: str = ""
     # Identity cache lifetime; other processes' role changes show up within it.
     identity_cache_seconds: float = 30.0
+    # Modules whose services run here (bot/services.py): each gives SERVICES, a service
+    # or a router; a service may declare its own config section (Router.section).
+    services: list[str] = field(default_factory=lambda: ["handlers"])
 
 
 @dataclass
@@ -259,14 +190,23 @@ class Config:
     qq: QQConfig = field(default_factory=QQConfig)
     onebot12: Onebot12Config = field(default_factory=Onebot12Config)
     wecom_bot: WecomBotConfig = field(default_factory=WecomBotConfig)
-    requests: RequestsConfig = field(default_factory=RequestsConfig)
-    checkin: CheckinConfig = field(default_factory=CheckinConfig)
     broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
-    activities: ActivitiesConfig = field(default_factory=ActivitiesConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
-    grids: GridsConfig = field(default_factory=GridsConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     bot: BotConfig = field(default_factory=BotConfig)
+    # Sections the services declare ([requests], [activities], …), by name.
+    service_sections: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        """A service's section (``config.requests``); its defaults when not loaded."""
+        if name.startswith("_") or "service_sections" not in self.__dict__:
+            raise AttributeError(name)
+        if name not in self.service_sections:
+            declared = service_section_types(self.bot.services)
+            if name not in declared:
+                raise AttributeError(f"no config section {name!r}")
+            self.service_sections[name] = declared[name]()
+        return self.service_sections[name]
 
     @property
     def console_enabled(self) -> bool:
@@ -275,7 +215,21 @@ class Config:
         return self.console.enabled
 
 
-SECTIONS = {f.name: f for f in fields(Config)}
+SECTIONS = {f.name: f for f in fields(Config) if f.name != "service_sections"}
+
+
+def service_section_types(services: list[str]) -> dict[str, type]:
+    """[section] → settings dataclass, as the services named in [bot] services declare."""
+    from bot.services import load_routers
+
+    types: dict[str, type] = {}
+    for router in load_routers(services):
+        for name, settings in router.sections.items():
+            if types.setdefault(name, settings) is not settings:
+                raise ConfigError(f"[{name}]: declared by two services")
+            if name in SECTIONS:
+                raise ConfigError(f"[{name}]: a service cannot redefine bot's own section")
+    return types
 
 
 def _coerce(key: str, value: Any, typ: Any) -> Any:
@@ -335,6 +289,17 @@ def _section_types(section_cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in fields(section_cls)}
 
 
+def _fill(obj: Any, section: str, values: Any) -> None:
+    """Set a section's keys from the TOML table or environment, each coerced to its type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{section}: expected a table")
+    types = _section_types(type(obj))
+    for key, value in values.items():
+        if key not in types:
+            raise ConfigError(f"{section}.{key}: unknown key (known: {', '.join(types)})")
+        setattr(obj, key, _coerce(f"{section}.{key}", value, types[key]))
+
+
 def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
     """Read the TOML file (optional), apply LIANXIN_* overrides, validate."""
     env = os.environ if env is None else env
@@ -354,18 +319,24 @@ def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | Non
         raw.setdefault(section, {})[key] = value
 
     cfg = Config()
+    if "bot" in raw:  # first: [bot] services names the services and so their sections
+        _fill(cfg.bot, "bot", raw["bot"])
+    try:
+        declared = service_section_types(cfg.bot.services)
+    except ImportError as exc:  # bot.services.ServiceLoadError
+        raise ConfigError(str(exc)) from exc
+    cfg.service_sections = {name: settings() for name, settings in declared.items()}
+    known = [*SECTIONS, *declared]
     for section, values in raw.items():
-        if section not in SECTIONS:
-            raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SECTIONS)})")
-        if not isinstance(values, dict):
-            raise ConfigError(f"{section}: expected a table")
-        obj = getattr(cfg, section)
-        types = _section_types(type(obj))
-        for key, value in values.items():
-            if key not in types:
-                raise ConfigError(f"{section}.{key}: unknown key (known: {', '.join(types)})")
-            setattr(obj, key, _coerce(f"{section}.{key}", value, types[key]))
+        if section not in known:
+            raise ConfigError(f"[{section}]: unknown section (known: {', '.join(known)})")
+        if section != "bot":
+            _fill(getattr(cfg, section), section, values)
     validate(cfg)
+    for settings in cfg.service_sections.values():
+        check = getattr(settings, "validate", None)
+        if check is not None:
+            check()
     if env.get("LIANXIN_NOW", "").strip():  # bot/clock.py reads it; checked here, once
         from bot.clock import parse_now
 
@@ -429,28 +400,6 @@ def validate(cfg: Config) -> None:
                 "wechat.reply_budget_seconds: expected 0.5-4.9 (WeChat waits 5 s), "
                 f"got {w.reply_budget_seconds}"
             )
-    r = cfg.requests
-    for category, hours in r.hours.items():
-        if hours <= 0:
-            raise ConfigError(f"requests.hours.{category}: expected a positive number of hours")
-    if r.reminder_interval_minutes < 1:
-        raise ConfigError("requests.reminder_interval_minutes: expected at least 1")
-    for category, limit in r.limits.items():
-        try:
-            parse_limit(limit)
-        except ValueError as exc:
-            raise ConfigError(
-                f'requests.limits.{category}: expected e.g. "3工作日" or "48小时", got {limit!r}'
-            ) from exc
-    for name in ("visit_hours", "answer_window_hours"):
-        if getattr(r, name) <= 0:
-            raise ConfigError(f"requests.{name}: expected a positive number of hours")
-    if r.max_forwards < 1 or r.evidence_minutes < 0:
-        raise ConfigError("requests.max_forwards: expected at least 1; evidence_minutes: 0 or more")
-    if cfg.checkin.lost_days < 1:
-        raise ConfigError("checkin.lost_days: expected at least 1")
-    if cfg.checkin.reminder_interval_minutes < 1:
-        raise ConfigError("checkin.reminder_interval_minutes: expected at least 1")
     b = cfg.broadcasts
     for key in ("quiet_start", "quiet_end"):
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(b, key)):
@@ -465,30 +414,12 @@ def validate(cfg: Config) -> None:
         )
     if b.tick_seconds < 0 or b.leader_poll_seconds < 0:
         raise ConfigError("broadcasts.tick_seconds/leader_poll_seconds: expected 0 or more")
-    a = cfg.activities
-    if a.reminder_lead_hours <= 0:
-        raise ConfigError("activities.reminder_lead_hours: expected a positive number of hours")
-    for name in ("reminder_interval_minutes", "code_lock_attempts", "code_lock_minutes"):
-        if getattr(a, name) < 1:
-            raise ConfigError(f"activities.{name}: expected at least 1")
-    if not 1 <= a.page_size <= 50:
-        raise ConfigError(f"activities.page_size: expected 1-50, got {a.page_size}")
-    for name in ("code_open_minutes", "points_attendance", "points_per_volunteer_hour"):
-        if getattr(a, name) < 0:
-            raise ConfigError(f"activities.{name}: expected 0 or more")
-    if a.points_lesson < 0:
-        raise ConfigError("activities.points_lesson: expected 0 or more")
     if cfg.onebot.max_event_age_seconds < 0:
         raise ConfigError("onebot.max_event_age_seconds: expected 0 (no check) or more")
     if s.client_timeout <= 0:
         raise ConfigError("server.client_timeout: expected a positive number of seconds")
     if cfg.database.journal_poll_seconds <= 0:
         raise ConfigError("database.journal_poll_seconds: expected a positive number")
-    if a.confirm_window_hours <= 0 or a.late_cancel_hours < 0 or a.redemption_valid_days < 1:
-        raise ConfigError(
-            "activities.confirm_window_hours: expected more than 0; late_cancel_hours: 0 or "
-            "more; redemption_valid_days: at least 1"
-        )
     ad = cfg.admin
     if ad.enabled and len(ad.secret) < 16:
         raise ConfigError(
@@ -499,14 +430,6 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"admin.public_url: expected an http(s) URL, got {ad.public_url!r}")
     if not 1 <= ad.session_days <= 90:
         raise ConfigError(f"admin.session_days: expected 1-90, got {ad.session_days}")
-    g = cfg.grids
-    for name in ("households_per_worker", "visits_per_year", "reminder_interval_minutes"):
-        if getattr(g, name) < 1:
-            raise ConfigError(f"grids.{name}: expected at least 1")
-    if not 1 <= g.reminder_days <= 28:
-        raise ConfigError(f"grids.reminder_days: expected 1-28, got {g.reminder_days}")
-    if not 1 <= g.suspect_months < g.confirm_months:
-        raise ConfigError("grids.suspect_months: expected at least 1 and below confirm_months")
     o = cfg.onebot
     if o.enabled and not o.secret:
         raise ConfigError(

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from bot.registry import Command
     from bot.runtime import Runtime
     from models.errors import DomainError
-    from models.people import Person
+    from models.people import Organization, Person
 
 
 @dataclass
@@ -36,6 +36,8 @@ class Ctx:
     pending: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     # A dialog step's answer as its parser read it (bot/dialogs.py).
     answer: Any = None
+    # The service handling the message (its router's name): its refusal texts come first.
+    service: str = ""
 
     def __post_init__(self) -> None:
         self.dialog.render = self.render
@@ -96,6 +98,16 @@ class Ctx:
         """The organisations an officer acts for here: the bound group's, else all theirs."""
         return [self.org.path] if self.org is not None else self.caller.scope_paths()
 
+    async def acting_org(self) -> Organization | None:
+        """The organisation an officer acts for here: the bound group's, else the first
+        they hold (None for an admin with none, or someone who holds none)."""
+        from models.people import Organization
+
+        if self.org is not None:
+            return await Organization.get(id=self.org.id)
+        orgs = self.caller.officer_orgs()
+        return await Organization.get(id=orgs[0].id) if orgs else None
+
     def page(self, index: int = 0) -> int:
         """Argument ``index`` as a page number (1 when absent or not a number)."""
         arg = fold_width(self.args[index]) if len(self.args) > index else "1"
@@ -103,7 +115,7 @@ class Ctx:
 
     def refusal(self, err: DomainError) -> str:
         """The sentence that explains a refusal (the domain error's template)."""
-        return self.runtime.templates.render("refused", code=err.code, **err.details)
+        return self.runtime.refusal(err, self.service)
 
     async def person(self) -> Person:
         """The asker's Person record, created the first time it is needed."""

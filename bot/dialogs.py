@@ -36,13 +36,14 @@ Parser = Callable[["Ctx", str], Any]
 class Step:
     """One step of a declared dialog; its name is the attribute's name."""
 
-    def __init__(self, parse: Parser | None = None) -> None:
+    def __init__(self, parse: Parser | None = None, *, name: str = "") -> None:
         self.parse = parse
-        self.name = ""
+        # Stored as the attribute's name, or `name` (a stored name Python cannot spell: "from").
+        self.name = name
         self.dialog: type[Dialog] = Dialog
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        self.name = self.name or name
 
     @property
     def key(self) -> tuple[str, str]:
@@ -78,6 +79,12 @@ class Dialog:
         for step in cls.steps:
             step.dialog = cls
         Dialog.declared[key] = cls
+
+    @classmethod
+    def variables(cls, ctx: Ctx) -> dict[str, Any]:
+        """More variables for the ``ask`` template (e.g. the service's labels), given to
+        the question a parser's refusal re-asks; pass them to ``ask``/``question`` too."""
+        return {}
 
     @classmethod
     def step(cls, name: str) -> Step | None:
@@ -207,7 +214,8 @@ def step_handler(step: Step, func: Callable[[Ctx], Awaitable[Any]]) -> Callable[
         try:
             ctx.answer = await step.read(ctx)
         except DomainError as err:
-            return ctx.dialog.question(step, invalid=True, error=ctx.refusal(err), **err.details)
+            variables = {**step.dialog.variables(ctx), **err.details}
+            return ctx.dialog.question(step, invalid=True, error=ctx.refusal(err), **variables)
         return await func(ctx)
 
     run.__name__ = getattr(func, "__name__", "step")

@@ -22,7 +22,7 @@ from bot.db import is_unavailable
 from bot.dialogs import Dialog, DialogControl
 from bot.guess import offer_command, offer_spoken, with_note
 from bot.inbound import Inbound, Reply
-from bot.intake import INTAKE_DIALOG, prompt_author
+from bot.intake import prompt_author
 from bot.logs import log_event
 from bot.text import (
     fold_width,
@@ -46,7 +46,7 @@ log = logging.getLogger("lianxin.dispatcher")
 def _quiet(key: str) -> bool:
     """A question the bot asked (回访, 自动受理): expired, it is dropped without a word."""
     declared = Dialog.declared.get(key)
-    return key == INTAKE_DIALOG or (declared is not None and declared.quiet)
+    return declared is not None and declared.quiet
 
 
 class _Duplicate(Exception):
@@ -186,6 +186,7 @@ class Dispatcher:
                 return self._plan_command(ctx, cmd.name, "")
         handler = self.registry.events.get(inb.kind)
         if handler is not None:
+            ctx.service = handler.service
             return _Plan(handler.func, ctx, inb.kind, handler.mutates)
         if inb.is_group:
             return _Answer([], inb.kind, "ignored")
@@ -210,6 +211,7 @@ class Dispatcher:
             if step is None:  # a step no handler answers (renamed since): say so, not silence
                 return _Plan(_dialog_gone, ctx, f"{state.dialog}:{state.step}:gone", True)
             ctx.dialog.data = dict(state.data or {})
+            ctx.service = step.service
             ctx.rest = inb.text.strip()
             return _Plan(step.func, ctx, step.label, True)
         if inb.is_group and not inb.mentioned_bot:
@@ -228,6 +230,7 @@ class Dispatcher:
         handler = self.registry.events.get("plain")
         if handler is None:
             return _Answer([], "", "ignored")
+        ctx.service = handler.service
         return _Plan(handler.func, ctx, "plain", handler.mutates)
 
     def _plan_command(
@@ -247,7 +250,7 @@ class Dispatcher:
             else:
                 return self._plan_guess(ctx, word, rest)
         assert cmd is not None
-        ctx.command = cmd
+        ctx.command, ctx.service = cmd, cmd.service
         if not cmd.permission.check(ctx.caller, ctx.org):
             return self._refuse(ctx, cmd, "denied")
         if cmd.group_only and not ctx.inbound.is_group:
@@ -295,7 +298,7 @@ class Dispatcher:
             async with in_transaction():  # a savepoint
                 return as_replies(await plan.func(plan.ctx))
         except DomainError as err:
-            text = self.rt.templates.render("refused", code=err.code, **err.details)
+            text = plan.ctx.refusal(err)
             return [Reply(text, at_sender=ctx.inbound.is_group)]
 
     def _refuse(self, ctx: Ctx, cmd: Command, why: str, **extra: Any) -> _Answer:
@@ -342,7 +345,7 @@ class Dispatcher:
             return _Answer(replies, plan.label, "duplicate")
         except DomainError as err:
             await plan.ctx.dialog.finish_after_refusal()
-            text = self.rt.templates.render("refused", code=err.code, **err.details)
+            text = plan.ctx.refusal(err)
             return _Answer([Reply(text, at_sender=inb.is_group)], plan.label, "refused")
         for work in plan.ctx.pending:  # committed: now tell the others
             self.rt.spawn(work(), plan.label)

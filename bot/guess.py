@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.dialogs import Dialog, Step
 from bot.inbound import Reply
 from models.errors import DomainError
 
@@ -16,7 +17,11 @@ if TYPE_CHECKING:
     from bot.context import Ctx
     from bot.registry import Command
 
-OFFER_DIALOG = "offer"
+
+class Offer(Dialog, key="offer"):
+    """“回复 1”：提议的命令等本人确认（handlers/talk.py 接着办）。"""
+
+    confirm = Step()
 
 
 def heard(ctx: Ctx) -> str:
@@ -25,7 +30,7 @@ def heard(ctx: Ctx) -> str:
 
 
 async def start_offer(ctx: Ctx, command: Command, rest: str) -> None:
-    await ctx.dialog.start(OFFER_DIALOG, "confirm", name=command.name, rest=rest)
+    await ctx.dialog.start(Offer.confirm, name=command.name, rest=rest)
 
 
 async def offer_command(ctx: Ctx, *, word: str, command: Command, rest: str) -> Reply:
@@ -59,7 +64,7 @@ def with_note(plan: Any, note: str) -> Any:
         try:
             return first(as_replies(await func(ctx)))
         except DomainError as err:
-            text = ctx.runtime.templates.render("refused", code=err.code, **err.details)
+            text = ctx.refusal(err)
             return first([Reply(text, at_sender=ctx.inbound.is_group)])
 
     plan.func = noted

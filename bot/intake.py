@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.dialogs import Dialog, Step
 from bot.intents import matcher_for
 from bot.text import fold_width
 from models.talk import GroupSetting, PromptGate
@@ -23,7 +24,13 @@ if TYPE_CHECKING:
     from bot.context import Ctx
     from bot.inbound import Reply
 
-INTAKE_DIALOG = "intake"
+
+class IntakeQuestion(Dialog, key="intake", quiet=True):
+    """群里问作者“需要登记为诉求吗？回复 1”：没人答就悄悄作废。"""
+
+    confirm = Step()
+
+
 PERSON_GAP = timedelta(minutes=30)
 GROUP_GAP = timedelta(minutes=5)
 # Shorter than this is chatter ("灯坏了？"), longer is an article, not a request.
@@ -78,5 +85,5 @@ async def prompt_author(ctx: Ctx) -> Reply | None:
     gates = {f"group:{inb.chat_key}": GROUP_GAP, f"person:{inb.user_key}": PERSON_GAP}
     if not await PromptGate.pass_all(gates, ctx.runtime.clock.now()):
         return None
-    await ctx.dialog.start(INTAKE_DIALOG, "confirm", text=inb.text.strip())
+    await ctx.dialog.start(IntakeQuestion.confirm, text=inb.text.strip())
     return ctx.render("intake_prompt")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogs import Step, declared_step, step_handler
@@ -144,6 +145,8 @@ class Command:
     # Answers with personal data: typed in a group, the answer goes to the asker in
     # private and the group hears "已私信发送" (bot/dispatcher.py).
     answer_privately: bool = False
+    # The service (router) it belongs to: its refusal texts are tried first.
+    service: str = ""
 
     @property
     def name(self) -> str:
@@ -166,6 +169,7 @@ class Command:
 class DialogStep:
     step: Step
     func: Handler  # behind the step's parser (bot.dialogs.step_handler)
+    service: str = ""
 
     @property
     def label(self) -> str:
@@ -177,6 +181,7 @@ class EventHandler:
     kind: str
     func: Handler
     mutates: bool = False
+    service: str = ""
 
 
 @dataclass
@@ -192,15 +197,85 @@ class Job:
     seconds: Callable[[Any], float]
 
 
+# (organisation code, first day, last day, templates, full phones) -> (header, rows)
+RowsFunc = Callable[..., Awaitable[tuple[list[str], list[list[Any]]]]]
+# (runtime, organisation or None, aware UTC now) -> broadcast template variables
+VariablesFunc = Callable[[Any, Any, datetime], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A ledger (台账) a service exports: `lianxin export NAME` and the workbench.
+
+    ``rows(org_code, date_from, date_to, templates=..., full_phone=...)`` returns the
+    header and the rows; bot/exports.py writes them as csv or xlsx.
+    """
+
+    name: str
+    rows: RowsFunc
+    # Needs --from and --to; `periods=False`: takes no dates at all (else optional).
+    dated: bool = False
+    periods: bool = True
+    # Offered on the workbench's ledger page.
+    workbench: bool = False
+
+
 @dataclass
 class Router:
-    """One per handler module; the registry merges them."""
+    """One per handler module; the registry merges them.
+
+    Besides commands, dialog steps, events and jobs, a router carries what makes its
+    service a plugin: its refusal texts (`refusals`, a template name), its config
+    section (`section`), its ledgers (`export`) and broadcast variables (`variables`).
+    """
 
     name: str
     commands: list[Command] = field(default_factory=list)
     steps: list[DialogStep] = field(default_factory=list)
     events: list[EventHandler] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    # Template of the service's refusal texts ({% if code == ... %} chains; nothing
+    # for a code it does not know), e.g. "refused/requests" (bot/refusals.py).
+    refusals: str = ""
+    ledgers: list[Ledger] = field(default_factory=list)
+    # [section] name → dataclass of the service's settings (bot/config.py parses it).
+    sections: dict[str, type] = field(default_factory=dict)
+    broadcast_variables: list[VariablesFunc] = field(default_factory=list)
+
+    def section(self, name: str, settings: type) -> None:
+        """Declare the service's config section: ``[name]`` in the TOML file and
+        LIANXIN_NAME__KEY variables fill a `settings` dataclass, read as
+        ``config.name``. A ``validate()`` method on it may raise ConfigError."""
+        self.sections[name] = settings
+
+    def export(
+        self, name: str, *, dated: bool = False, periods: bool = True, workbench: bool = False
+    ) -> Callable[[RowsFunc], RowsFunc]:
+        """Register a ledger: ``@router.export("requests", dated=True)`` on its rows
+        function, or ``router.export("members", periods=False)(member_rows)``."""
+
+        def deco(rows: RowsFunc) -> RowsFunc:
+            self.ledgers.append(Ledger(name, rows, dated, periods, workbench))
+            return rows
+
+        return deco
+
+    def variables(self, func: VariablesFunc) -> VariablesFunc:
+        """Broadcast template variables (bot/broadcaster): ``func(runtime, org, now)``
+        returns names (English and Chinese) and values for the organisation's text."""
+        self.broadcast_variables.append(func)
+        return func
+
+    # What this service offers other services by name (Registry.provided), so that no
+    # service imports another's handlers: /走访 files a request through "file_request".
+    provides: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+    def provide(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def deco(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.provides[name] = func
+            return func
+
+        return deco
 
     def every(
         self, seconds: Callable[[Any], float]
@@ -241,6 +316,7 @@ class Router:
                     group_only=group_only,
                     private_only=private_only,
                     answer_privately=answer_privately,
+                    service=self.name,
                 )
             )
             return func
@@ -252,14 +328,14 @@ class Router:
 
         def deco(func: Handler) -> Handler:
             declared = declared_step(step, name)
-            self.steps.append(DialogStep(declared, step_handler(declared, func)))
+            self.steps.append(DialogStep(declared, step_handler(declared, func), self.name))
             return func
 
         return deco
 
     def on_event(self, kind: str, *, mutates: bool = False) -> Callable[[Handler], Handler]:
         def deco(func: Handler) -> Handler:
-            self.events.append(EventHandler(kind, func, mutates))
+            self.events.append(EventHandler(kind, func, mutates, self.name))
             return func
 
         return deco
@@ -267,11 +343,27 @@ class Router:
 
 class Registry:
     def __init__(self, routers: list[Router]) -> None:
+        self.routers = list(routers)
+        self.ledgers: dict[str, Ledger] = {}
+        # Service name → its refusal template, in the routers' order (bot/refusals.py).
+        self.refusals: dict[str, str] = {r.name: r.refusals for r in routers if r.refusals}
+        self.broadcast_variables = [f for r in routers for f in r.broadcast_variables]
+        for router in routers:
+            for ledger in router.ledgers:
+                if ledger.name in self.ledgers:
+                    raise ValueError(f"ledger {ledger.name!r} registered twice")
+                self.ledgers[ledger.name] = ledger
         self.commands: list[Command] = []
         self.by_name: dict[str, Command] = {}
         self.steps: dict[tuple[str, str], DialogStep] = {}
         self.events: dict[str, EventHandler] = {}
         self.jobs: list[Job] = [job for router in routers for job in router.jobs]
+        self._provided: dict[str, Callable[..., Any]] = {}
+        for router in routers:
+            for name, func in router.provides.items():
+                if name in self._provided:
+                    raise ValueError(f"{name!r} provided twice")
+                self._provided[name] = func
         for router in routers:
             for cmd in router.commands:
                 for n in cmd.names:
@@ -294,6 +386,10 @@ class Registry:
         self.names_longest_first = sorted(self.by_name, key=len, reverse=True)
         # Pinyin of every name, computed once here rather than per message.
         self.index = WordIndex(self.by_name.items())
+
+    def provided(self, name: str) -> Callable[..., Any] | None:
+        """What another service offers under ``name``; None when it is not installed."""
+        return self._provided.get(name)
 
     def find(self, word: str) -> Command | None:
         return self.by_name.get(word)

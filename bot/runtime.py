@@ -8,7 +8,7 @@ import importlib.util
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -19,10 +19,15 @@ from bot.dedup import DedupGate
 from bot.dialogs import Dialogs
 from bot.identity import IdentityService
 from bot.metrics import Metrics
+from bot.refusals import Refusals
 from bot.registry import Registry
 from bot.senders.base import Sender
 from bot.senders.tokens import TokenCache
+from bot.services import load_routers
 from bot.templates import Templates
+
+if TYPE_CHECKING:
+    from models.errors import DomainError
 
 log = logging.getLogger("lianxin.runtime")
 
@@ -48,6 +53,7 @@ class Runtime:
     dedup: DedupGate
     metrics: Metrics
     registry: Registry
+    refusals: Refusals
     senders: dict[str, Sender] = field(default_factory=dict)
     http: aiohttp.ClientSession | None = None
     dispatcher: Any = None  # bot.dispatcher.Dispatcher, set by build()
@@ -64,18 +70,20 @@ class Runtime:
     @classmethod
     def build(cls, config: Config) -> Runtime:
         from bot.dispatcher import Dispatcher
-        from handlers import ROUTERS
 
         set_zone(config.bot.timezone)  # one zone for reading and showing times
+        templates = Templates(config.bot.templates_dir or None)
+        registry = Registry(load_routers(config.bot.services))
         rt = cls(
             config=config,
-            templates=Templates(config.bot.templates_dir or None),
+            templates=templates,
             identity=IdentityService(config.bot.identity_cache_seconds),
             # Whatever clock the runtime has when asked (tests set a manual one).
             dialogs=Dialogs(lambda: rt.clock.now(), config.bot.dialog_timeout_minutes),
             dedup=DedupGate(),
             metrics=Metrics(),
-            registry=Registry(ROUTERS),
+            registry=registry,
+            refusals=Refusals(templates, registry.refusals),
             clock=clock_from_env(tz=config.bot.timezone),
         )
         rt.dispatcher = Dispatcher(rt)
@@ -123,6 +131,10 @@ class Runtime:
 
         pushes = await job.func(self, now or datetime.now(UTC))
         return await self.outbound.send_pushes(pushes)
+
+    def refusal(self, err: DomainError, service: str = "") -> str:
+        """The sentence explaining a refusal, in the words of `service` first."""
+        return self.refusals.text(err.code, err.details, service)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> None:
         """Run work after the reply (notices after a commit), tracked so shutdown waits."""

@@ -34,9 +34,11 @@ class Service:
         labels: str = "",
         purpose: str = "",
         variables: Callable[[Ctx], dict[str, Any]] | None = None,
+        refusals: str = "",
     ) -> None:
         self.name = name
-        self.router = Router(name)
+        # Its refusal texts: a template such as "refused/requests" (bot/refusals.py).
+        self.router = Router(name, refusals=refusals)
         # The service's section of templates/zh_CN/commands.toml: words shown for codes.
         self.labels_key = labels
         # Delivery.purpose of its notices (bot/outbound.py).
@@ -53,9 +55,8 @@ class Service:
     def say(self, ctx: Ctx, template: str, **variables: Any) -> Reply:
         """A reply in the service's words: its labels and now (the runtime's clock)."""
         extra = self.variables(ctx) if self.variables else {}
-        return ctx.render(
-            template, labels=self.labels(ctx), now=ctx.now(), **{**extra, **variables}
-        )
+        base = {"labels": self.labels(ctx), "now": ctx.now()}
+        return ctx.render(template, **{**base, **extra, **variables})
 
     def notify(
         self, ctx: Ctx, targets: list[str], template: str, key: str, **variables: Any
@@ -64,7 +65,7 @@ class Service:
         ctx.push_after_commit(
             targets,
             lambda: ctx.runtime.templates.render(
-                template, labels=self.labels(ctx), now=ctx.now(), **variables
+                template, **{"labels": self.labels(ctx), "now": ctx.now(), **variables}
             ),
             purpose=self.purpose,
             key=key,

@@ -8,7 +8,6 @@ from handlers.grids import router as grids_router
 from handlers.help import router as help_router
 from handlers.login import router as login_router
 from handlers.redemption import router as redemption_router
-from handlers.request_followup import router as request_followup_router
 from handlers.requests import router as requests_router
 from handlers.talk import router as talk_router
 from handlers.timebank import router as timebank_router
@@ -18,7 +17,6 @@ ROUTERS = [
     help_router,
     admin_router,
     requests_router,
-    request_followup_router,
     checkin_router,
     activities_router,
     timebank_router,

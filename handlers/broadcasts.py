@@ -8,31 +8,33 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.broadcaster import ContentError, ContentLimitError, lesson_of_day
+from bot.clock import fmt
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.registry import EVERYONE, OFFICER, Arg, Router
 from bot.schedule import RuleError, next_fire, split_rule
 from bot.text import fold_width
-from handlers.requests import fmt, reply_target
 from models.broadcasts import Broadcast, BroadcastFiring, Subscription
 from models.deliveries import Delivery
 from models.errors import DomainError
 from models.people import Organization
 
 router = Router("broadcasts")
-
-ALL_GROUPS = ("全部群", "所有群", "全部")
-THIS_GROUP = ("本群",)
-TOPIC_PREFIXES = ("订阅:", "主题:", "#")
+router.refusals = "refused/broadcasts"  # its refusal texts (bot/refusals.py)
 LIST_LIMIT = 10
 
 
 @dataclass
 class Audience:
-    kind: str  # group / org_groups / topic
+    kind: str  # group / org_groups / topic (models.broadcasts.AUDIENCES)
     ref: str
     org: Organization | None
-    label: str  # how to say it back ("本群", "全部群（XX社区及下级）", "订阅“每日党课”的人")
+    topic: str = ""  # said back by broadcast_created.j2 with the organisation
+
+
+def words(ctx: Ctx) -> dict[str, Any]:
+    """The officer's words for audiences (templates/zh_CN/broadcasts.toml)."""
+    return ctx.runtime.templates.vocabulary("broadcasts")  # type: ignore[no-any-return]
 
 
 def topics(ctx: Ctx) -> list[str]:
@@ -40,17 +42,7 @@ def topics(ctx: Ctx) -> list[str]:
 
 
 def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
-    return ctx.render(template, fmt=fmt, **variables)
-
-
-async def officer_org(ctx: Ctx) -> Organization | None:
-    """The organisation an officer broadcasts for: the bound group's, else their first."""
-    if ctx.org is not None:
-        return await Organization.get(id=ctx.org.id)
-    orgs = ctx.caller.officer_orgs()
-    if orgs:
-        return await Organization.get(id=orgs[0].id)
-    return None
+    return ctx.render(template, **variables)
 
 
 async def split_audience(ctx: Ctx, text: str) -> tuple[Audience, str]:
@@ -58,9 +50,10 @@ async def split_audience(ctx: Ctx, text: str) -> tuple[Audience, str]:
     parts = text.strip().split(None, 1)
     word, rest = [*parts, "", ""][:2]
     w = fold_width(word)
-    org = await officer_org(ctx)
+    vocabulary = words(ctx)
+    org = await ctx.acting_org()
     topic = None
-    for prefix in TOPIC_PREFIXES:
+    for prefix in vocabulary["topic_prefixes"]:
         if w.startswith(prefix) and len(w) > len(prefix):
             topic = w[len(prefix) :]
     if topic is None and w in topics(ctx):
@@ -71,27 +64,33 @@ async def split_audience(ctx: Ctx, text: str) -> tuple[Audience, str]:
         path = "/" if ctx.caller.is_admin and ctx.org is None else (org.path if org else None)
         if path is None:
             raise DomainError("broadcast_need_org")
-        return Audience("topic", f"{topic}|{path}", org, f"订阅“{topic}”的人"), rest.strip()
-    if w in ALL_GROUPS:
+        return Audience("topic", f"{topic}|{path}", org, topic), rest.strip()
+    if w in vocabulary["all_groups"]:
         if org is None:
             raise DomainError("broadcast_need_org")
-        return Audience("org_groups", str(org.id), org, f"“{org.name}”及下级的全部群"), rest.strip()
-    body = rest.strip() if w in THIS_GROUP else text.strip()
+        return Audience("org_groups", str(org.id), org), rest.strip()
+    body = rest.strip() if w in vocabulary["this_group"] else text.strip()
     if not ctx.inbound.is_group:
         raise DomainError("broadcast_private_needs_target", topics="、".join(topics(ctx)))
     if ctx.org is None:
         raise DomainError("broadcast_group_unbound")
-    return Audience("group", reply_target(ctx.inbound), org, "本群"), body
+    return Audience("group", ctx.inbound.reply_target, org), body
+
+
+def lesson_content(ctx: Ctx, topic: str | None) -> str | None:
+    """The daily lesson's template, for the lesson topic with no text of its own."""
+    vocabulary = words(ctx)
+    return vocabulary["lesson_content"] if topic == vocabulary["lesson_topic"] else None
 
 
 def content_of(ctx: Ctx, audience: Audience, body: str) -> str:
     """The template text; the daily lesson when a 每日党课 broadcast has no text."""
     if not body:
-        if audience.kind == "topic" and audience.ref.startswith("每日党课|"):
-            return "{{ 今日党课 }}"
+        lesson = lesson_content(ctx, audience.topic or None)
+        if lesson is not None:
+            return lesson
         raise DomainError("broadcast_empty", usage=ctx.runtime.templates.commands.get("broadcast"))
-    if len(body) > 2000:
-        raise DomainError("broadcast_too_long", limit=2000)
+    Broadcast.check_content(body)
     try:
         ctx.runtime.broadcaster.content.check(body)
     except ContentError as exc:
@@ -113,7 +112,7 @@ async def create(
     ctx: Ctx, rule: str, rule_text: str, first: datetime, audience: Audience, body: str
 ) -> Reply:
     content = content_of(ctx, audience, body)
-    now = ctx.runtime.clock.now()
+    now = ctx.now()
     sample = await render_sample(ctx, content, audience.org, now)
     person = await ctx.person()
     b = await Broadcast.create(
@@ -134,15 +133,18 @@ async def _schedule(broadcaster: Any, b: Broadcast) -> None:
 
 # -- 一次性广播 / 详情 -------------------------------------------------------------
 @router.command(
-    "广播", "broadcast", permission=OFFICER, args=(Arg("时间或编号"), Arg("内容", False, True)),
+    "广播",
+    "broadcast",
+    permission=OFFICER,
+    args=(Arg("when_or_number"), Arg("content", required=False, rest=True)),
     mutates=True,
-)  # fmt: skip
+)
 async def broadcast(ctx: Ctx) -> Reply:
     if len(ctx.args) == 1 and fold_width(ctx.args[0]).lstrip("#").isdigit():
         return await detail(ctx, int(fold_width(ctx.args[0]).lstrip("#")))
     from bot.timeparse import TimeParseError, split_when
 
-    now = ctx.runtime.clock.now()
+    now = ctx.now()
     try:
         when, rest = split_when(ctx.rest, now, ctx.runtime.config.bot.timezone)
     except TimeParseError as exc:
@@ -154,7 +156,7 @@ async def broadcast(ctx: Ctx) -> Reply:
 
 
 async def detail(ctx: Ctx, number: int) -> Reply:
-    b = await mine_or_refuse(ctx, number)
+    b = await Broadcast.visible_to(ctx.caller, number)
     firings = await BroadcastFiring.filter(broadcast_id=b.id).order_by("-fire_at").limit(5)
     latest = firings[0] if firings else None
     pending = 0
@@ -167,27 +169,20 @@ async def detail(ctx: Ctx, number: int) -> Reply:
     return say(ctx, "broadcast_detail", b=b, firings=firings, pending=pending, effective=effective)
 
 
-async def mine_or_refuse(ctx: Ctx, number: int) -> Broadcast:
-    """A broadcast the caller may see: of an organisation in their scope."""
-    b = await Broadcast.filter(id=number, job__isnull=True).select_related("org").first()
-    if b is None:
-        raise DomainError("broadcast_unknown", id=number)
-    if not ctx.caller.is_admin and (b.org is None or not ctx.caller.is_officer_of(b.org)):
-        raise DomainError("broadcast_unknown", id=number)
-    return b
-
-
 # -- 周期推送 ---------------------------------------------------------------------
 @router.command(
-    "定时", "schedule", permission=OFFICER, args=(Arg("规则"), Arg("内容", False, True)),
+    "定时",
+    "schedule",
+    permission=OFFICER,
+    args=(Arg("rule"), Arg("content", required=False, rest=True)),
     mutates=True,
-)  # fmt: skip
+)
 async def schedule(ctx: Ctx) -> Reply:
     try:
         rule, rest = split_rule(ctx.rest)
     except RuleError as exc:
         raise DomainError("broadcast_bad_rule", reason=str(exc), text=ctx.rest) from exc
-    now = ctx.runtime.clock.now()
+    now = ctx.now()
     first = next_fire(rule.canonical, now, ctx.runtime.config.bot.timezone)
     if first is None:
         raise DomainError("broadcast_bad_rule", reason="rule_never", text=ctx.rest)
@@ -197,38 +192,35 @@ async def schedule(ctx: Ctx) -> Reply:
 
 @router.command("广播列表", "broadcasts", permission=OFFICER)
 async def broadcast_list(ctx: Ctx) -> Reply:
-    query = Broadcast.filter(job__isnull=True, status="active")
-    if not ctx.caller.is_admin:
-        query = query.filter(org_id__in=[o.id for o in ctx.caller.officer_orgs()])
+    query = Broadcast.active_for(ctx.caller)
     rows = await query.order_by("next_fire_at", "id").limit(LIST_LIMIT).select_related("org")
     total = await query.count()
     return say(ctx, "broadcast_list", rows=rows, total=total, limit=LIST_LIMIT)
 
 
-@router.command("取消广播", "unschedule", permission=OFFICER, args=(Arg("编号"),), mutates=True)
+@router.command("取消广播", "unschedule", permission=OFFICER, args=(Arg("number"),), mutates=True)
 async def cancel_broadcast(ctx: Ctx) -> Reply:
     raw = fold_width(ctx.args[0]).lstrip("#")
     if not raw.isdigit():
         raise DomainError("broadcast_unknown", id=ctx.args[0])
-    b = await mine_or_refuse(ctx, int(raw))
+    b = await Broadcast.visible_to(ctx.caller, int(raw))
     person = await ctx.person()
-    await b.cancel(person.id, ctx.runtime.clock.now())
+    await b.cancel(person.id, ctx.now())
     return say(ctx, "broadcast_cancelled", b=b)
 
 
 @router.command(
-    "预览", "preview", permission=OFFICER, args=(Arg("内容", rest=True),), answer_privately=True
+    "预览", "preview", permission=OFFICER, args=(Arg("content", rest=True),), answer_privately=True
 )
 async def preview(ctx: Ctx) -> Reply:
     """Render the text as the broadcast would, to the officer only."""
     body = ctx.rest.strip()
-    topic = next((t for t in topics(ctx) if body == t), None)
-    content = "{{ 今日党课 }}" if topic == "每日党课" else body
+    content = lesson_content(ctx, body) or body
     try:
         ctx.runtime.broadcaster.content.check(content)
     except ContentError as exc:
         raise DomainError("broadcast_bad_template", error=str(exc)) from exc
-    text = await render_sample(ctx, content, await officer_org(ctx), ctx.runtime.clock.now())
+    text = await render_sample(ctx, content, await ctx.acting_org(), ctx.now())
     return say(ctx, "broadcast_preview", text=text)
 
 
@@ -241,9 +233,12 @@ def topic_arg(ctx: Ctx) -> str:
 
 
 @router.command(
-    "订阅", "subscribe", args=(Arg("主题", False), Arg("组织代码", False)), mutates=True,
+    "订阅",
+    "subscribe",
+    args=(Arg("topic", required=False), Arg("orgcode", required=False)),
+    mutates=True,
     private_only=True,
-)  # fmt: skip
+)
 async def subscribe(ctx: Ctx) -> Reply:
     """Subscribe here; the topic's broadcasts come from officers of my organisation
     (the one named, else where I am registered) or above."""
@@ -252,15 +247,12 @@ async def subscribe(ctx: Ctx) -> Reply:
         mine = await Subscription.filter(person_id=person.id).values_list("topic", flat=True)
         return say(ctx, "subscription", action="list", topics=topics(ctx), mine=list(mine))
     topic = topic_arg(ctx)
-    target = reply_target(ctx.inbound)
+    target = ctx.inbound.reply_target
     why = ctx.runtime.outbound.refusal(target)
     if why is not None:
         raise DomainError("subscription_cannot_push", platform=ctx.inbound.platform)
     if len(ctx.args) > 1:
-        code = fold_width(ctx.args[1]).upper()
-        org = await Organization.filter(code=code).first()
-        if org is None:
-            raise DomainError("unknown_org", org_code=code)
+        org = await Organization.by_code(ctx.args[1])
     else:
         org_id = person.local_org_id or person.home_org_id
         org = await Organization.filter(id=org_id).first() if org_id else None
@@ -276,7 +268,7 @@ async def subscribe(ctx: Ctx) -> Reply:
     return say(ctx, "subscription", action="subscribed", topic=topic, sub_org=org)
 
 
-@router.command("退订", "unsubscribe", args=(Arg("主题"),), mutates=True, private_only=True)
+@router.command("退订", "unsubscribe", args=(Arg("topic"),), mutates=True, private_only=True)
 async def unsubscribe(ctx: Ctx) -> Reply:
     person = await ctx.person()
     topic = topic_arg(ctx)
@@ -291,7 +283,7 @@ async def lesson(ctx: Ctx) -> Reply:
     from models.activities import award_points
 
     b = ctx.runtime.broadcaster
-    now = ctx.runtime.clock.now()
+    now = ctx.now()
     today = lesson_of_day(b.lessons, now, b.tz)
     if today is None:
         return say(ctx, "lesson", lesson=None)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.context import Ctx
 from bot.inbound import Reply
-from bot.registry import Arg, Command, Router
-from bot.templates import Templates
+from bot.menu import sections_for, short_menu
+from bot.registry import Arg, Router
 from bot.text import trim_trailing
 
 router = Router("help")
@@ -29,7 +27,7 @@ async def help_command(ctx: Ctx) -> Reply:
             lambda: templates.render("help", items=items, org=ctx.org, is_group=base[2]),
         )
         return Reply(text, at_sender=base[2])
-    services = services_for(templates, menu) if word.isdigit() else []
+    services = sections_for(templates, menu) if word.isdigit() else []
     if word.isdigit() and 1 <= int(word) <= len(services):
         index = int(word) - 1
         text = templates.memo(
@@ -46,47 +44,6 @@ async def help_command(ctx: Ctx) -> Reply:
         info = templates.command_info(cmd.key)
         return ctx.render("help_one", command=cmd, info=info, allowed=allowed)
     return Reply(short_menu(ctx, wrong_number=bool(word)), at_sender=base[2])
-
-
-def short_menu(ctx: Ctx, *, wrong_number: bool = False) -> str:
-    """The numbered services open to the asker here (at most about ten lines)."""
-    templates = ctx.runtime.templates
-    menu = ctx.runtime.dispatcher.menu_for(ctx.caller, ctx.org, ctx.inbound.is_group)
-    key = ("help_menu", wrong_number, tuple(c.key for c in menu), ctx.org, ctx.inbound.is_group)
-    return templates.memo(
-        key,
-        lambda: templates.render(
-            "help_menu",
-            services=services_for(templates, menu),
-            org=ctx.org,
-            is_group=ctx.inbound.is_group,
-            wrong_number=wrong_number,
-        ),
-    )
-
-
-def services_for(templates: Templates, menu: list[Command]) -> list[Service]:
-    """The services of menu.toml with the commands of `menu` in each; empty ones left out."""
-    usable = {c.key: c for c in menu}
-    found = []
-    for service in templates.vocabulary("menu")["service"]:
-        items = [
-            (usable[key], templates.command_info(key))
-            for key in service["commands"]
-            if key in usable
-        ]
-        if items:
-            officer = service.get("officer", False)
-            found.append(Service(service["name"], service.get("hint", ""), items, officer))
-    return sorted(found, key=lambda s: s.officer)  # numbered as the menu shows them
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    name: str
-    hint: str
-    items: list[tuple[Command, dict[str, str]]]
-    officer: bool
 
 
 @router.command("我", "我是谁", "me")

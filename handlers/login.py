@@ -9,6 +9,7 @@ from models.errors import DomainError
 from models.web import LOGIN_MINUTES, LoginToken
 
 router = Router("login")
+router.refusals = "refused/login"  # its refusal texts (bot/refusals.py)
 
 
 # Not `mutates`: a mutating command's reply is stored for retries, and this one carries a

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.guess import OFFER_DIALOG, heard, start_offer
+from bot.guess import Offer, heard, start_offer
 from bot.inbound import Reply
-from bot.intake import INTAKE_DIALOG
+from bot.intake import IntakeQuestion
 from bot.intents import Found, matcher_for
+from bot.menu import short_menu
 from bot.registry import OFFICER, Arg, Router
 from bot.text import fold_width, trim_trailing
-from handlers.help import short_menu
-from models.errors import DomainError
 from models.people import Organization
 
 router = Router("talk")
@@ -27,7 +26,7 @@ def answer_of(ctx: Ctx, yes: str = "yes") -> str:
     return ""
 
 
-@router.step(OFFER_DIALOG, "confirm")
+@router.step(Offer.confirm)
 async def confirm_offer(ctx: Ctx) -> list[Reply]:
     """回复 1：办提议的事；回复“不用”：不办；回复别的：当作一条新消息。"""
     name, rest = ctx.dialog.data.get("name", ""), ctx.dialog.data.get("rest", "")
@@ -73,17 +72,14 @@ async def my_community(ctx: Ctx) -> Reply:
     """我属于哪个社区（私聊时 /活动、/公开、/诉求 默认用它）；`/我的社区 组织代码` 改。"""
     communities = ctx.runtime.communities
     if ctx.args:
-        code = fold_width(ctx.args[0]).upper()
-        org = await Organization.filter(code=code).first()
-        if org is None:
-            raise DomainError("unknown_org", org_code=code)
+        org = await Organization.by_code(ctx.args[0])
         await communities.choose(ctx.inbound.user_key, org)
         return ctx.render("my_community", home=org, changed=True)
     home = await communities.of(ctx.inbound.user_key)
     return ctx.render("my_community", home=home, changed=False)
 
 
-@router.step(INTAKE_DIALOG, "confirm")
+@router.step(IntakeQuestion.confirm)
 async def confirm_intake(ctx: Ctx) -> list[Reply]:
     """群里被问“需要登记为诉求吗？”的本人回复 1：按他原来的话提交诉求。"""
     text = ctx.dialog.data.get("text", "")

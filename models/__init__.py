@@ -13,7 +13,6 @@ MODEL_MODULES = [
     "models.tokens",
     "models.deliveries",
     "models.requests",
-    "models.request_followup",
     "models.checkin",
     "models.broadcasts",
     "models.activities",

@@ -11,11 +11,18 @@ see bot/broadcaster.py.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
 
 from models.errors import DomainError
+from models.people import scope_q
+
+if TYPE_CHECKING:
+    from tortoise.queryset import QuerySet
+
+    from models.people import Viewer
 
 BROADCAST_STATUSES = ("active", "done", "cancelled")
 # group: one chat (audience_ref is its target); org_groups: every group bound to
@@ -55,6 +62,31 @@ class Broadcast(Model):
     class Meta:
         table = "broadcast"
         indexes = (("status", "next_fire_at"),)
+
+    # Longer than any notice people read to the end in a chat.
+    MAX_CONTENT = 2000
+
+    @classmethod
+    def check_content(cls, text: str) -> None:
+        if len(text) > cls.MAX_CONTENT:
+            raise DomainError("broadcast_too_long", limit=cls.MAX_CONTENT)
+
+    @classmethod
+    async def visible_to(cls, viewer: Viewer, number: int) -> Broadcast:
+        """An officers' broadcast the viewer may see: of an organisation in their scope
+        (anything else is "unknown", so numbers do not tell what exists elsewhere)."""
+        b = await cls.filter(id=number, job__isnull=True).select_related("org").first()
+        if b is None or not (viewer.is_admin or (b.org and viewer.is_officer_of(b.org))):
+            raise DomainError("broadcast_unknown", id=number)
+        return b
+
+    @classmethod
+    def active_for(cls, viewer: Viewer) -> QuerySet[Broadcast]:
+        """The officers' broadcasts still to come that the viewer looks after."""
+        query = cls.filter(job__isnull=True, status="active")
+        if viewer.is_admin:
+            return query
+        return query.filter(scope_q(viewer.scope_paths()))
 
     @property
     def recurring(self) -> bool:

@@ -71,10 +71,10 @@ async def test_register_updates_pending_and_confirm_fills_person(world):
     err = await refused(submit(orgs, people, home_org=None, home_text=""))
     assert err.code == "checkin_need_home"
     # an officer of another community may not confirm
-    err = await refused(again.confirm(people["书记"], officer_of(orgs["SQ002"])))
+    err = await refused(again.confirm(people["书记"], officer_of(orgs["SQ002"]), now=T0))
     assert err.code == "checkin_reg_scope"
     # an officer above the branch may
-    await again.confirm(people["书记"], officer_of(orgs["SQ001"]))
+    await again.confirm(people["书记"], officer_of(orgs["SQ001"]), now=T0)
     p = await Person.get(id=people["党员"].id)
     assert (p.real_name, p.phone, p.home_org_id, p.relation_status, p.member_type) == (
         "张三丰",
@@ -83,7 +83,7 @@ async def test_register_updates_pending_and_confirm_fills_person(world):
         "unregistered",
         "full",
     )
-    err = await refused(again.confirm(people["书记"], officer_of(orgs["SQ001"])))
+    err = await refused(again.confirm(people["书记"], officer_of(orgs["SQ001"]), now=T0))
     assert (err.code, err.details["status"]) == ("checkin_reg_state", "confirmed")
     # a new registration after the confirmed one is a new row
     third, updated = await submit(orgs, people)
@@ -98,7 +98,7 @@ async def test_two_officers_confirming_at_once_exactly_one_wins(world):
     async def confirm(by):
         fresh = await MemberRegistration.by_number(str(reg.id))
         async with in_transaction():
-            return await fresh.confirm(by, caller)
+            return await fresh.confirm(by, caller, now=T0)
 
     results = await asyncio.gather(
         confirm(people["书记"]), confirm(people["书记2"]), return_exceptions=True
@@ -115,10 +115,14 @@ async def test_reject_needs_reason_and_happens_once(world):
     orgs, people = world
     reg, _ = await submit(orgs, people)
     caller = officer_of(orgs["ZB001"])
-    assert (await refused(reg.reject(" ", people["书记"], caller))).code == "checkin_need_reason"
-    await reg.reject("电话不对", people["书记"], caller)
-    assert (await refused(reg.reject("x", people["书记"], caller))).code == "checkin_reg_state"
-    assert (await refused(reg.confirm(people["书记"], caller))).code == "checkin_reg_state"
+    assert (
+        await refused(reg.reject(" ", people["书记"], caller, now=T0))
+    ).code == "checkin_need_reason"
+    await reg.reject("电话不对", people["书记"], caller, now=T0)
+    assert (
+        await refused(reg.reject("x", people["书记"], caller, now=T0))
+    ).code == "checkin_reg_state"
+    assert (await refused(reg.confirm(people["书记"], caller, now=T0))).code == "checkin_reg_state"
 
 
 async def test_check_in_once_per_org_and_leave(world):
@@ -136,12 +140,12 @@ async def test_check_in_once_per_org_and_leave(world):
     assert (fresh.local_org_id, fresh.flow_status) == (orgs["SQ002"].id, "in_service")
     left = await CheckIn.leave_current(p, "广州", org_id=orgs["SQ001"].id, now=T0)
     assert left.id == row.id and left.destination == "广州"
-    assert (await refused(row.leave("x"))).code == "checkin_not_in"
-    await CheckIn.leave_current(p, "深圳")
-    assert (await refused(CheckIn.leave_current(p, "x"))).code == "checkin_not_in"
+    assert (await refused(row.leave("x", now=T0))).code == "checkin_not_in"
+    await CheckIn.leave_current(p, "深圳", now=T0)
+    assert (await refused(CheckIn.leave_current(p, "x", now=T0))).code == "checkin_not_in"
     assert (await Person.get(id=p.id)).flow_status == "flow_out"
     # after leaving, checking in again is a new row
-    await CheckIn.check_in(p, orgs["SQ001"])
+    await CheckIn.check_in(p, orgs["SQ001"], now=T0)
     assert await CheckIn.filter(person_id=p.id).count() == 3
 
 
@@ -150,7 +154,7 @@ async def test_concurrent_check_ins_leave_one_row(world):
 
     async def go():
         async with in_transaction():
-            return await CheckIn.check_in(people["党员"], orgs["SQ001"])
+            return await CheckIn.check_in(people["党员"], orgs["SQ001"], now=T0)
 
     results = await asyncio.gather(*(go() for _ in range(5)), return_exceptions=True)
     assert sum(isinstance(r, CheckIn) for r in results) == 1
@@ -162,12 +166,12 @@ async def test_transfer_sending_side_decides(world):
     orgs, people = world
     p = people["党员"]
     tr = await TransferRequest.file(p, orgs["ZB001"], to_org=orgs["SQ002"], reason="搬家", now=T0)
-    err = await refused(TransferRequest.file(p, orgs["ZB001"], to_text="外地", reason="x"))
+    err = await refused(TransferRequest.file(p, orgs["ZB001"], to_text="外地", reason="x", now=T0))
     assert err.code == "transfer_pending_exists"
-    err = await refused(tr.approve(people["书记"], officer_of(orgs["SQ002"])))
+    err = await refused(tr.approve(people["书记"], officer_of(orgs["SQ002"]), now=T0))
     assert err.code == "transfer_wrong_side"
-    await tr.approve(people["书记"], officer_of(orgs["ZB001"]), "同意")
-    err = await refused(tr.reject("晚了", people["书记"], officer_of(orgs["ZB001"])))
+    await tr.approve(people["书记"], officer_of(orgs["ZB001"]), "同意", now=T0)
+    err = await refused(tr.reject("晚了", people["书记"], officer_of(orgs["ZB001"]), now=T0))
     assert err.code == "transfer_state"
     assert [(e.action, e.to_status, e.note) for e in await tr.history()] == [
         ("filed", "pending", "搬家"),
@@ -175,30 +179,32 @@ async def test_transfer_sending_side_decides(world):
     ]
     assert (await Person.get(id=p.id)).home_org_id == orgs["SQ002"].id
     # outside the system, then rejected
-    tr2 = await TransferRequest.file(p, orgs["SQ002"], to_text="广州某支部", reason="调动")
-    await tr2.reject("材料不全", people["书记"], officer_of(orgs["JD01"]))
+    tr2 = await TransferRequest.file(p, orgs["SQ002"], to_text="广州某支部", reason="调动", now=T0)
+    await tr2.reject("材料不全", people["书记"], officer_of(orgs["JD01"]), now=T0)
     assert tr2.status == "rejected" and tr2.to_name == "广州某支部"
-    err = await refused(TransferRequest.file(p, orgs["SQ002"], to_org=orgs["SQ002"], reason="x"))
+    err = await refused(
+        TransferRequest.file(p, orgs["SQ002"], to_org=orgs["SQ002"], reason="x", now=T0)
+    )
     assert err.code == "transfer_same_org"
 
 
 async def test_phone_shown_by_scope_and_figures(world):
     orgs, people = world
     reg, _ = await submit(orgs, people, relation_handed=False)
-    await reg.confirm(people["书记"], officer_of(orgs["ZB001"]))
+    await reg.confirm(people["书记"], officer_of(orgs["ZB001"]), now=T0)
     p = await Person.get(id=people["党员"].id).select_related("home_org", "local_org")
     assert shown_phone(officer_of(orgs["SQ001"]), p) == "13800001234"
     assert shown_phone(officer_of(orgs["SQ002"]), p) == "138****1234"
-    await CheckIn.check_in(p, orgs["SQ002"])
+    await CheckIn.check_in(p, orgs["SQ002"], now=T0)
     p = await Person.get(id=p.id).select_related("home_org", "local_org")
     assert shown_phone(officer_of(orgs["SQ002"]), p) == "13800001234"
-    f = await summary([orgs["SQ001"].path])
+    f = await summary([orgs["SQ001"].path], 90, T0)
     assert (f["registered"], f["pocket"], f["flow_in"], f["lost"]) == (1, 1, 0, 0)
-    f2 = await summary([orgs["SQ002"].path])
+    f2 = await summary([orgs["SQ002"].path], 90, T0)
     assert (f2["registered"], f2["flow_in"], f2["flow_out"]) == (1, 1, 0)
-    await CheckIn.leave_current(p, "外地")
-    f2 = await summary([orgs["SQ002"].path])
+    await CheckIn.leave_current(p, "外地", now=T0)
+    f2 = await summary([orgs["SQ002"].path], 90, T0)
     assert (f2["flow_in"], f2["flow_out"]) == (0, 1)
-    later = datetime.now(UTC) + timedelta(days=91)
+    later = T0 + timedelta(days=91)
     assert [x.id for x in await lost_contact([orgs["SQ001"].path], 90, later)] == [p.id]
     assert await lost_contact([orgs["SQ001"].path], 200, later) == []

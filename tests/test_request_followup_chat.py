@@ -108,7 +108,7 @@ async def test_no_answer_becomes_no_visit_and_public_figures(town, client):
         await c.one(f"/回单 {no} 办好了", user="secretary", group="g1")
     await c.one(f"/回访 {a} 2", user="bob")
     rt = runtime_of(client)
-    job = next(j for j in rt.registry.jobs if j.name == "request_followup.visit_expiry")
+    job = next(j for j in rt.registry.jobs if j.name == "requests.visit_expiry")
     req = await ServiceRequest.get(number=b)
     await rt.run_job(job, req.visit_due_at - timedelta(minutes=1))
     assert (await ServiceRequest.get(number=b)).visit == "asked"
@@ -246,7 +246,7 @@ async def test_images_after_filing_and_after_closing_are_evidence(aiohttp_client
 
 
 async def test_the_ledger_shows_pauses_visits_supervision_and_evidence(town):
-    from bot.exports import request_rows
+    from models.requests_export import request_rows
     from models.workdays import TZ
 
     c = town
@@ -256,7 +256,7 @@ async def test_the_ledger_shows_pauses_visits_supervision_and_evidence(town):
     await c.one(f"/督办 {no} 抓紧", user="jd")
     await c.one(f"/回单 {no} 修好了", user="secretary", group="g1")
     req = await ServiceRequest.get(number=no)
-    await req.attach("result", "M9", "http://img/9.jpg", await req.handler)
+    await req.attach("result", "M9", "http://img/9.jpg", await req.handler, now=req.closed_at)
     await c.one(f"/回访 {no} 2", user="bob")
     today = req.created_at.astimezone(TZ).date()
     header, rows = await request_rows("SQ001", today, today)

@@ -9,10 +9,16 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from bot.identity import OrgView
+from bot.templates import Templates
 from models.errors import DomainError
 from models.people import Organization
-from models.request_followup import expire_visits, visit_choice
-from models.requests import RequestEvent, ServiceRequest, monthly_figures
+from models.requests import (
+    RequestEvent,
+    ServiceRequest,
+    expire_visits,
+    monthly_figures,
+    visit_choice,
+)
 from models.workdays import TZ
 from tests import test_requests_model
 from tests.test_requests_model import refused
@@ -58,13 +64,15 @@ async def test_waiting_for_the_requester_pauses_the_clock(world):
     await req.accept(people["书记"], now=T0)
     err = await refused(req.ask_requester("几楼？", people["别人"], now=T0))
     assert err.code == "request_not_handler"
-    assert (await refused(req.ask_requester(" ", people["书记"]))).code == "request_need_text"
+    assert (
+        await refused(req.ask_requester(" ", people["书记"], now=T0))
+    ).code == "request_need_text"
     await req.ask_requester("几单元几楼？", people["书记"], now=bj(9, 30, 10))
     fresh = await ServiceRequest.get(id=req.id)
     assert fresh.status == "awaiting" and fresh.paused_at == bj(9, 30, 10)
     # long after the due time, a paused request is not overdue
     assert not fresh.is_overdue(bj(10, 20))
-    err = await refused(fresh.supplement("2单元", people["别人"]))
+    err = await refused(fresh.supplement("2单元", people["别人"], now=T0))
     assert err.code == "request_not_requester"
     # answered on 12 October 09:00: the two working days left (30 Sep 10:00 → 9 Oct 10:00)
     # count from there: 12 Oct 09:00 → 14 Oct 09:00
@@ -72,7 +80,7 @@ async def test_waiting_for_the_requester_pauses_the_clock(world):
     again = await ServiceRequest.get(id=req.id)
     assert again.status == "in_progress" and again.paused_at is None
     assert again.due_at == bj(10, 14, 9)
-    assert (await refused(again.supplement("再说一句", people["居民"]))).code == (
+    assert (await refused(again.supplement("再说一句", people["居民"], now=T0))).code == (
         "request_not_awaiting"
     )
     assert await actions(again) == [
@@ -92,12 +100,13 @@ async def test_closing_while_waiting_ends_the_pause_and_starts_the_visit(world):
     fresh = await ServiceRequest.get(id=req.id)
     assert fresh.due_at == T0 + timedelta(hours=58) and fresh.paused_at is None
     assert fresh.visit == "asked" and fresh.visit_due_at == T0 + timedelta(hours=35)
-    assert not fresh.is_overdue()
+    assert not fresh.is_overdue(T0 + timedelta(days=30))
 
 
 @pytest.mark.parametrize(("text", "choice"), [("1", 1), ("3。", 3), ("基本满意", 2), ("好", None)])
 def test_visit_choice(text, choice):
-    assert visit_choice(text) == choice
+    words = Templates().commands["request_labels"]["visit"]  # 满意 / 基本满意 / 不满意
+    assert visit_choice(text, words) == choice
 
 
 async def test_return_visit_answers_once_and_3_reopens(world):
@@ -107,9 +116,11 @@ async def test_return_visit_answers_once_and_3_reopens(world):
         await req.accept(people["书记"], now=T0)
         await req.close("已修好", people["书记"], now=T0 + timedelta(hours=1))
     assert not await a.answer_visit(2, people["居民"], now=T0 + timedelta(hours=2))
-    assert (await refused(a.answer_visit(1, people["居民"]))).code == "request_visit_closed"
-    assert (await refused(b.answer_visit(1, people["别人"]))).code == "request_not_requester"
-    assert (await refused(b.answer_visit(4, people["居民"]))).code == "request_bad_visit"
+    assert (await refused(a.answer_visit(1, people["居民"], now=T0))).code == "request_visit_closed"
+    assert (
+        await refused(b.answer_visit(1, people["别人"], now=T0))
+    ).code == "request_not_requester"
+    assert (await refused(b.answer_visit(4, people["居民"], now=T0))).code == "request_bad_visit"
     assert await b.answer_visit(3, people["居民"], now=T0 + timedelta(hours=2))
     reopened = await ServiceRequest.get(id=b.id)
     assert reopened.status == "in_progress" and reopened.handler_id == people["书记"].id
@@ -134,7 +145,9 @@ async def test_no_answer_is_recorded_as_no_visit_never_as_satisfied(world):
     assert [r.id for r in expired] == [c.id]
     assert await expire_visits(S0 + timedelta(hours=49)) == []  # once
     assert (await ServiceRequest.get(id=c.id)).visit == "none"
-    assert (await refused(c.answer_visit(1, people["居民"]))).code == "request_visit_closed"
+    assert (
+        await refused(c.answer_visit(1, people["居民"], now=S0 + timedelta(hours=50)))
+    ).code == "request_visit_closed"
     assert await RequestEvent.filter(request_id=c.id, action="visit_none").count() == 1
     f = await monthly_figures(orgs["SQ001"], now=S0 + timedelta(hours=50))
     # three visits ended: two answered (1 satisfied, 1 not), one without answer
@@ -148,18 +161,18 @@ async def test_forwarding_guard(world):
     req = await file(orgs, people)
     due = req.due_at
     await req.accept(people["书记"], now=T0)
-    await req.forward(orgs["BM01"], "城管", people["书记"], max_forwards=3)
+    await req.forward(orgs["BM01"], "城管", people["书记"], max_forwards=3, now=T0)
     assert not req.forwarded_back
     await req.accept(people["科长"], now=T0)
     # back to the community it came from: a reason is needed, and it is a "back"
-    err = await refused(req.forward(orgs["SQ001"], " ", people["科长"], max_forwards=3))
+    err = await refused(req.forward(orgs["SQ001"], " ", people["科长"], max_forwards=3, now=T0))
     assert err.code == "request_forward_back_reason"
-    await req.forward(orgs["SQ001"], "不归我们管", people["科长"], max_forwards=3)
+    await req.forward(orgs["SQ001"], "不归我们管", people["科长"], max_forwards=3, now=T0)
     assert req.forwarded_back
     await req.accept(people["书记"], now=T0)
-    await req.forward(bm2, "民政", people["书记"], max_forwards=3)
+    await req.forward(bm2, "民政", people["书记"], max_forwards=3, now=T0)
     await req.accept(people["科长"], now=T0)
-    err = await refused(req.forward(orgs["BM01"], "再试", people["科长"], max_forwards=3))
+    err = await refused(req.forward(orgs["BM01"], "再试", people["科长"], max_forwards=3, now=T0))
     assert err.code == "request_forward_limit" and err.details["limit"] == 3
     # the deadline kept running across the forwards
     assert (await ServiceRequest.get(id=req.id)).due_at == due
@@ -181,7 +194,7 @@ async def test_supervision_by_a_parent_organisation_only(world):
         assert info.value.code == "request_not_supervisor"
     await req.supervise("周五前办结", people["书记"], now=T0)
     assert (await actions(req))[-1] == ("supervise", "周五前办结")
-    assert (await refused(req.supervise("", people["书记"]))).code == "request_need_text"
+    assert (await refused(req.supervise("", people["书记"], now=T0))).code == "request_need_text"
 
 
 async def test_overdue_escalation_is_recorded_once(world):
@@ -196,7 +209,7 @@ async def test_overdue_escalation_is_recorded_once(world):
 async def test_attachments(world):
     orgs, people = world
     req = await file(orgs, people)
-    err = await refused(req.attach("filed", "", "", people["居民"]))
+    err = await refused(req.attach("filed", "", "", people["居民"], now=T0))
     assert err.code == "request_attach_empty"
     await req.attach("filed", "MEDIA1", "http://img.example/1.jpg", people["居民"], now=T0)
     rows = await req.attachments()

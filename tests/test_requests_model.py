@@ -89,10 +89,10 @@ async def test_forwarding_twice(world):
     orgs, people = world
     partner = await Organization.create_in_tree("SH01", "爱心社工站", "partner", orgs["JD01"])
     req = await file(orgs, people)
-    await req.accept(people["书记"])
-    await req.forward(orgs["BM01"], "先给城管", people["书记"])
-    await req.accept(people["科长"])
-    await req.forward(partner, "再给社工站", people["科长"])
+    await req.accept(people["书记"], now=T0)
+    await req.forward(orgs["BM01"], "先给城管", people["书记"], now=T0)
+    await req.accept(people["科长"], now=T0)
+    await req.forward(partner, "再给社工站", people["科长"], now=T0)
     assert (await ServiceRequest.get(id=req.id)).assignee_org_id == partner.id
     assert await RequestEvent.filter(request_id=req.id, action="forward").count() == 2
 
@@ -101,13 +101,13 @@ async def test_forward_straight_from_received(world):
     """派单: README's diagram allows received → forwarded, as 12345 hotlines dispatch."""
     orgs, people = world
     req = await file(orgs, people)
-    await req.forward(orgs["BM01"], "城管的事", people["书记"])
+    await req.forward(orgs["BM01"], "城管的事", people["书记"], now=T0)
     fresh = await ServiceRequest.get(id=req.id)
     assert (fresh.status, fresh.assignee_org_id) == ("forwarded", orgs["BM01"].id)
     event = await RequestEvent.filter(request_id=req.id, action="forward").first()
     assert (event.from_status, event.to_status) == ("received", "forwarded")
     # the unit it went to takes it (or forwards again after taking it)
-    err = await refused(req.forward(orgs["BM01"], "x", people["书记"]))
+    err = await refused(req.forward(orgs["BM01"], "x", people["书记"], now=T0))
     assert err.code == "request_forward_same"
 
 
@@ -115,20 +115,20 @@ async def test_refused_transitions(world):
     orgs, people = world
     req = await file(orgs, people)
     # received: cannot close yet
-    err = await refused(req.close("done", people["书记"]))
+    err = await refused(req.close("done", people["书记"], now=T0))
     assert err.code == "request_bad_state" and err.details["status"] == "received"
-    await req.accept(people["书记"])
+    await req.accept(people["书记"], now=T0)
     # forward only to a department or partner
-    err = await refused(req.forward(orgs["SQ002"], "x", people["书记"]))
+    err = await refused(req.forward(orgs["SQ002"], "x", people["书记"], now=T0))
     assert err.code == "request_forward_kind"
-    assert (await refused(req.close("  ", people["书记"]))).code == "request_need_text"
-    await req.close("好了", people["书记"])
+    assert (await refused(req.close("  ", people["书记"], now=T0))).code == "request_need_text"
+    await req.close("好了", people["书记"], now=T0)
     for coro in (
-        req.accept(people["书记"]),
-        req.reject("不行", people["书记"]),
-        req.forward(orgs["BM01"], "x", people["书记"]),
-        req.close("again", people["书记"]),
-        req.urge(people["居民"]),
+        req.accept(people["书记"], now=T0),
+        req.reject("不行", people["书记"], now=T0),
+        req.forward(orgs["BM01"], "x", people["书记"], now=T0),
+        req.close("again", people["书记"], now=T0),
+        req.urge(people["居民"], now=T0),
     ):
         err = await refused(coro)
         assert err.code == "request_bad_state" and err.details["status"] == "closed"
@@ -139,9 +139,9 @@ async def test_refused_transitions(world):
 async def test_accepting_twice_names_the_holder(world):
     orgs, people = world
     req = await file(orgs, people)
-    await req.accept(people["书记"])
+    await req.accept(people["书记"], now=T0)
     other = await ServiceRequest.get(id=req.id)
-    err = await refused(other.accept(people["别人"]))
+    err = await refused(other.accept(people["别人"], now=T0))
     assert err.code == "request_taken" and err.details["handler_name"] == "书记"
 
 
@@ -152,7 +152,7 @@ async def test_two_accepts_racing_exactly_one_wins(world):
 
     async def accept(r, who):
         async with in_transaction():
-            await r.accept(people[who])
+            await r.accept(people[who], now=T0)
 
     results = await asyncio.gather(
         accept(copies[0], "书记"), accept(copies[1], "科长"), return_exceptions=True
@@ -167,37 +167,39 @@ async def test_two_accepts_racing_exactly_one_wins(world):
 async def test_rating_rules(world):
     orgs, people = world
     req = await file(orgs, people)
-    assert (await refused(req.rate(5, "", people["居民"]))).code == "request_bad_state"
-    await req.accept(people["书记"])
-    await req.close("好了", people["书记"])
-    assert (await refused(req.rate(5, "", people["别人"]))).code == "request_not_requester"
+    assert (await refused(req.rate(5, "", people["居民"], now=T0))).code == "request_bad_state"
+    await req.accept(people["书记"], now=T0)
+    await req.close("好了", people["书记"], now=T0)
+    assert (await refused(req.rate(5, "", people["别人"], now=T0))).code == "request_not_requester"
     for bad in (0, 6, -1):
-        assert (await refused(req.rate(bad, "", people["居民"]))).code == "request_bad_score"
-    await req.rate(2, "太慢", people["居民"])
+        assert (
+            await refused(req.rate(bad, "", people["居民"], now=T0))
+        ).code == "request_bad_score"
+    await req.rate(2, "太慢", people["居民"], now=T0)
     assert req.low_score
-    err = await refused(req.rate(4, "", people["居民"]))
+    err = await refused(req.rate(4, "", people["居民"], now=T0))
     assert err.code == "request_already_rated" and err.details["score"] == 2
 
 
 async def test_reject_then_rate_and_reject_rules(world):
     orgs, people = world
     req = await file(orgs, people)
-    assert (await refused(req.reject("", people["书记"]))).code == "request_need_text"
-    await req.reject("不属于本社区", people["书记"])
+    assert (await refused(req.reject("", people["书记"], now=T0))).code == "request_need_text"
+    await req.reject("不属于本社区", people["书记"], now=T0)
     assert (await ServiceRequest.get(id=req.id)).result == "不属于本社区"
-    err = await refused(req.rate(5, "", people["居民"]))
+    err = await refused(req.rate(5, "", people["居民"], now=T0))
     assert err.code == "request_bad_state" and err.details["status"] == "rejected"
     # in_progress may be rejected too
     req2 = await file(orgs, people)
-    await req2.accept(people["书记"])
-    await req2.reject("无法办理", people["书记"])
+    await req2.accept(people["书记"], now=T0)
+    await req2.reject("无法办理", people["书记"], now=T0)
     assert req2.status == "rejected"
 
 
 async def test_urge_once_a_day(world):
     orgs, people = world
     req = await file(orgs, people)
-    assert (await refused(req.urge(people["别人"]))).code == "request_not_requester"
+    assert (await refused(req.urge(people["别人"], now=T0))).code == "request_not_requester"
     await req.urge(people["居民"], now=T0 + timedelta(hours=1))
     err = await refused(req.urge(people["居民"], now=T0 + timedelta(hours=5)))
     assert err.code == "request_urged_today"
@@ -222,8 +224,8 @@ async def test_scope(world):
     req.check_officer(Officer("JD01"))
     assert (await refused(_check(req, Officer("SQ002")))).code == "request_not_your_scope"
     assert (await refused(_check(req, Officer("BM01")))).code == "request_not_your_scope"
-    await req.accept(people["书记"])
-    await req.forward(orgs["BM01"], "x", people["书记"])
+    await req.accept(people["书记"], now=T0)
+    await req.forward(orgs["BM01"], "x", people["书记"], now=T0)
     req = await ServiceRequest.by_number(req.number)
     req.check_officer(Officer("BM01"))
     assert (await refused(ServiceRequest.by_number("Q2611229999"))).code == "request_unknown"

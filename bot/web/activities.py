@@ -8,13 +8,13 @@ from datetime import date
 from aiohttp import web
 from tortoise.expressions import RawSQL
 
+from bot.clock import day_start, local
 from bot.web.actions import act, one_line, token
 from bot.web.common import officer_of, page, runtime_of
 from bot.web.figures import org_q
 from models.activities import Activity, Signup
 from models.errors import DomainError
 from models.people import Organization
-from models.requests import day_start, local
 
 routes = web.RouteTableDef()
 
@@ -88,7 +88,7 @@ async def detail(request: web.Request) -> web.Response:
         activity = await Activity.by_number(int(request.match_info["id"]))
         activity.check_officer(officer_of(request).caller)  # as /签到码 and /修改活动 do
     except DomainError as err:
-        text = rt.templates.render("refused", code=err.code, **err.details)
+        text = rt.refusal(err, "activities")
         return await page(request, "refused.html", status=403, text=text)
     labels = rt.templates.commands.get("activity_labels", {})
     return await page(

@@ -7,6 +7,7 @@ from datetime import date
 from aiohttp import web
 from tortoise.expressions import Q
 
+from bot.clock import day_start
 from bot.web.actions import act, one_line, token
 from bot.web.common import officer_of, page, pager, runtime_of
 from bot.web.figures import months, org_q, overdue_q
@@ -18,7 +19,6 @@ from models.requests import (
     OPEN_STATUSES,
     STATUSES,
     ServiceRequest,
-    day_start,
     scope_q,
 )
 
@@ -99,7 +99,7 @@ async def detail(request: web.Request) -> web.Response:
     try:
         req = await in_scope(request)
     except DomainError as err:
-        text = runtime_of(request).templates.render("refused", code=err.code, **err.details)
+        text = runtime_of(request).refusal(err, "requests")
         return await page(request, "refused.html", status=403, text=text)
     targets = await Organization.filter(kind__in=FORWARD_KINDS).order_by("path").limit(200)
     await req.fetch_related("requester")

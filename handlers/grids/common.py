@@ -5,18 +5,22 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.context import Ctx
-from bot.inbound import Reply
-from bot.registry import Permission, Router
-from handlers.requests import fmt
+from bot.clock import local
+from bot.registry import Permission
+from bot.service import Service
+from models.grids.config import GridsConfig
 from models.grids.households import GRID_WORKER
 from models.grids.rules import month_label
-from models.requests import local
 
 if TYPE_CHECKING:
     from bot.identity import Caller, OrgView
 
-router = Router("grids")
+service = Service(
+    "grids", labels="grid_labels", purpose="grid", variables=lambda ctx: {"month": month_label}
+)
+router = service.router
+router.section("grids", GridsConfig)  # [grids] in the config (bot/config.py)
+router.refusals = "grid_refused"  # its refusal texts (bot/refusals.py)
 
 
 class _GridWorker(Permission):
@@ -31,14 +35,13 @@ class _GridWorker(Permission):
 GRID_WORKER_ROLE = _GridWorker()
 
 
-def labels(ctx_or_runtime: Any) -> dict[str, Any]:
-    runtime = getattr(ctx_or_runtime, "runtime", ctx_or_runtime)
-    return runtime.templates.commands.get("grid_labels", {})
+labels = service.labels
+say = service.say
 
 
 def now_of(ctx_or_runtime: Any) -> datetime:
     runtime = getattr(ctx_or_runtime, "runtime", ctx_or_runtime)
-    return runtime.clock.now()
+    return runtime.clock.now()  # type: ignore[no-any-return]
 
 
 def today_of(ctx_or_runtime: Any) -> date:
@@ -46,11 +49,7 @@ def today_of(ctx_or_runtime: Any) -> date:
 
 
 def render(runtime: Any, template: str, **variables: Any) -> str:
-    """A grid text outside a reply (pushes): the same helpers as `say`."""
-    return runtime.templates.render(
-        template, labels=labels(runtime), fmt=fmt, month=month_label, **variables
+    """A grid text outside a reply (pushes): the same words as `say`."""
+    return runtime.templates.render(  # type: ignore[no-any-return]
+        template, labels=labels(runtime), month=month_label, **variables
     )
-
-
-def say(ctx: Ctx, template: str, **variables: Any) -> Reply:
-    return ctx.render(template, labels=labels(ctx), fmt=fmt, month=month_label, **variables)

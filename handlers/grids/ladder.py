@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.clock import local
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.outbound import Push
 from bot.registry import OFFICER, Arg
-from handlers.checkin import officer_paths
 from handlers.grids.common import labels, now_of, render, router, say
 from models.checkin import find_people
 from models.errors import DomainError
@@ -29,12 +29,11 @@ from models.grids.ladder import (
     tasks_due,
 )
 from models.people import Identity, Person
-from models.requests import local
 
 
 async def one_member(ctx: Ctx, query: str) -> Person:
     """The member meant, among those in the officer's scope (name part or phone tail)."""
-    found = await find_people(officer_paths(ctx), query)
+    found = await find_people(ctx.scope_paths(), query)
     exact = [p for p in found if p.real_name == query.strip()]
     if len(exact) == 1 or len(found) == 1:
         return (exact or found)[0]
@@ -62,7 +61,7 @@ async def lost(ctx: Ctx) -> Reply:
             unreached=row.unreached(local(now).date()) if row else 0,
             events=await history(person), confirm_months=cfg.confirm_months,
         )  # fmt: skip
-    rows, total = await rungs(now, officer_paths(ctx), confirm_months=cfg.confirm_months)
+    rows, total = await rungs(now, ctx.scope_paths(), confirm_months=cfg.confirm_months)
     return say(ctx, "grid_ladder", what="list", rows=rows, total=total, cfg=cfg)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.clock import local
 from bot.outbound import Push
 from handlers.grids.common import render, router
 from models.grids.households import Household, year_rows
 from models.grids.rules import progress
 from models.people import Identity
-from models.requests import local
 
 
 @router.every(lambda config: config.grids.reminder_interval_minutes * 60)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bot.clock import local
 from bot.context import Ctx
+from bot.dialogs import Dialog, Step
 from bot.inbound import Reply
 from bot.registry import Arg
 from bot.text import fold_width
@@ -12,7 +14,13 @@ from handlers.requests import labels as request_labels
 from models.errors import DomainError
 from models.grids.households import Household, Visit, worker_grids, worker_progress
 from models.grids.rules import reads_as_request, split_visit_line
-from models.requests import guess_category, local
+from models.requests import guess_category
+
+
+class GridVisit(Dialog, key="grid_visit"):
+    """走访记下的情况像诉求时：回复 1 转为诉求。"""
+
+    to_request = Step()
 
 
 @router.command(
@@ -36,11 +44,11 @@ async def visit(ctx: Ctx) -> Reply:
     )
     offer = bool(note) and reads_as_request(note, words["request_words"])
     if offer:
-        await ctx.dialog.start("visit", "to_request", visit_id=row.id)
+        await ctx.dialog.start(GridVisit.to_request, visit_id=row.id)
     return say(ctx, "grid_visit", visit=row, household=household, p=progress, offer=offer)
 
 
-@router.step("visit", "to_request")
+@router.step(GridVisit.to_request)
 async def visit_to_request(ctx: Ctx) -> Reply:
     """回复 1：把这次走访记下的情况转为诉求，诉求和走访互相关联。"""
     visit_id = ctx.dialog.data.get("visit_id")

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.config import GridsConfig
 from bot.tabular import Column, Report, Row, RowError, read_table, run_import
 from models.checkin import normalize_name, normalize_phone
 from models.errors import DomainError
+from models.grids.config import GridsConfig
 from models.grids.households import GRID_KIND, GRID_WORKER, Household
 from models.grids.rules import normalize_tags, parse_place
 from models.people import Identity, Organization, Person, RoleGrant
