@@ -28,7 +28,6 @@ advisory lock; with SQLite, the one process.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -58,7 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lianxin.broadcast")
 
-WEEKDAY_NAMES = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 MISSED_RECORD_LIMIT = 200
 FANOUT_LANES = 4  # fanout_concurrency is split over this many batches in flight
 
@@ -434,27 +432,25 @@ class Broadcaster:
 
     async def variables(self, org: Organization | None, now: datetime) -> dict[str, Any]:
         """What a broadcast template can use, in English and Chinese names."""
+        templates = self.runtime.templates
+        words = templates.vocabulary("calendar")
         local = now.astimezone(ZoneInfo(self.tz))
+        day = {"year": local.year, "month": local.month, "day": local.day}
         lesson = lesson_of_day(self.lessons, now, self.tz)
-        week = await _week_activities(org.path if org else "/", now, self.tz)
-        values = {
-            "date": f"{local.month}月{local.day}日",
-            "full_date": f"{local.year}年{local.month}月{local.day}日",
-            "weekday": WEEKDAY_NAMES[local.weekday()],
+        values: dict[str, Any] = {
+            "date": words["date"].format(**day),
+            "full_date": words["full_date"].format(**day),
+            "weekday": words["weekdays"][local.weekday()],
             "org": org.name if org else "",
-            "activities": week,
             "lesson": lesson.text if lesson else "",
             "lesson_title": lesson.title if lesson else "",
         }
-        chinese = {
-            "日期": values["date"],
-            "完整日期": values["full_date"],
-            "星期": values["weekday"],
-            "组织": values["org"],
-            "本周活动": values["activities"],
-            "今日党课": values["lesson"],
-        }
-        return values | chinese
+        for alias, name in templates.vocabulary("broadcasts")["variables"].items():
+            values[alias] = values[name]
+        # The services' own (the activities service's {{ 本周活动 }}), by their names.
+        for more in self.runtime.registry.broadcast_variables:
+            values |= await more(self.runtime, org, now)
+        return values
 
     async def text_for(self, b: Broadcast, org: Organization | None, now: datetime) -> str:
         return await self.content.render(b.content, await self.variables(org, now))
@@ -603,21 +599,3 @@ async def _binding(target: str) -> GroupBinding | None:
     return (
         await GroupBinding.filter(platform=t.platform, chat_id=t.id).select_related("org").first()
     )
-
-
-async def _week_activities(path: str, now: datetime, tz: str) -> str:
-    """This week's activities as lines, when the activities service is installed."""
-    if importlib.util.find_spec("models.activities") is None:
-        return ""
-    from models.activities import week_activities
-
-    rows = await week_activities(path, now)
-    zone = ZoneInfo(tz)
-    lines = []
-    for a in rows:
-        start = a.starts_at.astimezone(zone)
-        lines.append(
-            f"· {start.month}月{start.day}日 {WEEKDAY_NAMES[start.weekday()]} "
-            f"{start:%H:%M} {a.title}（{a.place}）"
-        )
-    return "\n".join(lines) if lines else "（本周暂无活动）"

@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", parents=[common], help="export a ledger (台账)")
     export.add_argument(
         "what",
-        choices=["requests", "members", "activities", "timebank", "visits", "households"],
+        help="a ledger the services register: requests, members, activities, timebank, "
+        "visits, households, …",
     )
     export.add_argument("--org", required=True, help="organisation code (its subtree included)")
     export.add_argument(
@@ -265,45 +266,30 @@ async def send(config: Config, target: str, text: str) -> int:
 
 
 async def export_ledger(config: Config, args: argparse.Namespace) -> int:
-    """Write a ledger file (xlsx or csv, Chinese headers) for an organisation's subtree."""
+    """Write a ledger file (xlsx or csv, Chinese headers) for an organisation's subtree;
+    the ledgers are those the services register (router.export, bot/exports.py)."""
     from pathlib import Path
 
     from bot.db import close_db, init_db
-    from bot.exports import (
-        ExportError,
-        export_activities,
-        export_members,
-        export_requests,
-        export_timebank,
-    )
+    from bot.exports import ExportError, export, ledger
 
-    dated = args.what in ("requests", "activities")
-    if dated and not (args.date_from and args.date_to):
+    try:
+        found = ledger(args.what, config.bot.services)
+    except ExportError as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 2
+    if found.dated and not (args.date_from and args.date_to):
         print(f"export: {args.what} needs --from DATE and --to DATE", file=sys.stderr)
         return 2
-    if dated:
+    if found.dated:
         name = f"{args.what}-{args.org}-{args.date_from}-{args.date_to}.{args.fmt}"
     else:
         name = f"{args.what}-{args.org}.{args.fmt}"
     out = Path(args.out or name)
+    dates = (args.date_from, args.date_to) if found.periods else (None, None)
     await init_db(config.database.url)
     try:
-        if args.what == "members":
-            count = await export_members(args.org, args.fmt, out, full_phone=args.full_phone)
-        elif args.what == "activities":
-            count = await export_activities(args.org, args.date_from, args.date_to, args.fmt, out)
-        elif args.what == "timebank":
-            count = await export_timebank(args.org, args.fmt, out, args.date_from, args.date_to)
-        elif args.what == "visits":
-            from handlers.grids.ledgers import export_visits
-
-            count = await export_visits(args.org, args.fmt, out, args.date_from, args.date_to)
-        elif args.what == "households":
-            from handlers.grids.ledgers import export_households
-
-            count = await export_households(args.org, args.fmt, out, args.full_phone)
-        else:
-            count = await export_requests(args.org, args.date_from, args.date_to, args.fmt, out)
+        count = await export(found, args.org, args.fmt, out, *dates, full_phone=args.full_phone)
     except ExportError as exc:
         print(f"export: {exc}", file=sys.stderr)
         return 2

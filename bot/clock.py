@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ENV_NOW = "LIANXIN_NOW"
@@ -36,6 +36,43 @@ def local(dt: datetime) -> datetime:
 def fmt(dt: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
     """A stored (UTC) time as people read it, on the configured clock ("" for none)."""
     return local(dt).strftime(pattern) if dt else ""
+
+
+def day_start(day: date) -> datetime:
+    """00:00 of `day` on the configured clock, in UTC (SQLite compares times as UTC text)."""
+    return datetime.combine(day, time(0), _zone).astimezone(UTC)
+
+
+def day_range(now: datetime) -> tuple[datetime, datetime]:
+    """[today 00:00, tomorrow 00:00) of `now` on the configured clock, in UTC."""
+    d = local(now).date()
+    return day_start(d), day_start(d + timedelta(days=1))
+
+
+def days_range(first: date, last: date) -> tuple[datetime, datetime]:
+    """[first 00:00, the day after last 00:00): calendar days, both ends included."""
+    return day_start(first), day_start(last + timedelta(days=1))
+
+
+def week_range(now: datetime) -> tuple[datetime, datetime]:
+    """[Monday 00:00, next Monday 00:00) of `now`'s week on the configured clock, in UTC."""
+    d = local(now).date()
+    monday = d - timedelta(days=d.weekday())
+    return day_start(monday), day_start(monday + timedelta(days=7))
+
+
+def month_range(now: datetime) -> tuple[datetime, datetime]:
+    """[first day of this month, first day of next month) on the configured clock."""
+    d = local(now).date().replace(day=1)
+    return day_start(d), day_start((d + timedelta(days=32)).replace(day=1))
+
+
+def quarter_range(now: datetime) -> tuple[datetime, datetime]:
+    """[first day of this quarter, first day of the next) on the configured clock."""
+    d = local(now).date()
+    first = date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+    nxt = date(first.year + (first.month == 10), (first.month + 2) % 12 + 1, 1)
+    return day_start(first), day_start(nxt)
 
 
 class Clock:

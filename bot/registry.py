@@ -26,7 +26,8 @@ Handler = Callable[["Ctx"], Awaitable[Any]]
 
 # -- permissions ----------------------------------------------------------
 class Permission:
-    """Who may use a command. `check` sees the caller and the chat's organisation."""
+    """Who may use a command. `check` sees the caller and the chat's organisation, and
+    must depend on nothing but `caller.roles` and `org` (the menu is memoized on them)."""
 
     label = ""
 
@@ -212,12 +213,11 @@ class Ledger:
 
     name: str
     rows: RowsFunc
-    # Needs --from and --to (else the dates are optional).
+    # Needs --from and --to; `periods=False`: takes no dates at all (else optional).
     dated: bool = False
+    periods: bool = True
     # Offered on the workbench's ledger page.
     workbench: bool = False
-    # Takes --full-phone (phones are masked otherwise).
-    phones: bool = False
 
 
 @dataclass
@@ -249,13 +249,13 @@ class Router:
         self.sections[name] = settings
 
     def export(
-        self, name: str, *, dated: bool = False, workbench: bool = False, phones: bool = False
+        self, name: str, *, dated: bool = False, periods: bool = True, workbench: bool = False
     ) -> Callable[[RowsFunc], RowsFunc]:
         """Register a ledger: ``@router.export("requests", dated=True)`` on its rows
-        function, or ``router.export("members")(member_rows)``."""
+        function, or ``router.export("members", periods=False)(member_rows)``."""
 
         def deco(rows: RowsFunc) -> RowsFunc:
-            self.ledgers.append(Ledger(name, rows, dated, workbench, phones))
+            self.ledgers.append(Ledger(name, rows, dated, periods, workbench))
             return rows
 
         return deco

@@ -1,6 +1,7 @@
 """花名册导入：组织、党员、群绑定。每行都校验；有一行不对就什么都不写；同一文件导两次不变。
 
-The columns and their rules are here once; reading, the error report, the single
+The columns and their rules are here once, their words (headers, notes, the words a cell
+may hold) in templates/zh_CN/roster.toml; reading, the error report, the single
 transaction and the dry run come from bot/tabular.py. `may(org)` says whether the
 importing officer may write under an organisation (web: the officer's scope, the
 same `is_officer_of` as chat; shell: everything); `may(None)` is about top-level
@@ -10,13 +11,15 @@ organisations (admins only on the web).
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.tabular import Column, Report, Row, RowError, read_table, run_import
+from bot.templates import DEFAULT_DIR
 from models.checkin import (
+    MEMBER_RELATIONS,
     MEMBER_TYPES,
-    RELATION_POCKET,
     RELATION_REGISTERED,
     normalize_name,
     normalize_phone,
@@ -29,23 +32,12 @@ from models.people import ORG_KINDS, GroupBinding, Identity, Organization, Perso
 May = Callable[[Organization | None], bool]
 PLATFORMS = ("wechat", "wecom", "onebot", "qq", "console")
 CODE_RE = re.compile(r"^[A-Z0-9_-]{1,32}$")
-
-KIND_WORDS = {
-    "区委": "district", "区": "district", "街道": "street", "街道党工委": "street",
-    "社区": "community", "社区党委": "community", "支部": "branch", "党支部": "branch",
-    "网格": "grid", "党小组": "grid", "科室": "department", "部门": "department",
-    "社会组织": "partner", "共建单位": "partner",
-}  # fmt: skip
-TYPE_WORDS = {
-    "正式党员": "full",
-    "正式": "full",
-    "预备党员": "probationary",
-    "预备": "probationary",
-}
-RELATION_WORDS = {
-    "已转入": RELATION_REGISTERED, "是": RELATION_REGISTERED, "": RELATION_REGISTERED,
-    "口袋党员": RELATION_POCKET, "未转入": RELATION_POCKET, "否": RELATION_POCKET,
-}  # fmt: skip
+# The words of the roster files (titles, headers, notes, the words cells may hold).
+WORDS: dict[str, Any] = tomllib.loads((DEFAULT_DIR / "roster.toml").read_text("utf-8"))
+KIND_WORDS: dict[str, str] = WORDS["words"]["kind"]
+TYPE_WORDS: dict[str, str] = WORDS["words"]["member_type"]
+RELATION_WORDS: dict[str, str] = WORDS["words"]["relation"]
+assert set(RELATION_WORDS.values()) <= set(MEMBER_RELATIONS), "roster.toml [words.relation]"
 
 
 def parse_code(text: str) -> str:
@@ -94,36 +86,40 @@ def parse_platform(text: str) -> str:
     return text.strip().lower()
 
 
+def column(kind: str, key: str, **rules: Any) -> Column:
+    """Column `key` of a `kind` of roster: its rules here, its words in roster.toml."""
+    said = WORDS["columns"][kind][key]
+    return Column(
+        key,
+        said["header"],
+        note=said.get("note", ""),
+        example=said.get("example", ""),
+        aliases=tuple(said.get("aliases", ())),
+        **rules,
+    )
+
+
 ORG_COLUMNS = (
-    Column("code", "组织代码", note="字母数字，唯一，如 ZB002", example="ZB099", parse=parse_code,
-           unique=True),
-    Column("name", "组织名称", note="全称", example="示例社区第二党支部", parse=parse_org_name),
-    Column("kind", "类别", note="区委/街道/社区/支部/网格/科室/社会组织", example="支部",
-           parse=parse_kind),
-    Column("parent", "上级组织代码", required=False, note="已有的或本表里的组织代码；区委留空",
-           example="SQ001", parse=parse_code),
-)  # fmt: skip
+    column("orgs", "code", parse=parse_code, unique=True),
+    column("orgs", "name", parse=parse_org_name),
+    column("orgs", "kind", parse=parse_kind),
+    column("orgs", "parent", required=False, parse=parse_code),
+)
 MEMBER_COLUMNS = (
-    Column("name", "姓名", note="真实姓名", example="张示例", parse=normalize_name),
-    Column("phone", "手机号", note="11 位手机号，不能重复", example="13800000000",
-           parse=normalize_phone, unique=True),
-    Column("org", "所属组织代码", aliases=("组织代码",), note="党员所在支部的组织代码",
-           example="ZB001", parse=parse_code),
-    Column("member_type", "党员类别", note="正式党员 或 预备党员", example="正式党员",
-           parse=parse_member_type),
-    Column("relation", "组织关系", required=False, note="已转入 或 口袋党员（空=已转入）",
-           example="已转入", parse=parse_relation),
-    Column("account", "聊天账号", required=False, note="可空；平台:账号，如 wechat:oAbc123",
-           example="", parse=parse_account, unique=True),
-)  # fmt: skip
+    column("members", "name", parse=normalize_name),
+    column("members", "phone", parse=normalize_phone, unique=True),
+    column("members", "org", parse=parse_code),
+    column("members", "member_type", parse=parse_member_type),
+    column("members", "relation", required=False, parse=parse_relation),
+    column("members", "account", required=False, parse=parse_account, unique=True),
+)
 BINDING_COLUMNS = (
-    Column("platform", "平台", note="wechat/wecom/onebot/qq", example="onebot",
-           parse=parse_platform),
-    Column("chat", "群号", note="群的 id（QQ 群号、企业微信群 chatid）", example="123456789"),
-    Column("org", "组织代码", note="这个群属于的组织", example="SQ001", parse=parse_code),
-)  # fmt: skip
+    column("bindings", "platform", parse=parse_platform),
+    column("bindings", "chat"),
+    column("bindings", "org", parse=parse_code),
+)
 COLUMNS = {"orgs": ORG_COLUMNS, "members": MEMBER_COLUMNS, "bindings": BINDING_COLUMNS}
-TITLES = {"orgs": "组织导入模板", "members": "党员导入模板", "bindings": "群绑定导入模板"}
+TITLES: dict[str, str] = dict(WORDS["titles"])
 # 住户 (models/grids/importer.py): the same rules, its own columns.
 COLUMNS["households"] = HOUSEHOLD_COLUMNS
 TITLES["households"] = HOUSEHOLD_TITLE

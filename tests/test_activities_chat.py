@@ -67,7 +67,7 @@ async def test_publish_one_line_and_menu(town):
     assert f"{act.id}. 敬老院志愿服务（志愿服务）" in menu and "余 2 个名额" in menu
     assert "幸福敬老院" in menu
     # the English names work too
-    assert "敬老院志愿服务" in await c.one("/menu", user="bob")
+    assert "敬老院志愿服务" in await c.one("/activities", user="bob")
 
 
 async def test_publish_refusals(town):
@@ -291,8 +291,9 @@ async def test_rank_and_lessons(town):
         await RoleGrant.create(person_id=s.person_id, role="member", org=sq)
     from models.activities import award_points
 
-    await award_points(people["bob"], "lesson", 3, "lesson:1")
-    await award_points(people["carol"], "attendance", 5, "act:1")
+    now = datetime.now(UTC)
+    await award_points(people["bob"], "lesson", 3, "lesson:1", now=now)
+    await award_points(people["carol"], "attendance", 5, "act:1", now=now)
     text = await c.one("/排行", user="bob", group="g1")
     assert text.startswith("和平社区党委 · 本月积分排行")
     assert "1. carol 5 分" in text and "2. bob 3 分" in text

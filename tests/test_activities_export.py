@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from tortoise.transactions import in_transaction
 
 from bot.demo import seed
-from bot.exports import ExportError, export_activities, export_timebank
+from bot.exports import ExportError, export
 from bot.identity import Caller
 from models.activities import Activity, TimeBankEntry
 from models.people import Organization, Person
@@ -56,7 +56,9 @@ async def ledger(db):
 
 async def test_activities_csv(ledger, tmp_path):
     out = tmp_path / "a.csv"
-    assert await export_activities("sq001", date(2026, 11, 1), date(2026, 11, 30), "csv", out) == 1
+    assert (
+        await export("activities", "sq001", "csv", out, date(2026, 11, 1), date(2026, 11, 30)) == 1
+    )
     with out.open(encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
     assert rows[0][:6] == ["编号", "组织", "活动名称", "类别", "开始时间", "结束时间"]
@@ -66,28 +68,32 @@ async def test_activities_csv(ledger, tmp_path):
     assert (row["报名人数"], row["候补人数"], row["签到人数"]) == ("2", "1", "1")
     assert row["报名名单"] == "张三、李四" and row["签到名单"] == "张三"
     assert row["发布人"] == "王书记" and row["参加对象"] == "所有人（含居民）"
-    assert await export_activities("SQ001", date(2026, 12, 1), date(2026, 12, 31), "csv", out) == 0
+    assert (
+        await export("activities", "SQ001", "csv", out, date(2026, 12, 1), date(2026, 12, 31)) == 0
+    )
 
 
 async def test_activities_xlsx_and_errors(ledger, tmp_path):
     out = tmp_path / "a.xlsx"
-    assert await export_activities("JD01", date(2026, 11, 1), date(2026, 11, 30), "xlsx", out) == 2
+    assert (
+        await export("activities", "JD01", "xlsx", out, date(2026, 11, 1), date(2026, 11, 30)) == 2
+    )
     ws = load_workbook(out).active
     assert ws.title == "activities"
     assert [c.value for c in ws[2]][2] == "别处"  # earliest first
     assert [c.value for c in ws[2]][-1] == "改期"
     assert [c.value for c in ws[3]][2] == "敬老院志愿服务"
     with pytest.raises(ExportError):
-        await export_activities("NOPE", date(2026, 11, 1), date(2026, 11, 2), "csv", out)
+        await export("activities", "NOPE", "csv", out, date(2026, 11, 1), date(2026, 11, 2))
     with pytest.raises(ExportError):
-        await export_activities("SQ001", date(2026, 11, 2), date(2026, 11, 1), "csv", out)
+        await export("activities", "SQ001", "csv", out, date(2026, 11, 2), date(2026, 11, 1))
     with pytest.raises(ExportError):
-        await export_activities("SQ001", date(2026, 11, 1), date(2026, 11, 2), "pdf", out)
+        await export("activities", "SQ001", "pdf", out, date(2026, 11, 1), date(2026, 11, 2))
 
 
 async def test_timebank_ledger_with_running_balance(ledger, tmp_path):
     out = tmp_path / "t.csv"
-    assert await export_timebank("SQ001", "csv", out) == 2
+    assert await export("timebank", "SQ001", "csv", out) == 2
     with out.open(encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == [
@@ -106,15 +112,17 @@ async def test_timebank_ledger_with_running_balance(ledger, tmp_path):
     ]
     assert rows[1][1:6] == ["张三", "存入", "2.0", "2.0", "敬老院志愿服务"]
     assert rows[2][1:8] == ["张三", "兑换", "-0.5", "1.5", "", "理发一次", "王书记"]
-    assert await export_timebank("SQ002", "csv", out) == 0
+    assert await export("timebank", "SQ002", "csv", out) == 0
     # dates filter the rows, the balance still counts everything before
-    assert await export_timebank("SQ001", "csv", out, date(2026, 11, 19), date(2026, 11, 19)) == 2
-    assert await export_timebank("SQ001", "csv", out, date(2026, 11, 20), None) == 0
+    assert (
+        await export("timebank", "SQ001", "csv", out, date(2026, 11, 19), date(2026, 11, 19)) == 2
+    )
+    assert await export("timebank", "SQ001", "csv", out, date(2026, 11, 20), None) == 0
     assert sum(Decimal(h) for h in await TimeBankEntry.all().values_list("hours", flat=True)) == (
         Decimal("1.5")
     )
     with pytest.raises(ExportError):
-        await export_timebank("NOPE", "csv", out)
+        await export("timebank", "NOPE", "csv", out)
 
 
 def test_cli_exports(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.demo import seed
-from bot.exports import ExportError, export_members
+from bot.exports import ExportError, export
 from models.checkin import CheckIn, MemberRegistration
 from models.people import Organization, Person
 
@@ -38,7 +38,7 @@ async def ledger(db):
 
 async def test_csv_masked_by_default(ledger, tmp_path):
     out = tmp_path / "m.csv"
-    assert await export_members("sq001", "csv", out) == 2
+    assert await export("members", "sq001", "csv", out) == 2
     with out.open(encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == [
@@ -67,13 +67,13 @@ async def test_csv_masked_by_default(ledger, tmp_path):
 
 async def test_xlsx_full_phone_and_errors(ledger, tmp_path):
     out = tmp_path / "m.xlsx"
-    assert await export_members("ZB001", "xlsx", out, full_phone=True) == 2
+    assert await export("members", "ZB001", "xlsx", out, full_phone=True) == 2
     ws = load_workbook(out).active
     assert ws.title == "members"
     assert [c.value for c in ws[2]][:2] == ["张三", "13800001234"]
     assert [c.value for c in ws[3]][:2] == ["李四", "13900005678"]
-    assert await export_members("SQ002", "csv", tmp_path / "e.csv") == 0
+    assert await export("members", "SQ002", "csv", tmp_path / "e.csv") == 0
     with pytest.raises(ExportError):
-        await export_members("NOPE", "csv", tmp_path / "x.csv")
+        await export("members", "NOPE", "csv", tmp_path / "x.csv")
     with pytest.raises(ExportError):
-        await export_members("SQ001", "pdf", tmp_path / "x.pdf")
+        await export("members", "SQ001", "pdf", tmp_path / "x.pdf")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
-from handlers.grids.ledgers import export_households, export_visits
+from bot.exports import export
 from models.grids.households import Household, Visit
 from models.people import Organization, Person, RoleGrant
 from models.requests import ServiceRequest
@@ -61,16 +61,16 @@ async def test_visit_and_household_ledgers(db, tmp_path):
     await Visit.create(household=far, grid=other, worker=gw, visited_on=date(2026, 3, 6),
                        created_at=when)  # fmt: skip
     out = tmp_path / "v.csv"
-    assert await export_visits("SQ9", "csv", out) == 1
+    assert await export("visits", "SQ9", "csv", out) == 1
     rows = list(csv.reader(out.open(encoding="utf-8-sig")))
     assert rows == [
         ["走访日期", "网格", "住户地址", "户主", "网格员", "方式", "走访情况", "关联诉求"],
         ["2026-03-05", "第九网格", "5-3-301", "张大爷", "网格员甲", "电话", "反映下水道堵",
          req.number],
     ]  # fmt: skip
-    assert await export_visits("SQ9", "csv", out, date(2026, 4, 1), date(2026, 4, 30)) == 0
+    assert await export("visits", "SQ9", "csv", out, date(2026, 4, 1), date(2026, 4, 30)) == 0
     xlsx = tmp_path / "h.xlsx"
-    assert await export_households("SQ9", "xlsx", xlsx) == 1
+    assert await export("households", "SQ9", "xlsx", xlsx) == 1
     ws = load_workbook(xlsx).active
     values = [[c.value for c in row] for row in ws.iter_rows()]
     assert values[0] == ["网格", "地址", "户主", "电话", "标签", "网格员", "党员", "今年走访次数",
@@ -79,5 +79,5 @@ async def test_visit_and_household_ledgers(db, tmp_path):
                              "网格员甲"]  # fmt: skip
     assert values[1][8] == "2026-03-05"
     full = tmp_path / "f.csv"
-    await export_households("SQ9", "csv", full, full_phone=True)
+    await export("households", "SQ9", "csv", full, full_phone=True)
     assert "13800001111" in full.read_text("utf-8-sig")

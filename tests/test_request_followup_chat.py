@@ -246,7 +246,7 @@ async def test_images_after_filing_and_after_closing_are_evidence(aiohttp_client
 
 
 async def test_the_ledger_shows_pauses_visits_supervision_and_evidence(town):
-    from bot.exports import request_rows
+    from models.requests_export import request_rows
     from models.workdays import TZ
 
     c = town

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from tortoise.transactions import in_transaction
 
 from bot.demo import seed
-from bot.exports import ExportError, export_requests
+from bot.exports import ExportError, export
 from models.people import Organization, Person
 from models.requests import ServiceRequest
 
@@ -36,7 +36,7 @@ async def filed(db):
 
 async def test_csv_export(filed, tmp_path):
     out = tmp_path / "r.csv"
-    n = await export_requests("sq001", date(2026, 11, 22), date(2026, 11, 22), "csv", out)
+    n = await export("requests", "sq001", "csv", out, date(2026, 11, 22), date(2026, 11, 22))
     assert n == 1
     rows = list(csv.reader(out.open(encoding="utf-8-sig")))
     assert rows[0][:3] == ["编号", "所属组织", "类别"] and rows[0][-1] == "全过程"
@@ -49,12 +49,14 @@ async def test_csv_export(filed, tmp_path):
         "2026-11-22 11:00 接单办理 王书记",
         "2026-11-22 12:00 回单 王书记 已修好",
     ]
-    assert await export_requests("SQ001", date(2026, 11, 22), date(2026, 11, 23), "csv", out) == 2
+    assert (
+        await export("requests", "SQ001", "csv", out, date(2026, 11, 22), date(2026, 11, 23)) == 2
+    )
 
 
 async def test_xlsx_export(filed, tmp_path):
     out = tmp_path / "r.xlsx"
-    assert await export_requests("JD01", date(2026, 11, 1), date(2026, 11, 30), "xlsx", out) == 3
+    assert await export("requests", "JD01", "xlsx", out, date(2026, 11, 1), date(2026, 11, 30)) == 3
     ws = load_workbook(out).active
     assert ws["A1"].value == "编号" and ws["A2"].value == filed.number
     assert ws.max_row == 4
@@ -62,6 +64,10 @@ async def test_xlsx_export(filed, tmp_path):
 
 async def test_export_errors(filed, tmp_path):
     with pytest.raises(ExportError):
-        await export_requests("NOPE", date(2026, 11, 1), date(2026, 11, 2), "csv", tmp_path / "x")
+        await export(
+            "requests", "NOPE", "csv", tmp_path / "x", date(2026, 11, 1), date(2026, 11, 2)
+        )
     with pytest.raises(ExportError):
-        await export_requests("SQ001", date(2026, 11, 1), date(2026, 11, 2), "pdf", tmp_path / "x")
+        await export(
+            "requests", "SQ001", "pdf", tmp_path / "x", date(2026, 11, 1), date(2026, 11, 2)
+        )

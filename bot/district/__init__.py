@@ -16,9 +16,9 @@ from datetime import datetime
 from tortoise import connections
 from tortoise.models import Model
 
+from bot.clock import clock_from_env
 from bot.district.plan import CODE, Plan
 from models.people import Organization, Person
-from models.requests import utcnow
 
 
 class NotEmpty(RuntimeError):
@@ -60,7 +60,7 @@ async def generate(
 
     if await Organization.exists() or await Person.exists():
         raise NotEmpty("the database already has organisations or people")
-    plan = Plan(scale, now or utcnow(), seed)
+    plan = Plan(scale, now or clock_from_env().now(), seed)
     sink = Sink()
     started = time.perf_counter()
     for step in (people.write, life.write, service.write):

@@ -12,9 +12,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from bot.clock import local
 from bot.district.plan import Plan
 from models.activities import Activity, PointsEntry, Signup, TimeBankEntry
-from models.requests import local
 
 MEETINGS = ("general_meeting", "committee", "group_meeting", "lecture")
 OTHERS = ("volunteer", "theme_day", "open", "other")

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.clock import local
 from bot.district.plan import Plan
 from models.broadcasts import Broadcast
 from models.deliveries import Delivery
-from models.requests import CATEGORY_HOURS, RequestCounter, RequestEvent, ServiceRequest, local
+from models.requests import CATEGORY_HOURS, RequestCounter, RequestEvent, ServiceRequest
 
 CONTENT = {
     "repair": "楼道灯坏了，晚上很黑，麻烦尽快修一下",

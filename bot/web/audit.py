@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from aiohttp import web
 from tortoise.expressions import Q, Subquery
 
+from bot.clock import day_start
 from bot.web.common import officer_of, page, pager
 from bot.web.figures import org_q
 from models.people import RoleGrant
-from models.requests import day_start
 from models.web import AuditEntry
 
 routes = web.RouteTableDef()

@@ -14,11 +14,11 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
+from bot.clock import local
 from bot.identity import Caller
 from bot.registry import OFFICER
 from bot.runtime import Runtime
 from models.checkin import mask_phone, shown_phone
-from models.requests import local
 from models.web import WebSession
 
 RUNTIME = web.AppKey("admin_runtime", Runtime)

@@ -1,6 +1,6 @@
 """首页的数字：每个都是一条 COUNT / SUM / AVG 查询（不把行读进内存），限定在党务工作者的范围内。
 
-Months are Asia/Shanghai calendar months (models.requests.month_range). The
+Months are calendar months of `[bot] timezone` (bot.clock.month_range). The
 request figures mean what /公开 means (models.requests.monthly_figures): received =
 filed in the month, closed = closed in the month, on time = closed by the due time,
 average hours = filing to closing of those closed, satisfaction = the rated share and
@@ -16,20 +16,14 @@ from tortoise import connections
 from tortoise.expressions import F, Q, RawSQL
 from tortoise.functions import Count
 
+from bot.clock import day_start, local, month_range, zone
 from models.activities import Activity, Signup
 from models.broadcasts import BroadcastFiring
 from models.checkin import CheckIn
 from models.grids.ladder import ContactLadder
 from models.grids.ladder import scope_q as people_scope_q
 from models.people import Organization
-from models.requests import (
-    OPEN_STATUSES,
-    ServiceRequest,
-    day_start,
-    local,
-    month_range,
-    scope_q,
-)
+from models.requests import OPEN_STATUSES, ServiceRequest, scope_q
 
 DAYS = 30
 
@@ -44,11 +38,13 @@ def _hours(table: str, a: str, b: str) -> str:
     return f"(julianday({table}.{b}) - julianday({table}.{a})) * 24"
 
 
-def _local_day(table: str, column: str) -> str:
-    """The Asia/Shanghai calendar day of a stored UTC time, as YYYY-MM-DD (China has no DST)."""
+def _local_day(table: str, column: str, now: datetime) -> str:
+    """The calendar day of a stored UTC time on the configured clock, as YYYY-MM-DD.
+    SQLite adds the zone's offset at `now` (exact for a zone without DST, as China's)."""
     if _pg():
-        return f"to_char({table}.{column} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')"
-    return f"date({table}.{column}, '+8 hours')"
+        return f"to_char({table}.{column} AT TIME ZONE '{zone().key}', 'YYYY-MM-DD')"
+    minutes = int((local(now).utcoffset() or timedelta(0)).total_seconds() // 60)
+    return f"date({table}.{column}, '{minutes:+d} minutes')"
 
 
 def org_q(paths: list[str], prefix: str = "") -> Q:
@@ -152,7 +148,7 @@ async def requests_per_day(paths: list[str], now: datetime) -> list[tuple[str, i
     first = today - timedelta(days=DAYS - 1)
     rows = (
         await ServiceRequest.filter(scope_q(paths), created_at__gte=day_start(first))
-        .annotate(day=RawSQL(_local_day(ServiceRequest._meta.db_table, "created_at")))
+        .annotate(day=RawSQL(_local_day(ServiceRequest._meta.db_table, "created_at", now)))
         .annotate(n=Count("id"))
         .group_by("day")
         .values("day", "n")

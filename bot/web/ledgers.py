@@ -1,4 +1,4 @@
-"""台账：每种导出（诉求、党员、组织生活、时间银行）按组织和日期范围下载 xlsx（bot/exports.py）。"""
+"""台账：服务注册的台账（router.export(..., workbench=True)）按组织和日期范围下载 xlsx。"""
 
 from __future__ import annotations
 
@@ -9,19 +9,13 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.audit import record_web
-from bot.exports import (
-    ExportError,
-    export_activities,
-    export_members,
-    export_requests,
-    export_timebank,
-)
+from bot.clock import local
+from bot.exports import ExportError, export
+from bot.registry import Ledger
 from bot.web.common import address, officer_of, page, runtime_of
 from models.people import Organization
-from models.requests import local
 
 routes = web.RouteTableDef()
-KINDS = ("requests", "members", "activities", "timebank")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -33,12 +27,19 @@ async def my_orgs(request: web.Request) -> list[Organization]:
     return await Organization.filter(id__in=ids).order_by("path")
 
 
+def offered(request: web.Request) -> dict[str, Ledger]:
+    """The ledgers the services offer on the workbench, by name."""
+    found = runtime_of(request).registry.ledgers
+    return {name: ledger for name, ledger in found.items() if ledger.workbench}
+
+
 @routes.get("/ledgers")
 async def ledgers(request: web.Request) -> web.Response:
     today = local(runtime_of(request).clock.now()).date()
     return await page(
         request,
         "ledgers.html",
+        ledgers=list(offered(request).values()),
         orgs=await my_orgs(request),
         date_from=today.replace(day=1).isoformat(),
         date_to=today.isoformat(),
@@ -59,7 +60,8 @@ async def download(request: web.Request) -> web.StreamResponse:
     what = request.query.get("what", "")
     org = await Organization.filter(code=request.query.get("org", "").upper()).first()
     # The same check as any officer command about an organisation.
-    if what not in KINDS or org is None or not officer.caller.is_officer_of(org):
+    ledger = offered(request).get(what)
+    if ledger is None or org is None or not officer.caller.is_officer_of(org):
         raise web.HTTPForbidden(text="不能导出这个组织的台账。")
     today = local(runtime_of(request).clock.now()).date()
     start = day(request.query.get("from"), today.replace(day=1))
@@ -69,15 +71,9 @@ async def download(request: web.Request) -> web.StreamResponse:
     templates = runtime_of(request).templates
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ledger.xlsx"
+        dates = (start, end) if ledger.periods else (None, None)
         try:
-            if what == "members":
-                count = await export_members(org.code, "xlsx", out, templates=templates)
-            elif what == "timebank":
-                count = await export_timebank(org.code, "xlsx", out, start, end, templates)
-            elif what == "activities":
-                count = await export_activities(org.code, start, end, "xlsx", out, templates)
-            else:
-                count = await export_requests(org.code, start, end, "xlsx", out, templates)
+            count = await export(ledger, org.code, "xlsx", out, *dates, templates=templates)
         except ExportError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
         body = out.read_bytes()

@@ -7,6 +7,7 @@ from datetime import date
 from aiohttp import web
 from tortoise.expressions import Q
 
+from bot.clock import day_start
 from bot.web.actions import act, one_line, token
 from bot.web.common import officer_of, page, pager, runtime_of
 from bot.web.figures import months, org_q, overdue_q
@@ -18,7 +19,6 @@ from models.requests import (
     OPEN_STATUSES,
     STATUSES,
     ServiceRequest,
-    day_start,
     scope_q,
 )
 

@@ -8,6 +8,7 @@ from bot.context import Ctx
 from bot.service import Service
 from models.checkin import mask_phone, shown_phone
 from models.checkin_config import CheckinConfig
+from models.checkin_export import member_rows
 
 PAGE = 10
 
@@ -29,6 +30,7 @@ service = Service(
 )
 router = service.router
 router.section("checkin", CheckinConfig)  # [checkin] in the config (bot/config.py)
+router.export("members", periods=False, workbench=True)(member_rows)  # bot/exports.py
 say = service.say
 labels = service.labels
 

@@ -3,7 +3,7 @@
 The rules live on `models.grids`; these modules parse, call the model and say.
 """
 
-from handlers.grids import ladder, reminders, views, visits  # noqa: F401  (they register)
+from handlers.grids import ladder, ledgers, reminders, views, visits  # noqa: F401  (they register)
 from handlers.grids.common import router
 
 __all__ = ["router"]

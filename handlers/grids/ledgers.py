@@ -1,18 +1,18 @@
 """网格的台账：走访台账（lianxin export visits）与住户台账（lianxin export households）。
 
 Headers come from templates/zh_CN/commands.toml ([grid_labels.export_*]); files are
-written by bot/exports.py's `write_table`, like every other ledger.
+registered on the grids router and written by bot/exports.py, like every other ledger.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from bot.clock import clock_from_env, local
-from bot.exports import check_args, organization, write_table
+from bot.exports import organization
 from bot.templates import Templates
+from handlers.grids.common import router
 from models.grids.households import Household, Visit, year_rows
 
 
@@ -20,11 +20,14 @@ def _labels(templates: Templates | None) -> dict[str, Any]:
     return (templates or Templates()).commands.get("grid_labels", {})
 
 
+@router.export("visits")
 async def visit_rows(
     org_code: str,
     date_from: date | None = None,
     date_to: date | None = None,
+    *,
     templates: Templates | None = None,
+    full_phone: bool = False,
 ) -> tuple[list[str], list[list[Any]]]:
     """走访台账: one row per visit in the organisation's grids, oldest first."""
     labels = _labels(templates)
@@ -54,8 +57,14 @@ async def visit_rows(
     return list(head.values()), rows
 
 
+@router.export("households", periods=False)
 async def household_rows(
-    org_code: str, full_phone: bool = False, templates: Templates | None = None
+    org_code: str,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    templates: Templates | None = None,
+    full_phone: bool = False,
 ) -> tuple[list[str], list[list[Any]]]:
     """住户台账: one row per household, with this year's visits and the last one."""
     labels = _labels(templates)
@@ -83,30 +92,3 @@ async def household_rows(
         }
         rows.append([values[k] for k in head])
     return list(head.values()), rows
-
-
-async def export_visits(
-    org_code: str,
-    fmt: str,
-    out: Path,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    templates: Templates | None = None,
-) -> int:
-    check_args(fmt, date_from, date_to)
-    header, rows = await visit_rows(org_code, date_from, date_to, templates)
-    write_table(header, rows, fmt, out, "visits")
-    return len(rows)
-
-
-async def export_households(
-    org_code: str,
-    fmt: str,
-    out: Path,
-    full_phone: bool = False,
-    templates: Templates | None = None,
-) -> int:
-    check_args(fmt)
-    header, rows = await household_rows(org_code, full_phone, templates)
-    write_table(header, rows, fmt, out, "households")
-    return len(rows)

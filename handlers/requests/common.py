@@ -9,6 +9,7 @@ from bot.inbound import Reply
 from bot.service import Service
 from models.requests import CATEGORY_HOURS, ServiceRequest, category_limits
 from models.requests_config import RequestsConfig
+from models.requests_export import request_rows
 from models.workdays import Limit
 
 service = Service(
@@ -16,6 +17,7 @@ service = Service(
 )
 router = service.router
 router.section("requests", RequestsConfig)  # [requests] in the config (bot/config.py)
+router.export("requests", dated=True, workbench=True)(request_rows)  # bot/exports.py
 PAGE = 10
 
 
