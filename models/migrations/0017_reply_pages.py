@@ -5,7 +5,7 @@ from json import dumps, loads
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0015_person_scope_indexes')]
+    dependencies = [('models', '0016_request_reminded')]
 
     initial = False
 
