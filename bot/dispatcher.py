@@ -74,6 +74,7 @@ class Dispatcher:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.registry = runtime.registry
+        self._menus: dict[tuple[object, ...], tuple[Command, ...]] = {}
 
     # -- entry point ------------------------------------------------------
     async def handle(self, inb: Inbound, *, replay: bool = False) -> list[Reply]:
@@ -308,15 +309,23 @@ class Dispatcher:
         return _Answer([Reply(text, at_sender=ctx.inbound.is_group)], cmd.key, why)
 
     def menu_for(self, caller: Caller, org: OrgView | None, is_group: bool) -> list[Command]:
-        """The commands this person may use here, in the order /帮助 lists them."""
-        return [
-            c
-            for c in self.registry.commands
-            if c.listed
-            and c.permission.check(caller, org)
-            and not (c.group_only and not is_group)
-            and not (c.private_only and is_group)
-        ]
+        """The commands this person may use here, in the order /帮助 lists them. A
+        permission depends on the caller's roles and the chat's organisation only, so
+        each (roles, organisation, chat kind) is worked out once (~80 checks a /帮助)."""
+        key = (caller.roles, org, is_group, len(self.registry.commands))
+        menu = self._menus.get(key)
+        if menu is None:
+            if len(self._menus) >= 4096:
+                self._menus.clear()
+            menu = self._menus[key] = tuple(
+                c
+                for c in self.registry.commands
+                if c.listed
+                and c.permission.check(caller, org)
+                and not (c.group_only and not is_group)
+                and not (c.private_only and is_group)
+            )
+        return list(menu)
 
     # -- running --------------------------------------------------------------
     async def _execute(self, plan: _Plan) -> _Answer:

@@ -17,7 +17,6 @@ async def help_command(ctx: Ctx) -> Reply:
     列出全部命令，`/帮助 命令` 看一条的详细用法。"""
     templates = ctx.runtime.templates
     menu = ctx.runtime.dispatcher.menu_for(ctx.caller, ctx.org, ctx.inbound.is_group)
-    services = sections_for(templates, menu)
     word = trim_trailing(ctx.args[0].lstrip("/／、").lower()) if ctx.args else ""
     # Each text depends only on the menu, the org and the chat kind: rendered once.
     base = (tuple(c.key for c in menu), ctx.org, ctx.inbound.is_group)
@@ -28,6 +27,7 @@ async def help_command(ctx: Ctx) -> Reply:
             lambda: templates.render("help", items=items, org=ctx.org, is_group=base[2]),
         )
         return Reply(text, at_sender=base[2])
+    services = sections_for(templates, menu) if word.isdigit() else []
     if word.isdigit() and 1 <= int(word) <= len(services):
         index = int(word) - 1
         text = templates.memo(
