@@ -31,7 +31,6 @@ router.refusals = "refused/timebank"  # its refusal texts (bot/refusals.py)
 router.export("timebank", workbench=True)(timebank_rows)  # its ledger (bot/exports.py)
 say = service.say
 notify = service.notify
-HOURS_RE = re.compile(r"(\d+(?:\.\d)?)\s*(?:小时|h)\b", re.IGNORECASE)
 PAGE = 10
 
 
@@ -63,7 +62,7 @@ async def offers_expiry(runtime: Any, now: datetime) -> list[Push]:
 def split_claim(ctx: Ctx, text: str, now: datetime) -> tuple[str, str, date | None]:
     """ "敬老院陪聊 2小时 11月28日" → ("敬老院陪聊", "2", 2026-11-28)."""
     folded = fold_width(text)
-    m = HOURS_RE.search(folded)
+    m = re.search(service.labels(ctx)["claim_hours"], folded, re.IGNORECASE)
     if m is None:
         raise DomainError("claim_need_hours")
     description = text[: m.start()].strip()

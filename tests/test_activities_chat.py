@@ -216,7 +216,7 @@ async def test_edit_notifies_and_promotes(town):
     )
 
 
-async def test_checkin_code_lockout_timebank_and_points(town):
+async def test_attend_code_lockout_timebank_and_points(town):
     c = town
     act = await starts_soon(await publish(c))
     n = act.id
@@ -273,7 +273,7 @@ async def test_checkin_code_lockout_timebank_and_points(town):
     assert "兑换 -1.5 小时 理发一次" in await c.one("/时间银行", user="bob")
 
 
-async def test_checkin_window(town):
+async def test_attend_window(town):
     c = town
     act = await publish(c)  # tomorrow: the window is not open yet
     text = await c.one(f"/签到码 {act.id}", user="secretary")

@@ -126,6 +126,7 @@ async def publish_line(ctx: Ctx, org: Organization, line: str) -> Reply:
         raise DomainError("act_one_line", part=line.strip()[:40])
     now = ctx.now()
     title, (start, end), place = parts[0], read_range(parts[1], now, tz(ctx)), parts[2]
+    words = service.labels(ctx)["one_line"]
     capacity, hours = 0, Decimal("0")
     kind: str | None = None
     audience: str | None = None
@@ -134,13 +135,13 @@ async def publish_line(ctx: Ctx, org: Organization, line: str) -> Reply:
         p = fold_width(part).strip()
         if not p:
             continue
-        m = re.fullmatch(r"志愿\s*(\S+?)\s*(小时|h)?", p)
-        if re.fullmatch(r"\d+\s*[人名]|不限人数|不限", p):
+        m = re.fullmatch(words["hours"], p)
+        if re.fullmatch(words["capacity"], p):
             capacity = read_capacity(ctx, p)
         elif m:
             hours = parse_hours(m.group(1))
-        elif p.startswith("截止"):
-            deadline = read_when(p.removeprefix("截止").strip(" ：:"), now, tz(ctx))
+        elif p.startswith(words["deadline"]):
+            deadline = read_when(p.removeprefix(words["deadline"]).strip(" ：:"), now, tz(ctx))
         elif kind_of(ctx, p) and not p.isdigit():
             kind = kind_of(ctx, p)
         elif audience_of(ctx, p) and not p.isdigit():
