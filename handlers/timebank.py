@@ -17,7 +17,7 @@ from bot.outbound import Push
 from bot.registry import OFFICER, Arg
 from bot.service import Service
 from bot.text import fold_width
-from models.activities import Activity, find_person, publishing_org
+from models.activities import Activity, find_person, need_org
 from models.activities.rules import read_when
 from models.claims import PointsAppeal, VolunteerClaim, adjust_hours, adjust_points
 from models.errors import DomainError
@@ -147,7 +147,7 @@ async def appeal(ctx: Ctx) -> Reply:
 
 async def _adjust(ctx: Ctx, what: str) -> Reply:
     person = await find_person(ctx.args[0], ctx.scope_paths())
-    org = await publishing_org(ctx.caller, ctx.org)
+    org = need_org(await ctx.acting_org())
     officer, now = await ctx.person(), ctx.now()
     if what == "points":
         entry = await adjust_points(person, ctx.args[1], ctx.args[2], officer, org=org, now=now)

@@ -35,8 +35,8 @@ from models.activities import (
     Activity,
     check_title,
     default_audience,
+    need_org,
     parse_hours,
-    publishing_org,
 )
 from models.activities.rules import PLACE_MAX, read_end, read_range, read_start, read_when
 from models.errors import DomainError
@@ -113,7 +113,7 @@ async def ask(ctx: Ctx, step: Step) -> Reply:
 )
 async def publish(ctx: Ctx) -> Reply:
     """发布活动：一步步问，或者一行写完（用 | 分隔）。"""
-    org = await publishing_org(ctx.caller, ctx.org)
+    org = need_org(await ctx.acting_org())
     if ctx.rest.strip():
         return await publish_line(ctx, org, ctx.rest)
     await ctx.dialog.start(Publish.title, org_id=org.id)
