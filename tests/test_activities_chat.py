@@ -402,7 +402,7 @@ async def test_jobs_are_scheduled(client):
 
 async def test_help_lists_the_commands(town):
     c = town
-    text = await c.one("/帮助 全部", user="bob")
+    text = await c.whole("/帮助 全部", user="bob")
     for name in (
         "/活动",
         "/报名",
@@ -415,7 +415,7 @@ async def test_help_lists_the_commands(town):
     ):
         assert name in text
     assert "/发布活动" not in text
-    officer = await c.one("/帮助 全部", user="secretary")
+    officer = await c.whole("/帮助 全部", user="secretary")
     for name in ("/发布活动", "/修改活动", "/取消活动", "/签到码", "/兑换", "/三会一课"):
         assert name in officer
     assert "用法：/签到 编号 签到码" in await c.one("/帮助 签到", user="bob")

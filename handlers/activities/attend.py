@@ -44,8 +44,6 @@ async def attend(ctx: Ctx) -> Reply:
     )
     if result.wrong_code:
         # Not raised: the wrong attempt must be committed to count towards the lock-out.
-        text = ctx.refusal(
-            DomainError("act_wrong_code", left=result.attempts_left, until=result.locked_until)
-        )
-        return Reply(text, at_sender=ctx.inbound.is_group)
+        wrong = DomainError("act_wrong_code", left=result.attempts_left, until=result.locked_until)
+        return Reply(ctx.refusal(wrong), at_sender=ctx.inbound.is_group)
     return say(ctx, "act_done", action="attended", act=act, r=result)

@@ -7,7 +7,7 @@ tests/test_bench_scale.py): never a list of ids, never whole rows where values d
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
@@ -22,14 +22,9 @@ from models.checkin.rules import (
     REGISTRATION,
     RELATION_POCKET,
     lost_cutoff,
-    mask_phone,
 )
-from models.people import Person
+from models.people import Person, Viewer
 from models.people import scope_q as org_scope_q
-
-
-class OfficerLike(Protocol):
-    def is_officer_of(self, org: Any) -> bool: ...
 
 
 def scope_q(paths: list[str]) -> Q:
@@ -43,15 +38,13 @@ def scope_q(paths: list[str]) -> Q:
     )
 
 
-def covers(caller: OfficerLike, person: Person) -> bool:
+def covers(caller: Viewer, person: Person) -> bool:
     """Whether the caller is an officer over this person (home branch or local org)."""
-    orgs = [o for o in (person.home_org, person.local_org) if o is not None]
-    return any(caller.is_officer_of(o) for o in orgs)
+    return person.covered_by(caller)
 
 
-def shown_phone(caller: OfficerLike, person: Person, phone: str | None = None) -> str:
-    phone = person.phone if phone is None else phone
-    return (phone or "") if covers(caller, person) else mask_phone(phone)
+def shown_phone(caller: Viewer, person: Person, phone: str | None = None) -> str:
+    return person.phone_shown_to(caller, phone)
 
 
 def unseen_q(days: int, now: datetime) -> Q:
