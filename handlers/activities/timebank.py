@@ -17,7 +17,6 @@ from models.activities import (
     leaderboard,
     month_range,
     points_of,
-    publishing_org,
 )
 from models.claims import member_org
 from models.errors import DomainError
@@ -52,11 +51,7 @@ async def redeem(ctx: Ctx) -> Reply:
     if len(ctx.args) < 3 or not officer:
         raise DomainError("redeem_usage", officer=officer, for_member=len(ctx.args) > 1)
     person = await find_person(ctx.args[0], ctx.scope_paths())
-    org = (
-        await publishing_org(ctx.caller, ctx.org)
-        if (ctx.org or ctx.caller.officer_orgs())
-        else None
-    )
+    org = await ctx.acting_org()
     entry, left = await TimeBankEntry.redeem(
         person, ctx.args[1], ctx.args[2], await ctx.person(), now=ctx.now(), org=org
     )
