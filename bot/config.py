@@ -172,6 +172,9 @@ class BotConfig:
     timezone: str = "Asia/Shanghai"
     admins: list[str] = field(default_factory=list)
     dialog_timeout_minutes: int = 10
+    # A reply longer than this many characters goes out a page at a time ("回复 更多");
+    # about one phone screen. 0 sends every reply whole.
+    page_chars: int = 300
     templates_dir: str = ""
     # Identity cache lifetime; other processes' role changes show up within it.
     identity_cache_seconds: float = 30.0

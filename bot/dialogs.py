@@ -81,6 +81,12 @@ class Dialog:
         Dialog.declared[key] = cls
 
     @classmethod
+    def variables(cls, ctx: Ctx) -> dict[str, Any]:
+        """More variables for the ``ask`` template (e.g. the service's labels), given to
+        the question a parser's refusal re-asks; pass them to ``ask``/``question`` too."""
+        return {}
+
+    @classmethod
     def step(cls, name: str) -> Step | None:
         return next((s for s in cls.steps if s.name == name), None)
 
@@ -208,7 +214,8 @@ def step_handler(step: Step, func: Callable[[Ctx], Awaitable[Any]]) -> Callable[
         try:
             ctx.answer = await step.read(ctx)
         except DomainError as err:
-            return ctx.dialog.question(step, invalid=True, error=ctx.refusal(err), **err.details)
+            variables = {**step.dialog.variables(ctx), **err.details}
+            return ctx.dialog.question(step, invalid=True, error=ctx.refusal(err), **variables)
         return await func(ctx)
 
     run.__name__ = getattr(func, "__name__", "step")

@@ -24,6 +24,7 @@ from bot.guess import offer_command, offer_spoken, with_note
 from bot.inbound import Inbound, Reply
 from bot.intake import prompt_author
 from bot.logs import log_event
+from bot.pager import paged
 from bot.text import (
     fold_width,
     mask_private,
@@ -74,6 +75,7 @@ class Dispatcher:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.registry = runtime.registry
+        self._menus: dict[tuple[object, ...], tuple[Command, ...]] = {}
 
     # -- entry point ------------------------------------------------------
     async def handle(self, inb: Inbound, *, replay: bool = False) -> list[Reply]:
@@ -103,6 +105,14 @@ class Dispatcher:
                     self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
             if inb.is_group:  # what a group reads never holds a full phone or ID number
                 answer.replies = [Reply(mask_private(r.text), r.at_sender) for r in answer.replies]
+            if answer.label != "more" and self.rt.config.bot.page_chars:  # one screen each
+                answer.replies = await paged(
+                    self.rt.templates,
+                    inb,
+                    answer.replies,
+                    self.rt.config.bot.page_chars,
+                    self.rt.clock.now(),
+                )
             if answer.outcome == "duplicate":
                 self.rt.metrics.dedup_hits.labels(inb.platform).inc()
             return answer.replies
@@ -308,15 +318,23 @@ class Dispatcher:
         return _Answer([Reply(text, at_sender=ctx.inbound.is_group)], cmd.key, why)
 
     def menu_for(self, caller: Caller, org: OrgView | None, is_group: bool) -> list[Command]:
-        """The commands this person may use here, in the order /帮助 lists them."""
-        return [
-            c
-            for c in self.registry.commands
-            if c.listed
-            and c.permission.check(caller, org)
-            and not (c.group_only and not is_group)
-            and not (c.private_only and is_group)
-        ]
+        """The commands this person may use here, in the order /帮助 lists them. A
+        permission depends on the caller's roles and the chat's organisation only, so
+        each (roles, organisation, chat kind) is worked out once (~80 checks a /帮助)."""
+        key = (caller.roles, org, is_group, len(self.registry.commands))
+        menu = self._menus.get(key)
+        if menu is None:
+            if len(self._menus) >= 4096:
+                self._menus.clear()
+            menu = self._menus[key] = tuple(
+                c
+                for c in self.registry.commands
+                if c.listed
+                and c.permission.check(caller, org)
+                and not (c.group_only and not is_group)
+                and not (c.private_only and is_group)
+            )
+        return list(menu)
 
     # -- running --------------------------------------------------------------
     async def _execute(self, plan: _Plan) -> _Answer:

@@ -3,8 +3,9 @@
 People type with a pinyin keyboard and pick the wrong homophone (报道 for 报到), or
 type the pinyin itself, or a digit for a Chinese numeral. Words are compared on
 their characters first (edit distance) and on their toneless pinyin second. The
-pinyin of every known word is computed once, when the index is built; a lookup
-converts only the word typed.
+pinyin of every known word is computed once, when the index is first asked; a lookup
+converts only the word typed. pypinyin's dictionaries take ~55 MB and 0.4 s to load, so
+they are imported then too: a bot that is only sent commands never loads them.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
-
-from pypinyin import Style, lazy_pinyin
-from rapidfuzz.distance import OSA, Levenshtein
 
 T = TypeVar("T")
 
@@ -36,6 +34,8 @@ def normalize(word: str) -> str:
 def pinyin_of(text: str) -> str:
     """'签到' → 'qiandao' (toneless, ü as v, as a pinyin keyboard takes it); other
     characters are kept as they are, so 'qiandao' → 'qiandao'."""
+    from pypinyin import Style, lazy_pinyin  # heavy: on first use (see the module's doc)
+
     return "".join(lazy_pinyin(normalize(text), style=Style.NORMAL)).replace(" ", "")
 
 
@@ -51,12 +51,27 @@ class WordIndex(Generic[T]):
     """Known words (command names, vocabulary) with their pinyin, built once."""
 
     def __init__(self, words: Iterable[tuple[str, T]]) -> None:
-        self.entries: list[tuple[str, str, T]] = []
-        self.by_pinyin: dict[str, list[int]] = {}
-        for word, value in words:
-            key = normalize(word)
-            self.by_pinyin.setdefault(pinyin_of(key), []).append(len(self.entries))
-            self.entries.append((key, pinyin_of(key), value))
+        self._words = list(words)
+        self._entries: list[tuple[str, str, T]] | None = None
+        self._by_pinyin: dict[str, list[int]] = {}
+
+    @property
+    def entries(self) -> list[tuple[str, str, T]]:
+        """(word, its pinyin, value) of every known word, converted on first use."""
+        if self._entries is None:
+            entries: list[tuple[str, str, T]] = []
+            for word, value in self._words:
+                key = normalize(word)
+                self._by_pinyin.setdefault(pinyin_of(key), []).append(len(entries))
+                entries.append((key, pinyin_of(key), value))
+            self._entries = entries
+        return self._entries
+
+    @property
+    def by_pinyin(self) -> dict[str, list[int]]:
+        if self._entries is None:
+            self.entries  # noqa: B018 (builds both)
+        return self._by_pinyin
 
     def closest(self, typed: str, allowed: Callable[[T], bool] | None = None) -> Match[T] | None:
         """The nearest known word: fewest character edits first, then the most similar
@@ -72,6 +87,8 @@ class WordIndex(Generic[T]):
             key, _, value = (exact or same)[0]
             unique = bool(exact) or all(e[2] == value for e in same)
             return Match(key, value, confident=unique)
+        from rapidfuzz.distance import OSA, Levenshtein
+
         # Letters typed are pinyin typed: count their edits against pinyin.
         typed_pinyin = word.isascii()
         best: tuple[tuple[int, float], tuple[str, str, T]] | None = None

@@ -63,23 +63,24 @@ class Caller:
     def name(self) -> str:
         return self.real_name or self.display_name or self.user_id
 
-    @property
-    def is_admin(self) -> bool:
-        return any(r.role == "admin" for r in self.roles)
-
     # Derived once: permission checks run several times per message.
     top_role: str = field(init=False, default="resident")
+    is_admin: bool = field(init=False, default=False)
+    _officer_orgs: tuple[OrgView, ...] = field(init=False, default=(), repr=False)
 
     def __post_init__(self) -> None:
         top = max((r.role for r in self.roles), key=ROLE_RANK.__getitem__, default="resident")
         object.__setattr__(self, "top_role", top)
+        object.__setattr__(self, "is_admin", any(r.role == "admin" for r in self.roles))
+        orgs = tuple(r.org for r in self.roles if r.role == "officer" and r.org is not None)
+        object.__setattr__(self, "_officer_orgs", orgs)
 
     def has_role(self, role: str) -> bool:
         """At least this role anywhere (admin counts as everything)."""
         return ROLE_RANK[self.top_role] >= ROLE_RANK[role]
 
     def officer_orgs(self) -> list[OrgView]:
-        return [r.org for r in self.roles if r.role == "officer" and r.org is not None]
+        return list(self._officer_orgs)
 
     def scope_paths(self) -> list[str]:
         """The organisation paths an officer looks after ("/" for an admin without one)."""
@@ -92,7 +93,7 @@ class Caller:
         if self.is_admin:
             return True
         path = org.path
-        return any(path.startswith(o.path) for o in self.officer_orgs())
+        return any(path.startswith(o.path) for o in self._officer_orgs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from pypinyin import Style, lazy_pinyin
-
 from bot.fuzzy import normalize
 from bot.text import fold_width
 
@@ -26,6 +24,8 @@ MAX_CHARS = 300
 def _sounds(text: str) -> str:
     """' lou dao deng huai le ': syllables between spaces, so that a word's sound is
     found only on syllable boundaries."""
+    from pypinyin import Style, lazy_pinyin  # heavy: only once someone writes plain words
+
     return " " + " ".join(lazy_pinyin(text, style=Style.NORMAL)) + " "
 
 

@@ -26,7 +26,8 @@ Handler = Callable[["Ctx"], Awaitable[Any]]
 
 # -- permissions ----------------------------------------------------------
 class Permission:
-    """Who may use a command. `check` sees the caller and the chat's organisation."""
+    """Who may use a command. `check` sees the caller and the chat's organisation, and
+    must depend on nothing but `caller.roles` and `org` (the menu is memoized on them)."""
 
     label = ""
 

@@ -1,33 +1,29 @@
 """兑换目录与核销码：/兑换目录、/上架、/下架、/兑换 物品（成员自己兑换）、/核销。
 
-The rules are on `models.redemption`; the officer-initiated `/兑换 成员 小时 物品`
-stays in handlers/activities.py, which hands a one-word `/兑换 物品` to `redeem_item`.
+The rules are on `models.redemption`; the activities service owns `/兑换` (the officer's
+`/兑换 成员 小时 物品`) and hands a one-word `/兑换 物品` to what this router provides
+as "redeem_item".
 """
 
 from __future__ import annotations
 
 from bot.context import Ctx
 from bot.inbound import Reply
-from bot.registry import OFFICER, Arg, Router
-from handlers.activities import notify, publishing_org, say, settings
-from handlers.checkin import user_targets
-from models.claims import member_org
+from bot.registry import OFFICER, Arg
+from bot.service import Service
+from models.activities import need_org
+from models.people import person_targets
 from models.redemption import CatalogueItem, Redemption
 
-router = Router("redemption")
+service = Service("redemption", labels="activity_labels", purpose="activity")
+router = service.router
 router.refusals = "refused/redemption"  # its refusal texts (bot/refusals.py)
+say = service.say
+notify = service.notify
 
 
 async def my_paths(ctx: Ctx) -> list[str]:
-    """Whose catalogue someone sees: the bound group's organisation, else their own."""
-    if ctx.org is not None:
-        return [ctx.org.path]
-    paths = [o.path for o in ctx.caller.officer_orgs()]
-    if ctx.caller.person_id is not None:
-        org = await member_org(ctx.caller.person_id)
-        if org is not None:
-            paths.append(org.path)
-    return paths
+    return await CatalogueItem.paths_for(ctx.caller, ctx.org)
 
 
 @router.command("兑换目录", "catalogue")
@@ -46,9 +42,11 @@ async def catalogue(ctx: Ctx) -> Reply:
 )
 async def shelve(ctx: Ctx) -> Reply:
     """把物品或服务放进兑换目录：标价“2小时”或“50积分”，库存不写为不限。"""
-    org = await publishing_org(ctx)
+    org = need_org(await ctx.acting_org())
     stock = ctx.args[2] if len(ctx.args) > 2 else None
-    item = await CatalogueItem.shelve(org, ctx.args[0], ctx.args[1], stock, await ctx.person())
+    item = await CatalogueItem.shelve(
+        org, ctx.args[0], ctx.args[1], stock, await ctx.person(), now=ctx.now()
+    )
     return say(ctx, "tb_done", action="shelved", item=item, org_name=org.name)
 
 
@@ -61,10 +59,12 @@ async def unshelve(ctx: Ctx) -> Reply:
     return say(ctx, "tb_done", action="unshelved", item=item)
 
 
+@router.provide("redeem_item")
 async def redeem_item(ctx: Ctx, name: str) -> Reply:
     """`/兑换 物品`: the member pays from their own balance and gets a 6-digit code."""
     item = await CatalogueItem.find(name, await my_paths(ctx))
-    red = await item.redeem(await ctx.person(), valid_days=settings(ctx).redemption_valid_days)
+    valid_days = ctx.runtime.config.activities.redemption_valid_days
+    red = await item.redeem(await ctx.person(), now=ctx.now(), valid_days=valid_days)
     return say(ctx, "tb_done", action="redeemed", item=item, red=red)
 
 
@@ -73,10 +73,10 @@ async def verify(ctx: Ctx) -> Reply:
     """核销一张兑换码（党务工作者或合作商家），每个码只能用一次。"""
     red = await Redemption.by_code(ctx.args[0])
     red.check_verifier(ctx.caller)
-    await red.use(await ctx.person())
+    await red.use(await ctx.person(), now=ctx.now())
     notify(
         ctx,
-        await user_targets(red.person_id),
+        await person_targets(red.person_id),
         "tb_notice",
         f"red:{red.id}:used",
         kind="code_used",

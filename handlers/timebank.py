@@ -10,42 +10,28 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from tortoise.expressions import Q
-
+from bot.clock import local
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.outbound import Push
-from bot.registry import OFFICER, Arg, Router
+from bot.registry import OFFICER, Arg
+from bot.service import Service
 from bot.text import fold_width
-from bot.timeparse import TimeParseError, parse_when
-from handlers.activities import (
-    _find_person,
-    notify,
-    publishing_org,
-    render_vars,
-    say,
-    settings,
-    time_error,
-    tz,
-)
-from handlers.checkin import officer_paths, page_arg, user_targets
-from models.activities import Activity, PointsEntry, TimeBankEntry
+from models.activities import Activity, find_person, need_org
+from models.activities.rules import read_when
 from models.claims import PointsAppeal, VolunteerClaim, adjust_hours, adjust_points
 from models.errors import DomainError
-from models.requests import local, utcnow
+from models.people import person_targets, scope_q
 from models.timebank_export import timebank_rows
 from models.waitlist import confirm_offer, expire_offers
 
-router = Router("timebank")
+service = Service("timebank", labels="activity_labels", purpose="activity")
+router = service.router
 router.refusals = "refused/timebank"  # its refusal texts (bot/refusals.py)
 router.export("timebank", workbench=True)(timebank_rows)  # its ledger (bot/exports.py)
-HOURS_RE = re.compile(r"(\d+(?:\.\d)?)\s*(?:小时|h)\b", re.IGNORECASE)
+say = service.say
+notify = service.notify
 PAGE = 10
-
-
-def scope_q(ctx: Ctx) -> Q:
-    """Rows whose organisation the officer looks at (see handlers.checkin.officer_paths)."""
-    return Q(*[Q(org__path__startswith=p) for p in officer_paths(ctx)], join_type="OR")
 
 
 # -- 候补递补：确认参加 ------------------------------------------------------------------
@@ -53,23 +39,21 @@ def scope_q(ctx: Ctx) -> Q:
 async def confirm_join(ctx: Ctx) -> Reply:
     """候补递补后确认参加（在通知写明的期限内）。"""
     act = await Activity.by_number(ctx.args[0])
-    await act._locked()
-    if ctx.caller.person_id is None:
-        raise DomainError("act_no_offer", number=act.id)
-    await confirm_offer(act, ctx.caller.person_id)
+    await confirm_offer(act, ctx.caller.person_id, now=ctx.now())
     return say(ctx, "tb_done", action="confirmed", act=act)
 
 
 @router.every(lambda config: config.activities.reminder_interval_minutes * 60)
 async def offers_expiry(runtime: Any, now: datetime) -> list[Push]:
     """Offers nobody confirmed in time pass to the next on the waitlist; both are told."""
-    lapsed, offered = await expire_offers(now, settings(runtime).confirm_window_hours)
+    lapsed, offered = await expire_offers(now, runtime.config.activities.confirm_window_hours)
     render = runtime.templates.render
+    labels = service.labels(runtime)
     pushes: list[Push] = []
     for s, kind in [(s, "lapsed") for s in lapsed] + [(s, "offered") for s in offered]:
         act = await Activity.get(id=s.activity_id)
-        text = render("tb_notice", kind=kind, act=act, signup=s, **render_vars(runtime))
-        for target in await user_targets(s.person_id):
+        text = render("tb_notice", kind=kind, act=act, signup=s, labels=labels)
+        for target in await person_targets(s.person_id):
             pushes.append(Push(target, text, f"act:{act.id}:{kind}:{s.id}:{target}", "activity"))
     return pushes
 
@@ -78,17 +62,14 @@ async def offers_expiry(runtime: Any, now: datetime) -> list[Push]:
 def split_claim(ctx: Ctx, text: str, now: datetime) -> tuple[str, str, date | None]:
     """ "敬老院陪聊 2小时 11月28日" → ("敬老院陪聊", "2", 2026-11-28)."""
     folded = fold_width(text)
-    m = HOURS_RE.search(folded)
+    m = re.search(service.labels(ctx)["claim_hours"], folded, re.IGNORECASE)
     if m is None:
         raise DomainError("claim_need_hours")
     description = text[: m.start()].strip()
     rest = text[m.end() :].strip()
     day = None
     if rest:
-        try:
-            day = local(parse_when(f"{rest} 12:00", now, tz(ctx))).date()
-        except TimeParseError as err:
-            raise time_error(err) from None
+        day = local(read_when(f"{rest} 12:00", now, ctx.runtime.config.bot.timezone)).date()
         if day > local(now).date() and not re.search(r"\d{4}", rest):
             # "11月28日" written in December means the last one, not next year's
             day = day.replace(year=day.year - 1)
@@ -98,7 +79,7 @@ def split_claim(ctx: Ctx, text: str, now: datetime) -> tuple[str, str, date | No
 @router.command("登记时长", "claimhours", args=[Arg("text", rest=True)], mutates=True)
 async def claim_hours(ctx: Ctx) -> Reply:
     """自报志愿服务时长，等本组织党务工作者确认后才记入时间银行。"""
-    now = utcnow()
+    now = ctx.now()
     description, hours, day = split_claim(ctx, ctx.args[0], now)
     claim = await VolunteerClaim.submit(await ctx.person(), description, hours, day, now=now)
     return say(ctx, "tb_done", action="claimed", claim=claim)
@@ -107,16 +88,16 @@ async def claim_hours(ctx: Ctx) -> Reply:
 @router.command("时长审核", "claims", permission=OFFICER, args=[Arg("page", required=False)])
 async def claims(ctx: Ctx) -> Reply:
     """待审核的自报时长和待处理的积分申诉（本组织及下级）。"""
-    page = page_arg(ctx)
+    page = ctx.page()
     pending = (
-        await VolunteerClaim.filter(scope_q(ctx), status="pending")
+        await VolunteerClaim.filter(scope_q(ctx.scope_paths()), status="pending")
         .select_related("person")
         .order_by("id")
         .offset((page - 1) * PAGE)
         .limit(PAGE)
     )
     appeals = (
-        await PointsAppeal.filter(scope_q(ctx), status="open")
+        await PointsAppeal.filter(scope_q(ctx.scope_paths()), status="open")
         .select_related("person")
         .order_by("id")
         .limit(PAGE)
@@ -134,8 +115,8 @@ async def _claim_for_officer(ctx: Ctx) -> VolunteerClaim:
 async def approve_claim(ctx: Ctx) -> Reply:
     """确认一条自报时长：记入本人的时间银行。"""
     claim = await _claim_for_officer(ctx)
-    await claim.confirm(await ctx.person())
-    targets = await user_targets(claim.person_id)
+    await claim.confirm(await ctx.person(), now=ctx.now())
+    targets = await person_targets(claim.person_id)
     notify(ctx, targets, "tb_notice", f"claim:{claim.id}:ok", kind="claim_ok", claim=claim)
     return say(ctx, "tb_done", action="claim_ok", claim=claim)
 
@@ -150,8 +131,8 @@ async def approve_claim(ctx: Ctx) -> Reply:
 async def decline_claim(ctx: Ctx) -> Reply:
     """不通过一条自报时长，写明原因（会告诉本人）。"""
     claim = await _claim_for_officer(ctx)
-    await claim.decline(await ctx.person(), ctx.args[1])
-    targets = await user_targets(claim.person_id)
+    await claim.decline(await ctx.person(), ctx.args[1], now=ctx.now())
+    targets = await person_targets(claim.person_id)
     notify(ctx, targets, "tb_notice", f"claim:{claim.id}:no", kind="claim_no", claim=claim)
     return say(ctx, "tb_done", action="claim_no", claim=claim)
 
@@ -160,22 +141,24 @@ async def decline_claim(ctx: Ctx) -> Reply:
 @router.command("积分申诉", "appeal", args=[Arg("text", rest=True)], mutates=True)
 async def appeal(ctx: Ctx) -> Reply:
     """对积分或时长有异议：写明情况，本组织党务工作者处理后会告诉您。"""
-    row = await PointsAppeal.open(await ctx.person(), ctx.args[0])
+    row = await PointsAppeal.open(await ctx.person(), ctx.args[0], now=ctx.now())
     return say(ctx, "tb_done", action="appealed", appeal=row)
 
 
 async def _adjust(ctx: Ctx, what: str) -> Reply:
-    person = await _find_person(ctx, ctx.args[0])
-    org = await publishing_org(ctx)
-    officer = await ctx.person()
+    person = await find_person(ctx.args[0], ctx.scope_paths())
+    org = need_org(await ctx.acting_org())
+    officer, now = await ctx.person(), ctx.now()
     if what == "points":
-        entry = await adjust_points(person, ctx.args[1], ctx.args[2], officer, org=org)
+        entry = await adjust_points(person, ctx.args[1], ctx.args[2], officer, org=org, now=now)
         left = None
     else:
-        entry, left = await adjust_hours(person, ctx.args[1], ctx.args[2], officer, org=org)
+        entry, left = await adjust_hours(
+            person, ctx.args[1], ctx.args[2], officer, org=org, now=now
+        )
     key = f"adj:{what}:{entry.id}"
     variables = {"what": what, "entry": entry, "left": left, "person": person}
-    notify(ctx, await user_targets(person.id), "tb_notice", key, kind="adjusted", **variables)
+    notify(ctx, await person_targets(person.id), "tb_notice", key, kind="adjusted", **variables)
     return say(ctx, "tb_done", action="adjusted", **variables)
 
 
@@ -192,10 +175,3 @@ async def adjust_points_cmd(ctx: Ctx) -> Reply:
 async def adjust_hours_cmd(ctx: Ctx) -> Reply:
     """补记或扣减时间银行时长（±H），写明原因；不许扣成负数。"""
     return await _adjust(ctx, "hours")
-
-
-async def adjustments_of(person_id: int) -> list[Any]:
-    """The last officer adjustments of someone's points and hours, newest first (/积分)."""
-    points = await PointsEntry.filter(person_id=person_id, kind="adjust").order_by("-id").limit(5)
-    hours = await TimeBankEntry.filter(person_id=person_id, kind="adjust").order_by("-id").limit(5)
-    return sorted([*points, *hours], key=lambda e: e.created_at, reverse=True)[:5]

@@ -1,6 +1,6 @@
 """党员台账：报到、离开、最后联系（手机号默认遮挡）。
 
-Registered by handlers/checkin.py (``router.export("members"…)``); bot/exports.py writes the
+Registered by handlers/checkin/common.py (``router.export("members"…)``); bot/exports.py writes the
 file, and `lianxin export members` and the workbench find it through the registry.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 from bot.clock import fmt as when
 from bot.exports import organization
 from bot.templates import Templates
-from models.checkin import CheckIn, mask_phone
-from models.people import Person
+from models.checkin import MEMBER_RELATIONS, CheckIn, mask_phone
+from models.people import Person, scope_q
 
 
 async def member_rows(
@@ -39,7 +39,7 @@ async def member_rows(
         }
 
     checkins = (
-        await CheckIn.filter(org__path__startswith=org.path)
+        await CheckIn.filter(scope_q([org.path]))
         .select_related("person", "person__home_org", "org")
         .order_by("checked_in_at", "id")
     )
@@ -57,8 +57,7 @@ async def member_rows(
         rows.append([values[k] for k in head])
     members = (
         await Person.filter(
-            home_org__path__startswith=org.path,
-            relation_status__in=("registered", "unregistered"),
+            scope_q([org.path], "home_org_id"), relation_status__in=MEMBER_RELATIONS
         )
         .select_related("home_org", "local_org")
         .order_by("id")

@@ -18,11 +18,11 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from bot.clock import local
 from bot.text import fold_width
 from models.activities import PointsEntry, TimeBankEntry, balance, parse_hours
 from models.errors import DomainError
 from models.people import Organization, Person, RoleGrant
-from models.requests import local, utcnow
 
 TEXT_MAX = 200
 MAX_ADJUST_POINTS = 1000
@@ -103,10 +103,9 @@ class VolunteerClaim(Model):
         hours: str,
         day: date | None = None,
         *,
-        now: datetime | None = None,
+        now: datetime,
     ) -> VolunteerClaim:
         """登记时长：说明、小时数（0.5–24）、日期（不写是今天，不能是将来）。"""
-        now = now or utcnow()
         amount = parse_hours(hours)
         if amount <= 0:
             raise DomainError("act_bad_hours", hours=hours)
@@ -151,9 +150,8 @@ class VolunteerClaim(Model):
             raise DomainError("claim_decided", number=self.id, status=fresh.status)
         self.status, self.reason, self.decided_at = status, reason, now
 
-    async def confirm(self, officer: Person, *, now: datetime | None = None) -> TimeBankEntry:
+    async def confirm(self, officer: Person, *, now: datetime) -> TimeBankEntry:
         """确认：只有这时才记入时间银行（一次）。"""
-        now = now or utcnow()
         await self._decide("confirmed", officer, "", now)
         return await TimeBankEntry.create(
             person_id=self.person_id,
@@ -166,11 +164,9 @@ class VolunteerClaim(Model):
             created_at=now,
         )
 
-    async def decline(
-        self, officer: Person, reason: str, *, now: datetime | None = None
-    ) -> VolunteerClaim:
+    async def decline(self, officer: Person, reason: str, *, now: datetime) -> VolunteerClaim:
         """不通过：要写明原因，告诉本人。"""
-        await self._decide("declined", officer, _text(reason, "claim_need_reason"), now or utcnow())
+        await self._decide("declined", officer, _text(reason, "claim_need_reason"), now)
         return self
 
 
@@ -197,12 +193,12 @@ class PointsAppeal(Model):
         indexes = (("org_id", "status"),)
 
     @classmethod
-    async def open(cls, person: Person, text: str, *, now: datetime | None = None) -> PointsAppeal:
+    async def open(cls, person: Person, text: str, *, now: datetime) -> PointsAppeal:
         org = await member_org(person.id)
         if org is None:
             raise DomainError("claim_no_org")
         return await cls.create(
-            person=person, org=org, text=_text(text, "appeal_need_text"), created_at=now or utcnow()
+            person=person, org=org, text=_text(text, "appeal_need_text"), created_at=now
         )
 
     @classmethod
@@ -232,12 +228,11 @@ async def adjust_points(
     officer: Person,
     *,
     org: Organization | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> PointsEntry:
     """补积分（±N）：一行 kind="adjust" 的积分流水，记经办人、理由和所回应的申诉。"""
     amount = parse_signed_points(points)
     reason = _text(reason, "adjust_need_reason")
-    now = now or utcnow()
     appeal = await _appeal_of(person, officer, now)
     return await PointsEntry.create(
         person_id=person.id,
@@ -259,12 +254,11 @@ async def adjust_hours(
     officer: Person,
     *,
     org: Organization | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> tuple[TimeBankEntry, Decimal]:
     """补时长（±H）：时间银行的一行 kind="adjust"；扣减不许扣成负数。Returns (entry, balance)."""
     amount = parse_signed_hours(hours)
     reason = _text(reason, "adjust_need_reason")
-    now = now or utcnow()
     await Person.filter(id=person.id).select_for_update().first()
     have = await balance(person.id)
     if have + amount < 0:

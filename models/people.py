@@ -10,7 +10,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 
 from bot.targets import chat_target
-from bot.text import fold_width
+from bot.text import fold_width, mask_phones
 from models.errors import DomainError
 
 ORG_KINDS = ("district", "street", "community", "branch", "grid", "department", "partner")
@@ -149,6 +149,18 @@ class Person(Model):
     @property
     def name(self) -> str:
         return self.name_of(self.id, self.real_name, self.display_name, self.phone)
+
+    def covered_by(self, viewer: Viewer) -> bool:
+        """Whether `viewer` is an officer over this person: of their home branch or of the
+        organisation they checked in to (双重管理; home_org/local_org loaded)."""
+        orgs = [o for o in (self.home_org, self.local_org) if o is not None]
+        return any(viewer.is_officer_of(o) for o in orgs)
+
+    def phone_shown_to(self, viewer: Viewer, phone: str | None = None) -> str:
+        """This person's phone (or `phone`, e.g. a registration's) as `viewer` may see it:
+        in full for an officer over them, else masked (138****1234)."""
+        phone = self.phone if phone is None else phone
+        return (phone or "") if self.covered_by(viewer) else mask_phones(phone or "")
 
     @staticmethod
     def name_of(

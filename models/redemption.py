@@ -25,10 +25,17 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from bot.text import fold_width
-from models.activities import PointsEntry, TimeBankEntry, balance, parse_hours, points_of
+from models.activities import (
+    PointsEntry,
+    TimeBankEntry,
+    ancestor_paths,
+    balance,
+    parse_hours,
+    points_of,
+)
+from models.claims import member_org
 from models.errors import DomainError
 from models.people import Organization, Person
-from models.requests import utcnow
 
 VALID_DAYS = 30
 NAME_MAX = 100
@@ -90,7 +97,7 @@ class CatalogueItem(Model):
         stock: str | None,
         by: Person,
         *,
-        now: datetime | None = None,
+        now: datetime,
     ) -> CatalogueItem:
         """上架：同一组织同名的在架物品只有一个。"""
         name = name.strip()
@@ -106,14 +113,25 @@ class CatalogueItem(Model):
             points=points,
             stock=parse_stock(stock),
             created_by=by,
-            created_at=now or utcnow(),
+            created_at=now,
         )
+
+    @staticmethod
+    async def paths_for(caller: Any, bound: Any | None) -> list[str]:
+        """Whose catalogue someone sees: the bound group's organisation (`bound`, Ctx.org),
+        else the ones they are an officer of and their own."""
+        if bound is not None:
+            return [bound.path]
+        paths = [o.path for o in caller.officer_orgs()]
+        if caller.person_id is not None:
+            org = await member_org(caller.person_id)
+            if org is not None:
+                paths.append(org.path)
+        return paths
 
     @classmethod
     async def visible(cls, paths: list[str]) -> list[CatalogueItem]:
         """The items on offer to someone in these organisations (theirs and those above)."""
-        from models.activities import ancestor_paths
-
         scope = {p for path in paths for p in ancestor_paths(path)}
         return (
             await cls.filter(status="active", org__path__in=sorted(scope))
@@ -139,11 +157,10 @@ class CatalogueItem(Model):
             raise DomainError("catalogue_unknown", name=self.name)
 
     async def redeem(
-        self, person: Person, *, now: datetime | None = None, valid_days: int = VALID_DAYS
+        self, person: Person, *, now: datetime, valid_days: int = VALID_DAYS
     ) -> Redemption:
         """成员用自己的余额兑换一件：扣库存、扣余额（不许透支）、发一次性核销码。
         Call inside a transaction: a refusal after the stock was taken rolls it back."""
-        now = now or utcnow()
         await Person.filter(id=person.id).select_for_update().first()
         if self.stock is not None:
             taken = await CatalogueItem.filter(id=self.id, status="active", stock__gt=0).update(
@@ -256,9 +273,8 @@ class Redemption(Model):
             return
         raise DomainError("redemption_not_your_scope", number=self.code)
 
-    async def use(self, by: Person, *, now: datetime | None = None) -> Redemption:
+    async def use(self, by: Person, *, now: datetime) -> Redemption:
         """核销：只一次、在有效期内。"""
-        now = now or utcnow()
         won = await Redemption.filter(id=self.id, status="issued", expires_at__gt=now).update(
             status="used", used_at=now, used_by_id=by.id
         )

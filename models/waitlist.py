@@ -8,34 +8,22 @@ row lock and promotes the next in line, who gets the same kind of offer.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from models.activities import Activity, Signup
+from models.activities.rules import is_late_cancel, offer_deadline
 from models.errors import DomainError
-from models.requests import utcnow
 
 CONFIRM_HOURS = 12.0
 LATE_CANCEL_HOURS = 2.0
+__all__ = ["confirm_offer", "expire_offers", "is_late_cancel", "offer_deadline"]
 
 
-def offer_deadline(now: datetime, starts_at: datetime, window_hours: float) -> datetime:
-    """By when a promoted person must confirm: the window, but never more than half of
-    the time left before the start (a seat offered an hour before passes on quickly)."""
-    window = timedelta(hours=window_hours)
-    left = starts_at - now
-    if left <= timedelta(0):
-        return now
-    return now + min(window, left / 2)
-
-
-def is_late_cancel(now: datetime, starts_at: datetime, late_hours: float) -> bool:
-    """Cancelling this close to the start counts as absence in the attendance figures."""
-    return starts_at - now < timedelta(hours=late_hours)
-
-
-async def confirm_offer(act: Activity, person_id: int, *, now: datetime | None = None) -> Signup:
-    """确认参加：只对递补给自己、还在期限内的名额。"""
-    now = now or utcnow()
+async def confirm_offer(act: Activity, person_id: int | None, *, now: datetime) -> Signup:
+    """确认参加：只对递补给自己、还在期限内的名额 (under the activity's row lock)."""
+    await act.lock()
+    if person_id is None:
+        raise DomainError("act_no_offer", number=act.id)
     mine = await Signup.filter(activity_id=act.id, person_id=person_id, status="offered").first()
     if mine is None:
         raise DomainError("act_no_offer", number=act.id)
@@ -60,7 +48,7 @@ async def expire_offers(
     )
     for s in due:
         act = s.activity
-        await act._locked()
+        await act.lock()
         won = await Signup.filter(id=s.id, status="offered", offer_expires_at__lte=now).update(
             status="cancelled", active_key=None, cancelled_at=now, updated_at=now
         )
@@ -68,7 +56,7 @@ async def expire_offers(
             continue
         s.status = "cancelled"
         lapsed.append(s)
-        await act._free_seat()
+        await act.free_seat()
         if act.status == "open" and now < act.starts_at:
-            offered += await act._promote(now, window_hours)
+            offered += await act.promote(now, window_hours)
     return lapsed, offered

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.clock import ManualClock
+from models.broadcasts import Broadcast
 from models.checkin import CheckIn, MemberRegistration, TransferEvent, TransferRequest
 from models.deliveries import Delivery
 from models.events import DialogState
 from models.people import Person, RoleGrant
 from tests.conftest import grant_officer, private_answer
-from tests.jobs import fire_job
+
+CST = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -248,22 +252,31 @@ async def test_my_info_and_forget_me(town):
 
 
 async def test_contact_reminder_once_a_month(town, client):
+    """The reminder is the job `checkin.contact_reminders`, fired by the broadcaster as in
+    production, on the runtime's clock: once a month per member, whatever the firings."""
     from bot.app import RUNTIME
+
+    runtime = client.server.app[RUNTIME]
+    # 10:00 Beijing time tomorrow (outside quiet hours); the job's row is due since start
+    tomorrow = datetime.now(CST) + timedelta(days=1)
+    start = tomorrow.replace(hour=10, minute=0, second=0, microsecond=0)
+    runtime.clock = ManualClock(start)
+    assert await runtime.broadcaster.elect()
+    job = await Broadcast.get(job="checkin.contact_reminders")
+    assert job.rule == "every:21600"  # [checkin] reminder_interval_minutes = 360
+
+    async def fire_at(when: datetime) -> list[Delivery]:
+        runtime.clock.set(when)
+        await runtime.broadcaster.tick()
+        assert (await Broadcast.get(id=job.id)).next_fire_at > when  # it ran
+        return await Delivery.filter(purpose="checkin_contact")
 
     c = town
     no = number_in(await register(c, user="bob", name="张三", phone="13800001234"))
     await c.one(f"/确认 {no}", user="zb1")
-    runtime = client.server.app[RUNTIME]
-    job = next(j for j in runtime.registry.jobs if j.name == "checkin.contact_reminders")
-
-    async def send_contact_reminders(runtime, now):
-        return await fire_job(runtime, job, now)
-
-    now = datetime.now(UTC)
-    assert await send_contact_reminders(runtime, now=now) == []
-    later = now + timedelta(days=100)
-    await send_contact_reminders(runtime, now=later)
-    await send_contact_reminders(runtime, now=later + timedelta(hours=1))
-    rows = await Delivery.filter(purpose="checkin_contact")
+    assert await fire_at(start) == []  # seen today
+    later = start + timedelta(days=100)
+    rows = await fire_at(later)
+    assert await fire_at(later + timedelta(hours=6)) == rows  # the same month: not again
     assert len(rows) == 1 and rows[0].target == "console:bob"
     assert rows[0].text.startswith("张三同志，您好！")

@@ -146,8 +146,8 @@ async def test_claims_are_pending_until_an_officer_decides(world):
     assert info.value.code == "claim_not_your_scope"
     entry = await c1.confirm(officer, now=T0)
     assert (entry.kind, entry.hours, entry.officer_id) == ("claim", Decimal("2.0"), officer.id)
-    assert (await refused(c1.confirm(officer))).code == "claim_decided"
-    assert (await refused(c2.decline(officer, " "))).code == "claim_need_reason"
+    assert (await refused(c1.confirm(officer, now=T0))).code == "claim_decided"
+    assert (await refused(c2.decline(officer, " ", now=T0))).code == "claim_need_reason"
     await c2.decline(officer, "当天没有这项活动", now=T0)
     assert (await VolunteerClaim.get(id=c2.id)).reason == "当天没有这项活动"
     assert await balance(a.id) == Decimal("2.0")
@@ -160,8 +160,10 @@ async def test_adjustments_carry_officer_reason_and_answer_the_appeal(world):
     await RoleGrant.create(person=a, role="member", org=orgs["ZB001"])
     appeal = await PointsAppeal.open(a, "主题党日签到了没积分", now=T0)
     assert (appeal.status, appeal.org_id) == ("open", orgs["ZB001"].id)
-    assert (await refused(adjust_points(a, "+5", "", officer))).code == "adjust_need_reason"
-    assert (await refused(adjust_points(a, "五分", "x", officer))).code == "points_bad_adjust"
+    assert (await refused(adjust_points(a, "+5", "", officer, now=T0))).code == "adjust_need_reason"
+    assert (
+        await refused(adjust_points(a, "五分", "x", officer, now=T0))
+    ).code == "points_bad_adjust"
     entry = await adjust_points(a, "+5", "11月主题党日漏记", officer, now=T0)
     assert (entry.kind, entry.points, entry.officer_id, entry.appeal_id) == (
         "adjust",
@@ -172,7 +174,7 @@ async def test_adjustments_carry_officer_reason_and_answer_the_appeal(world):
     assert (await PointsAppeal.get(id=appeal.id)).status == "resolved"
     second = await adjust_points(a, "-2", "重复记分", officer, now=T0)
     assert second.appeal_id is None and (await points_of(a.id))["adjust"] == 3
-    err = await refused(adjust_hours(a, "-1", "扣错", officer))
+    err = await refused(adjust_hours(a, "-1", "扣错", officer, now=T0))
     assert err.code == "timebank_insufficient"
     h, left = await adjust_hours(a, "+2", "敬老院漏记", officer, now=T0)
     assert (h.kind, h.hours, h.reason, left) == (
@@ -189,12 +191,14 @@ async def test_catalogue_rules(world):
     orgs, people = world
     sq, officer = orgs["SQ001"], people["书记"]
     for price, code in (("2", "catalogue_bad_price"), ("0小时", "catalogue_bad_price")):
-        assert (await refused(CatalogueItem.shelve(sq, "理发", price, None, officer))).code == code
-    err = await refused(CatalogueItem.shelve(sq, "理发", "2小时", "0", officer))
+        assert (
+            await refused(CatalogueItem.shelve(sq, "理发", price, None, officer, now=T0))
+        ).code == code
+    err = await refused(CatalogueItem.shelve(sq, "理发", "2小时", "0", officer, now=T0))
     assert err.code == "catalogue_bad_stock"
     hair = await CatalogueItem.shelve(sq, "理发", "2小时", "3", officer, now=T0)
     assert (hair.hours, hair.points, hair.stock) == (Decimal("2.0"), None, 3)
-    err = await refused(CatalogueItem.shelve(sq, "理发", "1小时", None, officer))
+    err = await refused(CatalogueItem.shelve(sq, "理发", "1小时", None, officer, now=T0))
     assert err.code == "catalogue_exists"
     rice = await CatalogueItem.shelve(orgs["JD01"], "大米", "50积分", None, officer, now=T0)
     # someone in ZB001 sees the community's and the street's items; SQ002 only the street's

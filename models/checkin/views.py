@@ -7,7 +7,7 @@ tests/test_bench_scale.py): never a list of ids, never whole rows where values d
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
@@ -22,14 +22,9 @@ from models.checkin.rules import (
     REGISTRATION,
     RELATION_POCKET,
     lost_cutoff,
-    mask_phone,
 )
-from models.people import Person
+from models.people import Person, Viewer
 from models.people import scope_q as org_scope_q
-
-
-class OfficerLike(Protocol):
-    def is_officer_of(self, org: Any) -> bool: ...
 
 
 def scope_q(paths: list[str]) -> Q:
@@ -43,35 +38,24 @@ def scope_q(paths: list[str]) -> Q:
     )
 
 
-def covers(caller: OfficerLike, person: Person) -> bool:
+def covers(caller: Viewer, person: Person) -> bool:
     """Whether the caller is an officer over this person (home branch or local org)."""
-    orgs = [o for o in (person.home_org, person.local_org) if o is not None]
-    return any(caller.is_officer_of(o) for o in orgs)
+    return person.covered_by(caller)
 
 
-def shown_phone(caller: OfficerLike, person: Person, phone: str | None = None) -> str:
-    phone = person.phone if phone is None else phone
-    return (phone or "") if covers(caller, person) else mask_phone(phone)
+def shown_phone(caller: Viewer, person: Person, phone: str | None = None) -> str:
+    return person.phone_shown_to(caller, phone)
 
 
-async def members(paths: list[str]) -> list[Person]:
-    """Registered (confirmed) members in scope."""
-    return (
-        await Person.filter(scope_q(paths), relation_status__in=MEMBER_RELATIONS)
-        .select_related("home_org", "local_org")
-        .order_by("id")
-    )
+def unseen_q(days: int, now: datetime) -> Q:
+    """People not seen for `days` (rules.is_lost, asked of the database)."""
+    return Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=lost_cutoff(now, days))
 
 
 def lost_q(paths: list[str], days: int, now: datetime) -> Q:
     """Members in scope not seen (registration, check-in, leave, transfer, /我的信息)
-    for `days` (rules.is_lost, asked of the database)."""
-    cutoff = lost_cutoff(now, days)
-    return (
-        scope_q(paths)
-        & (Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff))
-        & Q(relation_status__in=MEMBER_RELATIONS)
-    )
+    for `days`."""
+    return scope_q(paths) & unseen_q(days, now) & Q(relation_status__in=MEMBER_RELATIONS)
 
 
 async def lost_contact(paths: list[str], days: int, now: datetime) -> list[Person]:
@@ -113,14 +97,12 @@ async def summary(paths: list[str], days: int, now: datetime) -> dict[str, int]:
 
     Counted by the database (one query for the people, three for the check-ins), so a
     district's 50,000 members are never loaded."""
-    cutoff = lost_cutoff(now, days)
-    lost = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff)
     people = (
         await Person.filter(scope_q(paths), relation_status__in=MEMBER_RELATIONS)
         .annotate(
             registered=Count("id"),
             pocket=Count("id", _filter=Q(relation_status=RELATION_POCKET)),
-            lost=Count("id", _filter=lost),
+            lost=Count("id", _filter=unseen_q(days, now)),
         )
         .values("registered", "pocket", "lost")
     )[0]

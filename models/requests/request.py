@@ -104,13 +104,17 @@ class ServiceRequest(FollowUp, Queries, Model):
     visit_due_at = fields.DatetimeField(null=True)
     visited_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)  # 超期督办 sent (once)
+    # The deadline reminder whose deliveries are all written: "" · due_soon · overdue;
+    # cleared by every transition (models/requests/reminders.py).
+    reminded = fields.CharField(max_length=16, default="", db_default="")
 
     class Meta:
         table = "service_request"
         indexes = (
             ("org_id", "created_at"),
             ("requester_id", "created_at"),
-            ("status", "due_at"),  # 待办 and deadline reminders, earliest due first (#15)
+            ("status", "due_at"),  # 待办, earliest due first (#15)
+            ("status", "reminded", "due_at"),  # deadline reminders still to send (#15)
             ("assignee_org_id", "status"),  # what was forwarded into a subtree (#15)
             ("closed_at",),  # 公开: this month's figures (#15)
             ("rejected_at",),
@@ -383,6 +387,7 @@ class ServiceRequest(FollowUp, Queries, Model):
         request (exactly one row had one of the action's source statuses)."""
         move = transition(action)
         target = move.target or self.status
+        changes.setdefault("reminded", "")  # a new holder or due time: a new due point
         count = await ServiceRequest.filter(id=self.id, status__in=move.sources).update(
             status=target, **changes
         )

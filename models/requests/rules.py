@@ -190,6 +190,12 @@ def reminder_kind(due_at: datetime, now: datetime) -> str:
     return "overdue" if due_at <= now else "due_soon"
 
 
+def reminder_key(number: str, kind: str, target: str) -> str:
+    """The delivery key of a deadline reminder (due_soon, overdue) or of 超期督办
+    (escalate) to one target: each is sent once."""
+    return f"req:{number}:{kind}:{target}"
+
+
 # -- 回访 ------------------------------------------------------------------------------
 VISIT_CHOICES = {1: "satisfied", 2: "basic", 3: "unsatisfied"}
 VISIT_ANSWERS = tuple(VISIT_CHOICES.values())

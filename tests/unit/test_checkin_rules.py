@@ -198,3 +198,42 @@ def test_dialogs_keep_their_stored_keys():
         ("forgetme", "confirm"),
     ]
     assert Transfer.step("from") is Transfer.source
+
+
+# -- who sees a phone in full ----------------------------------------------------------------------
+class _Officer:
+    """An officer of the organisations under `path` (as bot.identity.Caller decides)."""
+
+    is_admin = False
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def is_officer_of(self, org) -> bool:
+        return org.path.startswith(self.path)
+
+    def scope_paths(self) -> list[str]:
+        return [self.path]
+
+
+def test_phone_in_full_only_for_the_officers_over_the_person():
+    from types import SimpleNamespace
+
+    from models.people import Person
+
+    class Loaded(SimpleNamespace):
+        """A person as loaded with home_org and local_org (no database here)."""
+
+        covered_by = Person.covered_by
+        phone_shown_to = Person.phone_shown_to
+
+    branch, elsewhere = SimpleNamespace(path="/1/2/3/"), SimpleNamespace(path="/1/5/")
+    p = Loaded(phone="13800001234", home_org=branch, local_org=None)
+    community, street, other = _Officer("/1/2/"), _Officer("/1/"), _Officer("/1/5/")
+    assert p.covered_by(community) and p.covered_by(street) and not p.covered_by(other)
+    assert p.phone_shown_to(community) == "13800001234"
+    assert p.phone_shown_to(other) == "138****1234"
+    assert p.phone_shown_to(other, "13900005678") == "139****5678"  # a registration's
+    p.local_org = elsewhere  # checked in there: its officers see it in full too
+    assert p.phone_shown_to(other) == "13800001234"
+    assert Loaded(phone=None, home_org=None, local_org=None).phone_shown_to(other) == ""

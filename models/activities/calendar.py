@@ -1,0 +1,66 @@
+"""哪些活动：菜单上的近期活动、广播的“本周活动”、到点提醒和结束后的汇总。"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tortoise.expressions import Q
+
+from models.activities.publish import Activity, CallerLike
+from models.activities.rules import ancestor_paths, week_range
+from models.activities.signup import Signup
+from models.people import Organization
+
+
+async def visible_upcoming(
+    org: Organization | None, caller: CallerLike, now: datetime
+) -> list[Activity]:
+    """/活动: open activities not ended yet that the caller may join; with `org` (the
+    group's organisation, in private the asker's community) those of it, the ones above
+    it and its subtree. By start."""
+    query = Activity.filter(status="open", ends_at__gt=now)
+    if org is not None:
+        path = org.path
+        query = query.filter(Q(org__path__in=ancestor_paths(path)) | Q(org__path__startswith=path))
+    rows = await query.select_related("org").order_by("starts_at", "id")
+    return [a for a in rows if a.open_to(caller)]
+
+
+async def week_activities(org_path: str, now: datetime) -> list[Activity]:
+    """Open activities starting this week (the configured clock, Monday first) visible in
+    the organisation at `org_path`: those of the organisation and its ancestors, and those
+    of its subtree open beyond their own organisation (audience members / everyone);
+    ordered by start."""
+    start, end = week_range(now)
+    scope = Q(org__path__in=ancestor_paths(org_path)) | (
+        Q(org__path__startswith=org_path) & ~Q(audience="org")
+    )
+    return (
+        await Activity.filter(scope, status="open", starts_at__gte=start, starts_at__lt=end)
+        .select_related("org")
+        .order_by("starts_at", "id")
+    )
+
+
+async def reminders_due(now: datetime, lead_hours: float) -> list[Signup]:
+    """Confirmed sign-ups of open activities starting within `lead_hours`."""
+    return (
+        await Signup.filter(
+            status="confirmed",
+            activity__status="open",
+            activity__starts_at__gt=now,
+            activity__starts_at__lte=now + timedelta(hours=lead_hours),
+        )
+        .select_related("activity", "activity__org")
+        .order_by("id")
+    )
+
+
+async def ended_recently(now: datetime) -> list[Activity]:
+    """Open activities that ended in the last day (a restart after a long stop does not
+    replay older summaries)."""
+    return (
+        await Activity.filter(status="open", ends_at__lte=now, ends_at__gt=now - timedelta(days=1))
+        .select_related("org")
+        .order_by("ends_at", "id")
+    )

@@ -1,0 +1,289 @@
+"""时间银行与积分：两本流水账，余额永远是行的和。
+
+Credits carry a unique ``ref`` and points a unique (person, kind, ref), so each
+attendance or lesson counts once. A redemption locks the person, then checks the SUM.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tortoise import fields
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q, Subquery
+from tortoise.functions import Sum
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from bot.text import fold_width
+from models.activities.rules import MEMBER_ROLES, POINT_KINDS, month_range, parse_hours
+from models.errors import DomainError
+from models.people import Organization, Person, RoleGrant, orgs_under, scope_q
+
+if TYPE_CHECKING:
+    from models.activities.publish import Activity
+
+
+class TimeBankEntry(Model):
+    """时间银行的一行流水：存入（活动签到，正数）或兑换（党务工作者经办，负数）。"""
+
+    id = fields.BigIntField(primary_key=True)
+    person = fields.ForeignKeyField(
+        "models.Person", related_name="timebank", on_delete=fields.CASCADE
+    )
+    org = fields.ForeignKeyField(
+        "models.Organization", related_name="timebank", null=True, on_delete=fields.SET_NULL
+    )
+    hours = fields.DecimalField(max_digits=8, decimal_places=1)
+    # credit / redeem; claim (a confirmed /登记时长), adjust (/补时长): models/claims.py
+    kind = fields.CharField(max_length=16)
+    activity = fields.ForeignKeyField(
+        "models.Activity", related_name="timebank", null=True, on_delete=fields.SET_NULL
+    )
+    officer = fields.ForeignKeyField(
+        "models.Person", related_name="timebank_redeemed", null=True, on_delete=fields.SET_NULL
+    )
+    item = fields.CharField(max_length=100, default="")
+    # "act:<activity>:<person>" for a credit: each attendance is banked once.
+    ref = fields.CharField(max_length=64, null=True, unique=True)
+    reason = fields.TextField(default="", db_default="")  # why an officer adjusted it
+    appeal = fields.ForeignKeyField(
+        "models.PointsAppeal", related_name="timebank", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "timebank_entry"
+        indexes = (("person_id", "created_at"),)
+
+    @classmethod
+    async def credit(
+        cls, person_id: int, activity: Activity, hours: Decimal, *, now: datetime
+    ) -> bool:
+        """Bank the hours of one attendance; False when they were already banked."""
+        try:
+            async with in_transaction():
+                await cls.create(
+                    person_id=person_id,
+                    org_id=activity.org_id,
+                    hours=hours,
+                    kind="credit",
+                    activity_id=activity.id,
+                    ref=f"act:{activity.id}:{person_id}",
+                    created_at=now,
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    @classmethod
+    async def redeem(
+        cls,
+        person: Person,
+        hours: Decimal | str,
+        item: str,
+        officer: Person,
+        *,
+        now: datetime,
+        org: Organization | None = None,
+    ) -> tuple[TimeBankEntry, Decimal]:
+        """兑换：扣 hours 小时换 item，不许透支。Call inside a transaction.
+
+        The person's row is locked first (PostgreSQL; SQLite holds the write lock), so
+        two redemptions at once see each other's row. Returns (entry, new balance)."""
+        amount = parse_hours(hours)
+        if amount <= 0:
+            raise DomainError("act_bad_hours", hours=str(hours))
+        item = (item or "").strip()
+        if not 1 <= len(item) <= 100:
+            raise DomainError("timebank_need_item")
+        await Person.filter(id=person.id).select_for_update().first()
+        have = await balance(person.id)
+        if have < amount:
+            raise DomainError("timebank_insufficient", name=person.name, balance=have, hours=amount)
+        entry = await cls.create(
+            person_id=person.id,
+            org=org,
+            hours=-amount,
+            kind="redeem",
+            officer=officer,
+            item=item,
+            created_at=now,
+        )
+        return entry, have - amount
+
+    @classmethod
+    async def latest_of(cls, person_id: int, limit: int = 10) -> list[TimeBankEntry]:
+        """/时间银行: the person's last rows, newest first."""
+        return (
+            await cls.filter(person_id=person_id)
+            .select_related("activity")
+            .order_by("-created_at", "-id")
+            .limit(limit)
+        )
+
+
+async def balance(person_id: int) -> Decimal:
+    """时间银行余额 = 流水之和。"""
+    rows = await TimeBankEntry.filter(person_id=person_id).values_list("hours", flat=True)
+    return sum((Decimal(h) for h in rows), Decimal("0")).quantize(Decimal("0.1"))
+
+
+class PointsEntry(Model):
+    """积分流水：签到、志愿服务、学习（每日党课）；同一 (人, 类别, 来源) 只记一次。"""
+
+    id = fields.BigIntField(primary_key=True)
+    person = fields.ForeignKeyField(
+        "models.Person", related_name="points", on_delete=fields.CASCADE
+    )
+    org = fields.ForeignKeyField(
+        "models.Organization", related_name="points", null=True, on_delete=fields.SET_NULL
+    )
+    kind = fields.CharField(max_length=16)  # POINT_KINDS
+    points = fields.IntField()
+    ref = fields.CharField(max_length=64)
+    # For adjustments (/补积分): who, why, and the appeal it answers (models/claims.py).
+    officer = fields.ForeignKeyField(
+        "models.Person", related_name="points_adjusted", null=True, on_delete=fields.SET_NULL
+    )
+    reason = fields.TextField(default="", db_default="")
+    appeal = fields.ForeignKeyField(
+        "models.PointsAppeal", related_name="points", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "points_entry"
+        unique_together = (("person", "kind", "ref"),)
+        indexes = (("created_at",),)
+
+
+async def award_points(
+    person_id: int,
+    kind: str,
+    points: int,
+    ref: str,
+    *,
+    now: datetime,
+    org_id: int | None = None,
+) -> bool:
+    """记积分；同一 (person, kind, ref) 第二次起什么也不做，返回 False。
+
+    The daily lesson calls `await award_points(person_id, "lesson", points, ref, now=now)`
+    when someone reads it (ref names the lesson, e.g. "lesson:2026-11-22")."""
+    if kind not in POINT_KINDS:
+        raise ValueError(f"unknown points kind {kind!r}")
+    try:
+        async with in_transaction():
+            await PointsEntry.create(
+                person_id=person_id,
+                org_id=org_id,
+                kind=kind,
+                points=int(points),
+                ref=ref[:64],
+                created_at=now,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def points_of(person_id: int | None, since: datetime | None = None) -> dict[str, int]:
+    """Points per kind (and "total"), all time or since `since`; all 0 for nobody."""
+    totals = dict.fromkeys(POINT_KINDS, 0)
+    if person_id is not None:
+        query = PointsEntry.filter(person_id=person_id)
+        if since is not None:
+            query = query.filter(created_at__gte=since)
+        for kind, pts in await query.values_list("kind", "points"):
+            totals[kind] = totals.get(kind, 0) + pts
+    totals["total"] = sum(totals[k] for k in POINT_KINDS)
+    return totals
+
+
+async def adjustments_of(person_id: int | None) -> list[Any]:
+    """The last officer adjustments of someone's points and hours, newest first (/积分)."""
+    if person_id is None:
+        return []
+    points = await PointsEntry.filter(person_id=person_id, kind="adjust").order_by("-id").limit(5)
+    hours = await TimeBankEntry.filter(person_id=person_id, kind="adjust").order_by("-id").limit(5)
+    return sorted([*points, *hours], key=lambda e: e.created_at, reverse=True)[:5]
+
+
+async def people_of(org: Organization) -> set[int]:
+    """People belonging to the organisation's subtree: role grants, home or local org."""
+    ids = set(
+        await RoleGrant.filter(org__path__startswith=org.path, role__in=MEMBER_ROLES).values_list(
+            "person_id", flat=True
+        )
+    )
+    ids |= set(
+        await Person.filter(
+            Q(home_org__path__startswith=org.path) | Q(local_org__path__startswith=org.path)
+        ).values_list("id", flat=True)
+    )
+    return ids
+
+
+def belongs_q(org: Organization) -> Q:
+    """`person_id` of someone belonging to the organisation's subtree (as `people_of`),
+    by subqueries: a district's 50,000 ids are never bound as parameters."""
+    orgs = orgs_under([org.path])
+    grants = RoleGrant.filter(org_id__in=orgs, role__in=MEMBER_ROLES)
+    # The person's own columns through the join (a lookup by key per row), not a
+    # subquery over every person (SQLite re-read it: seconds for a district).
+    return (
+        Q(person__home_org_id__in=orgs)
+        | Q(person__local_org_id__in=orgs)
+        | Q(person_id__in=Subquery(grants.values("person_id")))
+    )
+
+
+async def leaderboard(
+    org: Organization, now: datetime, kind: str | None = None, limit: int = 10
+) -> list[tuple[Person, int]]:
+    """This month's top `limit` of the organisation by points (kind "lesson": 学习达人榜),
+    summed and ranked by the database."""
+    start, end = month_range(now)
+    query = PointsEntry.filter(belongs_q(org), created_at__gte=start, created_at__lt=end)
+    if kind is not None:
+        query = query.filter(kind=kind)
+    rows = (
+        await query.annotate(total=Sum("points"))
+        .group_by("person_id")
+        .order_by("-total", "person_id")
+        .limit(limit)
+        .values("person_id", "total")
+    )
+    best = [(r["person_id"], int(r["total"])) for r in rows if r["total"] and r["total"] > 0]
+    people = {p.id: p for p in await Person.filter(id__in=[p for p, _ in best])}
+    return [(people[p], t) for p, t in best]
+
+
+async def find_person(text: str, scope: list[str]) -> Person:
+    """The one person an officer names ("张三" or "#12") among those of their scope
+    (`scope` = Ctx.scope_paths): belonging to it, or with time bank rows in it."""
+    name = fold_width(text).strip()
+    if name.startswith("#") and name[1:].isdigit():
+        found = await Person.filter(id=int(name[1:]))
+    else:
+        found = await Person.filter(Q(real_name=name) | Q(display_name=name)).order_by("id")
+    if "/" not in scope:
+        allowed: set[int] = set()
+        for path in scope:
+            org = await Organization.filter(path=path).first()
+            if org is not None:
+                allowed |= await people_of(org)
+        banked = set(
+            await TimeBankEntry.filter(
+                scope_q(scope), person_id__in=[p.id for p in found]
+            ).values_list("person_id", flat=True)
+        )
+        found = [p for p in found if p.id in allowed | banked]
+    if not found:
+        raise DomainError("timebank_unknown_person", name=name)
+    if len(found) > 1:
+        raise DomainError("timebank_ambiguous", name=name, count=len(found), people=found)
+    return found[0]
