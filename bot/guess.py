@@ -47,7 +47,7 @@ async def offer_spoken(ctx: Ctx, *, command: Command, rest: str) -> Reply:
 
 def with_note(plan: Any, note: str) -> Any:
     """The dispatcher's plan or answer, with `note` as its first line ("已按 /活动 处理")."""
-    from bot.dispatcher import as_replies
+    from bot.routing import as_replies
 
     def first(replies: list[Reply]) -> list[Reply]:
         if not replies:
