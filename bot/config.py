@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -306,9 +307,12 @@ def _fill(obj: Any, section: str, values: Any) -> None:
         setattr(obj, key, _coerce(f"{section}.{key}", value, types[key]))
 
 
-def load_config(path: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     """Read the TOML file (optional), apply LIANXIN_* overrides, validate."""
     env = os.environ if env is None else env
+    assert env is not None
     raw: dict[str, dict[str, Any]] = {}
     if path:
         p = Path(path)

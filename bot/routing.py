@@ -261,7 +261,7 @@ async def _answer_privately(ctx: Ctx) -> Reply:
     for i, text in enumerate(texts):
         ctx.push_after_commit(
             [inb.user_key],
-            lambda text=text: text,
+            partial(str, text),
             purpose="private_answer",
             key=f"{key}:{i}",
             mask=False,

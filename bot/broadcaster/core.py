@@ -90,8 +90,9 @@ class Broadcaster(Audience, Fanout):
     async def stop(self) -> None:
         self._stopping = True
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            self._loop_task, task = None, self._loop_task
+            task = self._loop_task
+            self._loop_task = None
+            task.cancel()
             try:
                 await task
             except asyncio.CancelledError:

@@ -130,6 +130,7 @@ class Fanout:
         for r, res in zip(rows, results, strict=True):
             if res.ok:
                 continue
+            assert self.runtime.outbound is not None  # sending: the runtime is started
             status = self.runtime.outbound.status_of(res, res.attempts)
             await Delivery.filter(id=r["id"]).update(
                 status=status,
