@@ -2,7 +2,8 @@
 
 - rules.py      pure: the transition table, limits, the clock's pause and resume,
                 回访 answers and rates (tests/unit/, no database)
-- request.py    ServiceRequest: who may act, the transitions
+- request.py    ServiceRequest: filing and the transitions
+- access.py     who may act (the table's actor), who may view (a mixin of ServiceRequest)
 - events.py     RequestEvent (the history), RequestCounter (numbers)
 - followup.py   待补充, 回访, 转单 guard, 督办, 超期督办, 附图 (a mixin of ServiceRequest)
 - queries.py    queue, my requests, history, the filing chat (a mixin of ServiceRequest)
