@@ -199,7 +199,7 @@ def declared_step(step: Step | str, name: str) -> Step:
     if found is not None:
         return found
     loose = Step()
-    loose.name, loose.dialog = name, type("Loose", (), {"key": step})  # type: ignore[assignment]
+    loose.name, loose.dialog = name, type("Loose", (), {"key": step})
     return loose
 
 

@@ -13,7 +13,7 @@ from models.replies import ReplyPages
 router = Router("help")
 
 
-@router.command("帮助", "菜单", "help", args=[Arg("command", required=False)])
+@router.command("帮助", "菜单", "menu", "help", args=[Arg("command", required=False)])
 async def help_command(ctx: Ctx) -> Reply:
     """短菜单：能用的服务编上号；`/帮助 编号` 看这项服务的命令和例子，`/帮助 全部`
     列出全部命令，`/帮助 命令` 看一条的详细用法。"""

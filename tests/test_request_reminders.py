@@ -11,6 +11,7 @@ from models.deliveries import Delivery
 from models.requests import ServiceRequest
 from models.requests.reminders import candidates
 from tests.conftest import grant_officer
+from tests.jobs import fire_job
 from tests.test_requests_chat import number_in
 
 
@@ -39,18 +40,18 @@ async def test_a_second_tick_sends_nothing_and_reads_nothing(town, client):
     req = await ServiceRequest.get(number=no)
     rt, job = deadline_job(client)
     soon = req.due_at - timedelta(hours=2)
-    (sent,) = await rt.run_job(job, soon)
+    (sent,) = await fire_job(rt, job, soon)
     assert sent.dedup_key.startswith(f"req:{no}:due_soon:")
     # the next tick finds every key written: it marks the request and sends nothing
-    assert await rt.run_job(job, soon + timedelta(minutes=15)) == []
+    assert await fire_job(rt, job, soon + timedelta(minutes=15)) == []
     assert (await ServiceRequest.get(number=no)).reminded == "due_soon"
     # from then on the tick does not even read it, until it is overdue
     assert await open_candidates(soon + timedelta(minutes=30)) == []
     late = req.due_at + timedelta(minutes=1)
     assert await open_candidates(late) == [no]
-    sent = await rt.run_job(job, late)
+    sent = await fire_job(rt, job, late)
     assert sorted(d.purpose for d in sent) == ["request_due", "request_escalate"]
-    assert await rt.run_job(job, late + timedelta(minutes=15)) == []
+    assert await fire_job(rt, job, late + timedelta(minutes=15)) == []
     assert await open_candidates(late + timedelta(days=3)) == []
     assert await Delivery.filter(purpose__in=("request_due", "request_escalate")).count() == 3
 
@@ -64,9 +65,9 @@ async def test_planned_but_never_written_is_planned_again(town, client):
     late = req.due_at + timedelta(hours=1)
     planned = await job.func(rt, late)  # asked, never sent
     assert planned and (await ServiceRequest.get(number=no)).reminded == ""
-    sent = await rt.run_job(job, late + timedelta(minutes=15))
+    sent = await fire_job(rt, job, late + timedelta(minutes=15))
     assert sorted(d.dedup_key for d in sent) == sorted(p.key for p in planned)
-    assert await rt.run_job(job, late + timedelta(minutes=30)) == []
+    assert await fire_job(rt, job, late + timedelta(minutes=30)) == []
 
 
 async def test_a_new_holder_is_a_new_due_point(town, client):
@@ -77,11 +78,11 @@ async def test_a_new_holder_is_a_new_due_point(town, client):
     req = await ServiceRequest.get(number=no)
     rt, job = deadline_job(client)
     soon = req.due_at - timedelta(hours=2)
-    first = await rt.run_job(job, soon)
-    assert await rt.run_job(job, soon + timedelta(minutes=5)) == []
+    first = await fire_job(rt, job, soon)
+    assert await fire_job(rt, job, soon + timedelta(minutes=5)) == []
     await c.one(f"/转单 {no} BM01 需要城管配合", user="secretary", group="g1")
     assert (await ServiceRequest.get(number=no)).reminded == ""
-    second = await rt.run_job(job, soon + timedelta(minutes=10))
+    second = await fire_job(rt, job, soon + timedelta(minutes=10))
     assert second and {d.target for d in second}.isdisjoint({d.target for d in first})
-    assert await rt.run_job(job, soon + timedelta(minutes=15)) == []
-    assert await rt.run_job(job, soon + timedelta(minutes=20)) == []
+    assert await fire_job(rt, job, soon + timedelta(minutes=15)) == []
+    assert await fire_job(rt, job, soon + timedelta(minutes=20)) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from tortoise import connections
@@ -53,7 +54,11 @@ async def is_district() -> bool:
 
 
 async def generate(
-    scale: float, *, now: datetime | None = None, seed: int = 15, log=None
+    scale: float,
+    *,
+    now: datetime | None = None,
+    seed: int = 15,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Write a district of scale `scale` into the (empty) database; returns rows per table."""
     from bot.district import life, people, service

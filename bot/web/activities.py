@@ -86,7 +86,8 @@ async def detail(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     try:
         activity = await Activity.by_number(int(request.match_info["id"]))
-        activity.check_officer(officer_of(request).caller)  # as /签到码 and /修改活动 do
+        # as /签到码 and /修改活动 do (CallerLike declares settable members; Caller's are read-only)
+        activity.check_officer(officer_of(request).caller)  # type: ignore[arg-type]
     except DomainError as err:
         text = rt.refusal(err, "activities")
         return await page(request, "refused.html", status=403, text=text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from aiohttp import web
 from tortoise.expressions import Q, Subquery
@@ -42,7 +43,10 @@ async def audit(request: web.Request) -> web.Response:
         except ValueError:
             f[key] = ""
             continue
-        q &= Q(**{f"at__{op}": day_start(d + timedelta(days=1 if key == "to" else 0))})
+        bound: dict[str, Any] = {
+            f"at__{op}": day_start(d + timedelta(days=1 if key == "to" else 0))
+        }
+        q &= Q(**bound)
     total = await AuditEntry.filter(q).count()
     p = pager(request, total)
     rows = await AuditEntry.filter(q).order_by("-at", "-id").offset(p.offset).limit(p.size)

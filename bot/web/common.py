@@ -53,7 +53,8 @@ def runtime_of(request: web.Request) -> Runtime:
 
 
 def officer_of(request: web.Request) -> Officer:
-    return request[OFFICER_KEY]
+    officer: Officer = request[OFFICER_KEY]
+    return officer
 
 
 def address(request: web.Request) -> str:

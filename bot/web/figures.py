@@ -29,7 +29,7 @@ DAYS = 30
 
 
 def _pg() -> bool:
-    return connections.get("default").capabilities.dialect == "postgres"
+    return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
 def _hours(table: str, a: str, b: str) -> str:
@@ -48,7 +48,8 @@ def _local_day(table: str, column: str, now: datetime) -> str:
 
 
 def org_q(paths: list[str], prefix: str = "") -> Q:
-    q = Q(pk__in=[]) if not prefix else Q(**{f"{prefix}id__in": []})
+    none: dict[str, Any] = {f"{prefix}id__in": []}
+    q = Q(pk__in=[]) if not prefix else Q(**none)
     for p in paths:
         q |= Q(**{f"{prefix}path__startswith": p})
     return q

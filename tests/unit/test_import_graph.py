@@ -150,11 +150,6 @@ def test_bot_imports_no_service(path: Path) -> None:
     assert bot_offences(path) == [], f"{rel(path)} imports a service"
 
 
-@pytest.mark.xfail(
-    reason="the service helpers are removing the last cross-service handler imports (#12); "
-    "the lead makes this strict at the end",
-    strict=False,
-)
 def test_no_handler_imports_another_services_handlers() -> None:
     found = {
         rel(path): offences
