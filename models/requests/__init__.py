@@ -15,7 +15,7 @@
 
 from datetime import UTC, datetime
 
-from bot.clock import local
+from bot.clock import day_start, local, month_range
 from models.requests.events import RequestCounter, RequestEvent
 from models.requests.figures import monthly_figures, visit_figures
 from models.requests.followup import RequestAttachment
@@ -36,9 +36,7 @@ from models.requests.rules import (
     VISIT_CHOICES,
     VISIT_HOURS,
     category_limits,
-    day_start,
     guess_category,
-    month_range,
     visit_choice,
 )
 
@@ -46,9 +44,11 @@ scope_q = ServiceRequest.scope_q
 expire_visits = ServiceRequest.expire_visits
 
 
+# Kept for the modules that still import them from here (models/grids, bench, a test):
+# bot.clock owns local time and its ranges. TODO(#12): those import bot.clock, then these go.
 def utcnow() -> datetime:
-    """Kept for the other services that still import it from here; the requests service
-    itself reads the runtime's clock (ctx.now(), a job's now). TODO(#12): remove."""
+    """The wall clock; the requests service itself reads the runtime's (ctx.now(), a job's
+    now)."""
     return datetime.now(UTC)
 
 

@@ -18,7 +18,7 @@ from tortoise import fields
 from tortoise.expressions import F, Q
 from tortoise.models import Model
 
-from bot.clock import local
+from bot.clock import day_start, local
 from models.errors import DomainError
 from models.people import Organization, Person
 from models.requests.access import Access
@@ -33,7 +33,6 @@ from models.requests.rules import (
     MAX_CONTENT,
     MAX_FORWARDS,
     VISIT_HOURS,
-    day_start,
     required_text,
     transition,
     visit_changes,
