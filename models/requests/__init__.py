@@ -2,7 +2,8 @@
 
 - rules.py      pure: the transition table, limits, the clock's pause and resume,
                 回访 answers and rates (tests/unit/, no database)
-- request.py    ServiceRequest: who may act, the transitions
+- request.py    ServiceRequest: filing and the transitions
+- access.py     who may act (the table's actor), who may view (a mixin of ServiceRequest)
 - events.py     RequestEvent (the history), RequestCounter (numbers)
 - followup.py   待补充, 回访, 转单 guard, 督办, 超期督办, 附图 (a mixin of ServiceRequest)
 - queries.py    queue, my requests, history, the filing chat (a mixin of ServiceRequest)
@@ -14,7 +15,7 @@
 
 from datetime import UTC, datetime
 
-from bot.clock import local
+from bot.clock import day_start, local, month_range
 from models.requests.events import RequestCounter, RequestEvent
 from models.requests.figures import monthly_figures, visit_figures
 from models.requests.followup import RequestAttachment
@@ -35,9 +36,7 @@ from models.requests.rules import (
     VISIT_CHOICES,
     VISIT_HOURS,
     category_limits,
-    day_start,
     guess_category,
-    month_range,
     visit_choice,
 )
 
@@ -45,9 +44,11 @@ scope_q = ServiceRequest.scope_q
 expire_visits = ServiceRequest.expire_visits
 
 
+# Kept for the modules that still import them from here (models/grids, bench, a test):
+# bot.clock owns local time and its ranges. TODO(#12): those import bot.clock, then these go.
 def utcnow() -> datetime:
-    """Kept for the other services that still import it from here; the requests service
-    itself reads the runtime's clock (ctx.now(), a job's now). TODO(#12): remove."""
+    """The wall clock; the requests service itself reads the runtime's (ctx.now(), a job's
+    now)."""
     return datetime.now(UTC)
 
 

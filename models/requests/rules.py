@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.clock import local, zone
 from models.errors import DomainError
 from models.workdays import Limit, parse_limit, resume_due
 
@@ -143,19 +142,6 @@ def category_limits(
         for name, value in table.items():
             out[key_of.get(name, name)] = parse_limit(value)
     return out
-
-
-# -- local days and months -------------------------------------------------------------
-def day_start(day: date) -> datetime:
-    """00:00 of `day` on the configured clock, in UTC (SQLite compares times as UTC text)."""
-    return datetime.combine(day, time(0), zone()).astimezone(UTC)
-
-
-def month_range(now: datetime) -> tuple[datetime, datetime]:
-    """[first day of this month, first day of next month) on the configured clock."""
-    d = local(now).date().replace(day=1)
-    nxt = (d + timedelta(days=32)).replace(day=1)
-    return day_start(d), day_start(nxt)
 
 
 # -- the clock: overdue, paused (待补充) and resumed ------------------------------------
