@@ -58,13 +58,6 @@ BOT_PENDING = {
     "bot/district/life.py": "the generated district: activities, points, time bank",
     "bot/district/people.py": "the generated district: check-ins, registrations",
     "bot/district/service.py": "the generated district: requests and their events",
-    "bot/web/activities.py": "the workbench's activities pages: to the activities service",
-    "bot/web/approvals.py": "the workbench's check-in approvals: to the checkin service",
-    "bot/web/common.py": "mask_phone/shown_phone from models.checkin",
-    "bot/web/figures.py": "the workbench's figures read every service's models",
-    "bot/web/overview.py": "三会一课 compliance from models.activities",
-    "bot/web/people.py": "a person's page shows check-ins, sign-ups, requests, grids",
-    "bot/web/requests.py": "the workbench's request pages: to the requests service",
 }
 
 
