@@ -53,7 +53,6 @@ SHARED_MODELS = {
 
 # Known exceptions, each with its reason (the lead decides when they go).
 BOT_PENDING = {
-    "bot/seen.py": "records contact on the grids' ladder (models.grids.ladder)",
     # The generated district (`lianxin demo --scale`) writes every service's rows.
     "bot/district/life.py": "the generated district: activities, points, time bank",
     "bot/district/people.py": "the generated district: check-ins, registrations",
