@@ -60,7 +60,8 @@ def journal_path(config: Config) -> Path:
 
 def load_channel(name: str, runtime: Runtime) -> Channel:
     module, _, cls = CHANNEL_CLASSES[name].partition(":")
-    return getattr(importlib.import_module(module), cls)(runtime)
+    channel: Channel = getattr(importlib.import_module(module), cls)(runtime)
+    return channel
 
 
 @web.middleware
@@ -142,6 +143,7 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
         for ch in channels:
             await ch.startup()
         # Service jobs and officers' broadcasts: rows in the database, fired by the leader.
+        assert runtime.broadcaster is not None  # runtime.start() made it
         await runtime.broadcaster.start(scheduler)
         scheduler.start()
 

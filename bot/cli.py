@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "channels":
         return channels(config)
     if args.cmd == "demo" and args.scale:
-        from bot.district.cli import seed_district
+        from models.district.cli import seed_district
 
         return asyncio.run(seed_district(config.database.url, args.scale))
     if args.cmd == "demo":
@@ -253,8 +253,10 @@ async def send(config: Config, target: str, text: str) -> int:
     runtime = Runtime.build(config)
     await runtime.start()
     try:
-        why = runtime.outbound.refusal(target)
-        delivery = await runtime.outbound.send(target, text, purpose="cli")
+        outbound = runtime.outbound
+        assert outbound is not None  # start() made it
+        why = outbound.refusal(target)
+        delivery = await outbound.send(target, text, purpose="cli")
     finally:
         await runtime.stop()
     if delivery.status == "sent":
@@ -334,6 +336,7 @@ async def chat(config: Config, user: str, group: str | None) -> int:
     """Interactive chat in the terminal, through the same dispatcher as the webhooks."""
     from bot.inbound import Inbound
     from bot.runtime import Runtime
+    from bot.senders.console import ConsoleSender
 
     logging.getLogger("lianxin.event").setLevel(logging.WARNING)
     runtime = Runtime.build(config)
@@ -360,7 +363,9 @@ async def chat(config: Config, user: str, group: str | None) -> int:
                 print()
             await runtime.settle()
             console = runtime.senders.get("console")
-            for text in console.take(user, group or user) if console else []:
+            if not isinstance(console, ConsoleSender):
+                continue
+            for text in console.take(user, group or user):
                 print(f"[推送] {text}")
                 print()
     finally:

@@ -1,5 +1,9 @@
-"""时钟：调度用的“现在”。The broadcaster asks the clock, never `datetime.now()`, so
-tests (and `lianxin` tools) can set the time instead of sleeping.
+"""时钟：唯一的“现在”与本地时间。The runtime's clock (`Runtime.clock`, `Ctx.now()`) is the
+only "now" of domain time: handlers, jobs and the broadcaster ask it, never
+`datetime.now()`, so tests (and `lianxin` tools) can set the time instead of sleeping.
+Local time, and the day/week/month/quarter ranges, are read in `[bot] timezone`
+(`set_zone`, called by Runtime.build). models/workdays.py alone counts in Beijing time on
+purpose: China's official working-day calendar.
 
 `LIANXIN_NOW` (ISO 8601) starts the process clock at another time for drills and
 demos; from there it runs on at the normal pace. Never set it in production.

@@ -150,9 +150,8 @@ class DedupGate:
         """Write the batch; returns id() of the entries that were new."""
         conn = connections.get("default")
         postgres = conn.capabilities.dialect == "postgres"
-        now: datetime | str = datetime.now(UTC)
-        if not postgres:
-            now = now.isoformat(sep=" ")
+        stamp = datetime.now(UTC)
+        now: datetime | str = stamp if postgres else stamp.isoformat(sep=" ")
         # One key twice in one batch: the first wins, the second is a duplicate.
         unique: dict[tuple[str, str], _Pending] = {}
         for p in batch:

@@ -141,23 +141,16 @@ class DialogControl:
         # Set by the dispatcher: renders a template for this asker (Ctx.render).
         self.render: Callable[..., Reply] | None = None
 
-    async def start(
-        self,
-        step: Step | str,
-        step_name: str = "",
-        *,
-        expires_at: datetime | None = None,
-        **data: Any,
-    ) -> None:
+    async def start(self, step: Step, *, expires_at: datetime | None = None, **data: Any) -> None:
         """Open ``step``'s dialog at that step with ``data``; an older dialog here is replaced."""
         self.data = dict(data)
         self.finished = False
-        await self._save(declared_step(step, step_name), expires_at)
+        await self._save(step, expires_at)
 
-    async def goto(self, step: Step | str, step_name: str = "") -> None:
+    async def goto(self, step: Step) -> None:
         """Move to ``step``, keeping (and saving) ``data``; the expiry restarts."""
         self.finished = False
-        await self._save(declared_step(step, step_name), None)
+        await self._save(step, None)
 
     async def ask(self, step: Step, **variables: Any) -> Reply:
         """Move to ``step`` and ask it with the dialog's ``ask`` template."""
@@ -188,19 +181,6 @@ class DialogControl:
         """A refusal rolled back the step's transaction: keep the dialog finished."""
         if self.finished:
             await self._dialogs.clear(self._user_key, self._chat_key)
-
-
-def declared_step(step: Step | str, name: str) -> Step:
-    # TODO(#12): the (dialog, step) strings go once every dialog is declared.
-    if isinstance(step, Step):
-        return step
-    declared = Dialog.declared.get(step)
-    found = declared.step(name) if declared else None
-    if found is not None:
-        return found
-    loose = Step()
-    loose.name, loose.dialog = name, type("Loose", (), {"key": step})  # type: ignore[assignment]
-    return loose
 
 
 def step_handler(step: Step, func: Callable[[Ctx], Awaitable[Any]]) -> Callable[[Ctx], Any]:

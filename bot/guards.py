@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 log = logging.getLogger("lianxin.app")
 
@@ -47,7 +48,7 @@ def make_guard(
     client_timeout: float,
     trust_forwarded: bool,
     count: Callable[[str, str], None] = lambda path, reason: None,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     """The middleware; ``limits`` maps a path prefix to its own body limit (uploads);
     ``count(path, reason)`` counts a refusal (too_large, stalled, not_local)."""
 

@@ -7,7 +7,7 @@ words are echoed first ("我听到的是：…"), since speech recognition mishe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.dialogs import Dialog, Step
 from bot.inbound import Reply
@@ -16,6 +16,7 @@ from models.errors import DomainError
 if TYPE_CHECKING:
     from bot.context import Ctx
     from bot.registry import Command
+    from bot.routing import _Answer, _Plan
 
 
 class Offer(Dialog, key="offer"):
@@ -45,9 +46,9 @@ async def offer_spoken(ctx: Ctx, *, command: Command, rest: str) -> Reply:
     return ctx.render("offer", heard=heard(ctx), prompt="", command=command, rest=rest)
 
 
-def with_note(plan: Any, note: str) -> Any:
+def with_note(plan: _Plan | _Answer, note: str) -> _Plan | _Answer:
     """The dispatcher's plan or answer, with `note` as its first line ("已按 /活动 处理")."""
-    from bot.dispatcher import as_replies
+    from bot.routing import as_replies
 
     def first(replies: list[Reply]) -> list[Reply]:
         if not replies:

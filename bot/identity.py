@@ -176,10 +176,12 @@ class IdentityService:
         by_platform: dict[str, list[str]] = {}
         for platform, user_id in keys:
             by_platform.setdefault(platform, []).append(user_id)
-        query = None
+        query: Q | None = None
         for platform, users in by_platform.items():
             q = Q(platform=platform, user_id__in=users)
             query = q if query is None else query | q
+        if query is None:
+            return {}
         identities = await Identity.filter(query).select_related("person")
         if not identities:
             return {}
@@ -204,7 +206,8 @@ class IdentityService:
             .first()
         )
         if identity:
-            return identity.person
+            person: Person = identity.person
+            return person
         try:
             async with in_transaction():
                 person = await Person.create(display_name=display_name[:64])

@@ -178,8 +178,10 @@ class Journal:
     @staticmethod
     async def _deliver(rt: Runtime, inb: Inbound, replies: list[Reply]) -> None:
         target = chat_target(inb.platform, inb.chat_id) if inb.is_group else inb.user_key
+        outbound = rt.outbound
+        assert outbound is not None  # the runtime is started before the journal runs
         for i, reply in enumerate(r for r in replies if r.text.strip()):
-            await rt.outbound.send(
+            await outbound.send(
                 target,
                 reply.text,
                 purpose="journal",

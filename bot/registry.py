@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.dialogs import Step, declared_step, step_handler
+from bot.dialogs import Step, step_handler
 from bot.fuzzy import Match, WordIndex
 from bot.text import fold_width
 
@@ -241,6 +241,9 @@ class Router:
     # [section] name → dataclass of the service's settings (bot/config.py parses it).
     sections: dict[str, type] = field(default_factory=dict)
     broadcast_variables: list[VariablesFunc] = field(default_factory=list)
+    # The service's pages on the officers' workbench (aiohttp RouteTableDefs, mounted
+    # under /admin/ by bot/web when it is enabled).
+    pages: list[Any] = field(default_factory=list)
 
     def section(self, name: str, settings: type) -> None:
         """Declare the service's config section: ``[name]`` in the TOML file and
@@ -323,12 +326,11 @@ class Router:
 
         return deco
 
-    def step(self, step: Step | str, name: str = "") -> Callable[[Handler], Handler]:
+    def step(self, step: Step) -> Callable[[Handler], Handler]:
         """Answer a declared dialog's step: ``@router.step(Register.phone)``."""
 
         def deco(func: Handler) -> Handler:
-            declared = declared_step(step, name)
-            self.steps.append(DialogStep(declared, step_handler(declared, func), self.name))
+            self.steps.append(DialogStep(step, step_handler(step, func), self.name))
             return func
 
         return deco
@@ -347,6 +349,7 @@ class Registry:
         self.ledgers: dict[str, Ledger] = {}
         # Service name → its refusal template, in the routers' order (bot/refusals.py).
         self.refusals: dict[str, str] = {r.name: r.refusals for r in routers if r.refusals}
+        self.pages: list[Any] = [routes for r in routers for routes in r.pages]
         self.broadcast_variables = [f for r in routers for f in r.broadcast_variables]
         for router in routers:
             for ledger in router.ledgers:
@@ -379,7 +382,7 @@ class Registry:
                 self.events[ev.kind] = ev
         # Every step of a dialog answered here has its handler (a typo fails at start).
         for dialog in {st.step.dialog for st in self.steps.values()}:
-            missing = [s.name for s in getattr(dialog, "steps", ()) if s.key not in self.steps]
+            missing = [s.name for s in dialog.steps if s.key not in self.steps]
             if missing:
                 raise ValueError(f"dialog {dialog.key!r}: no handler for {', '.join(missing)}")
         # Longest first, for "/绑定DEMO" typed without a space.

@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import importlib.util
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,13 @@ from bot.services import load_routers
 from bot.templates import Templates
 
 if TYPE_CHECKING:
+    from bot.broadcaster import Broadcaster
+    from bot.community import Communities
+    from bot.dispatcher import Dispatcher
+    from bot.intake import Intake
+    from bot.journal import Journal
+    from bot.outbound import Outbound
+    from bot.seen import SeenToday
     from models.errors import DomainError
 
 log = logging.getLogger("lianxin.runtime")
@@ -56,16 +63,18 @@ class Runtime:
     refusals: Refusals
     senders: dict[str, Sender] = field(default_factory=dict)
     http: aiohttp.ClientSession | None = None
-    dispatcher: Any = None  # bot.dispatcher.Dispatcher, set by build()
-    outbound: Any = None  # bot.outbound.Outbound, set by start()
+    # Set by start(): the one way out (every push a Delivery row), and the broadcaster.
+    outbound: Outbound | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     clock: Clock = field(default_factory=Clock)
-    broadcaster: Any = None  # bot.broadcaster.Broadcaster, set by start()
-    # bot.journal.Journal: events kept while the database is down (set by `lianxin serve`'s app).
-    journal: Any = None
-    seen: Any = None  # bot.seen.SeenToday: any message is contact (失联排查), set by build()
-    communities: Any = None  # bot.community.Communities: who lives where, set by build()
-    intake: Any = None  # bot.intake.Intake: groups' 自动受理 switches, set by build()
+    broadcaster: Broadcaster | None = None
+    # Events kept while the database is down (set by `lianxin serve`'s app).
+    journal: Journal | None = None
+    # Set by build(): they need the runtime (its clock) themselves.
+    dispatcher: Dispatcher = field(init=False)
+    seen: SeenToday = field(init=False)  # any message is contact (失联排查)
+    communities: Communities = field(init=False)  # who lives where
+    intake: Intake = field(init=False)  # groups' 自动受理 switches
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -89,7 +98,11 @@ class Runtime:
         rt.dispatcher = Dispatcher(rt)
         from bot.seen import SeenToday
 
-        rt.seen = SeenToday(lambda: rt.clock.now(), config.bot.timezone)
+        rt.seen = SeenToday(
+            lambda: rt.clock.now(),
+            config.bot.timezone,
+            rt.registry.provided("record_contact"),
+        )
         from bot.community import Communities
 
         rt.communities = Communities(lambda: rt.clock.now())
@@ -125,25 +138,18 @@ class Runtime:
             if sender is not None:
                 self.senders[platform] = sender
 
-    async def run_job(self, job: Any, now: Any = None) -> list[Any]:
-        """One run of a service's periodic job: ask it what is due, send each push once."""
-        from datetime import UTC, datetime
-
-        pushes = await job.func(self, now or datetime.now(UTC))
-        return await self.outbound.send_pushes(pushes)
-
     def refusal(self, err: DomainError, service: str = "") -> str:
         """The sentence explaining a refusal, in the words of `service` first."""
         return self.refusals.text(err.code, err.details, service)
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> None:
+    def spawn(self, coro: Awaitable[Any], name: str = "") -> None:
         """Run work after the reply (notices after a commit), tracked so shutdown waits."""
         task = asyncio.create_task(self._guarded(coro, name))
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
     @staticmethod
-    async def _guarded(coro: Coroutine[Any, Any, Any], name: str) -> None:
+    async def _guarded(coro: Awaitable[Any], name: str) -> None:
         try:
             await coro
         except Exception:

@@ -16,7 +16,7 @@ and never imports a service module::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.registry import Router
 
@@ -47,10 +47,11 @@ class Service:
         self.variables = variables
 
     def labels(self, ctx_or_runtime: Ctx | Runtime) -> dict[str, Any]:
-        runtime = getattr(ctx_or_runtime, "runtime", ctx_or_runtime)
+        runtime = cast("Runtime", getattr(ctx_or_runtime, "runtime", ctx_or_runtime))
         if not self.labels_key:
             return {}
-        return runtime.templates.commands.get(self.labels_key, {})  # type: ignore[no-any-return]
+        labels: dict[str, Any] = runtime.templates.commands.get(self.labels_key, {})
+        return labels
 
     def say(self, ctx: Ctx, template: str, **variables: Any) -> Reply:
         """A reply in the service's words: its labels and now (the runtime's clock)."""

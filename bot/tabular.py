@@ -147,9 +147,9 @@ def read_table(data: bytes, columns: Sequence[Column]) -> tuple[list[Row], list[
             by_header[_header_key(name)] = col
     positions: dict[str, int] = {}
     for i, text in enumerate(raw[start]):
-        col = by_header.get(_header_key(text))
-        if col is not None and col.key not in positions:
-            positions[col.key] = i
+        found = by_header.get(_header_key(text))
+        if found is not None and found.key not in positions:
+            positions[found.key] = i
     missing = [c.header for c in columns if c.required and c.key not in positions]
     if missing:
         raise TableError("missing_columns", columns="、".join(missing))
@@ -257,7 +257,7 @@ def template_xlsx(columns: Sequence[Column], title: str = "导入模板") -> byt
 
 def describe(error: RowError, templates: Any) -> str:
     """The sentence for one problem (templates/zh_CN/import_errors.j2)."""
-    return templates.render("import_errors", e=error, code=error.code, **error.details)
+    return str(templates.render("import_errors", e=error, code=error.code, **error.details))
 
 
 def describe_all(errors: Iterable[RowError], templates: Any) -> list[str]:

@@ -279,9 +279,8 @@ async def unsubscribe(ctx: Ctx) -> Reply:
 # -- 每日党课 -----------------------------------------------------------------------
 @router.command("学习", "党课", "lesson", permission=EVERYONE, mutates=True)
 async def lesson(ctx: Ctx) -> Reply:
-    """Today's lesson; reading it counts once a day towards 积分 and 学习达人榜."""
-    from models.activities import award_points
-
+    """Today's lesson; reading it counts once a day towards 积分 and 学习达人榜 (the
+    activities service gives the points, when it is installed)."""
     b = ctx.runtime.broadcaster
     now = ctx.now()
     today = lesson_of_day(b.lessons, now, b.tz)
@@ -289,7 +288,6 @@ async def lesson(ctx: Ctx) -> Reply:
         return say(ctx, "lesson", lesson=None)
     person = await ctx.person()
     day = now.astimezone(ZoneInfo(b.tz)).date().isoformat()
-    points = ctx.runtime.config.activities.points_lesson
-    org_id = person.local_org_id or person.home_org_id
-    first = await award_points(person.id, "lesson", points, f"lesson:{day}", org_id=org_id, now=now)
-    return say(ctx, "lesson", lesson=today, points=points if first else 0)
+    award = ctx.runtime.registry.provided("lesson_points")
+    points = await award(ctx, person, day) if award is not None else 0
+    return say(ctx, "lesson", lesson=today, points=points)

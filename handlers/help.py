@@ -5,13 +5,15 @@ from __future__ import annotations
 from bot.context import Ctx
 from bot.inbound import Reply
 from bot.menu import sections_for, short_menu
+from bot.pager import with_note
 from bot.registry import Arg, Router
 from bot.text import trim_trailing
+from models.replies import ReplyPages
 
 router = Router("help")
 
 
-@router.command("帮助", "菜单", "help", args=[Arg("command", required=False)])
+@router.command("帮助", "菜单", "menu", "help", args=[Arg("command", required=False)])
 async def help_command(ctx: Ctx) -> Reply:
     """短菜单：能用的服务编上号；`/帮助 编号` 看这项服务的命令和例子，`/帮助 全部`
     列出全部命令，`/帮助 命令` 看一条的详细用法。"""
@@ -44,6 +46,20 @@ async def help_command(ctx: Ctx) -> Reply:
         info = templates.command_info(cmd.key)
         return ctx.render("help_one", command=cmd, info=info, allowed=allowed)
     return Reply(short_menu(ctx, wrong_number=bool(word)), at_sender=base[2])
+
+
+@router.command("更多", "下一页", "more", mutates=True, listed=False)
+async def more(ctx: Ctx) -> Reply:
+    """长回复的下一页（回复太长时分页发送）。"""
+    page, number, total = await ReplyPages.next_page(
+        ctx.inbound.user_key, ctx.inbound.chat_key, ctx.now()
+    )
+    if not page:
+        return ctx.render("more_none")
+    templates = ctx.runtime.templates
+    return Reply(
+        with_note(templates, page, number, total, ctx.inbound.is_group), ctx.inbound.is_group
+    )
 
 
 @router.command("我", "我是谁", "me")

@@ -11,7 +11,7 @@ from bot.context import Ctx
 from bot.inbound import Reply
 from bot.registry import OFFICER, Arg
 from bot.service import Service
-from models.activities import publishing_org
+from models.activities import need_org
 from models.people import person_targets
 from models.redemption import CatalogueItem, Redemption
 
@@ -42,7 +42,7 @@ async def catalogue(ctx: Ctx) -> Reply:
 )
 async def shelve(ctx: Ctx) -> Reply:
     """把物品或服务放进兑换目录：标价“2小时”或“50积分”，库存不写为不限。"""
-    org = await publishing_org(ctx.caller, ctx.org)
+    org = need_org(await ctx.acting_org())
     stock = ctx.args[2] if len(ctx.args) > 2 else None
     item = await CatalogueItem.shelve(
         org, ctx.args[0], ctx.args[1], stock, await ctx.person(), now=ctx.now()

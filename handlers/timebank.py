@@ -17,7 +17,7 @@ from bot.outbound import Push
 from bot.registry import OFFICER, Arg
 from bot.service import Service
 from bot.text import fold_width
-from models.activities import Activity, find_person, publishing_org
+from models.activities import Activity, find_person, need_org
 from models.activities.rules import read_when
 from models.claims import PointsAppeal, VolunteerClaim, adjust_hours, adjust_points
 from models.errors import DomainError
@@ -31,7 +31,6 @@ router.refusals = "refused/timebank"  # its refusal texts (bot/refusals.py)
 router.export("timebank", workbench=True)(timebank_rows)  # its ledger (bot/exports.py)
 say = service.say
 notify = service.notify
-HOURS_RE = re.compile(r"(\d+(?:\.\d)?)\s*(?:小时|h)\b", re.IGNORECASE)
 PAGE = 10
 
 
@@ -63,7 +62,7 @@ async def offers_expiry(runtime: Any, now: datetime) -> list[Push]:
 def split_claim(ctx: Ctx, text: str, now: datetime) -> tuple[str, str, date | None]:
     """ "敬老院陪聊 2小时 11月28日" → ("敬老院陪聊", "2", 2026-11-28)."""
     folded = fold_width(text)
-    m = HOURS_RE.search(folded)
+    m = re.search(service.labels(ctx)["claim_hours"], folded, re.IGNORECASE)
     if m is None:
         raise DomainError("claim_need_hours")
     description = text[: m.start()].strip()
@@ -148,7 +147,7 @@ async def appeal(ctx: Ctx) -> Reply:
 
 async def _adjust(ctx: Ctx, what: str) -> Reply:
     person = await find_person(ctx.args[0], ctx.scope_paths())
-    org = await publishing_org(ctx.caller, ctx.org)
+    org = need_org(await ctx.acting_org())
     officer, now = await ctx.person(), ctx.now()
     if what == "points":
         entry = await adjust_points(person, ctx.args[1], ctx.args[2], officer, org=org, now=now)

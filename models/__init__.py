@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "models.grids.ladder",
     "models.talk",
     "models.bridges",
+    "models.replies",
 ]
 
 

@@ -1,7 +1,8 @@
 """组织生活台账：活动、报名、签到。
 
-Registered by handlers/activities.py (``router.export("activities"…)``); bot/exports.py writes the
-file, and `lianxin export activities` and the workbench find it through the registry.
+Registered by handlers/activities/common.py (``router.export("activities"…)``);
+bot/exports.py writes the file, and `lianxin export activities` and the workbench find it
+through the registry.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ class Broadcast(Model):
     org = fields.ForeignKeyField(
         "models.Organization", related_name="broadcasts", null=True, on_delete=fields.RESTRICT
     )
+    org_id: int | None  # the column tortoise adds, for type checkers
     created_by = fields.ForeignKeyField(
         "models.Person", related_name="broadcasts", null=True, on_delete=fields.SET_NULL
     )
@@ -121,6 +122,7 @@ class BroadcastFiring(Model):
     broadcast = fields.ForeignKeyField(
         "models.Broadcast", related_name="firings", on_delete=fields.CASCADE
     )
+    broadcast_id: int  # the column tortoise adds, for type checkers
     fire_at = fields.DatetimeField()  # the nominal fire time
     status = fields.CharField(max_length=16, default="sending")
     reason = fields.CharField(max_length=255, default="")

@@ -66,6 +66,7 @@ class Organization(Model):
     parent = fields.ForeignKeyField(
         "models.Organization", related_name="children", null=True, on_delete=fields.RESTRICT
     )
+    parent_id: int | None  # the column tortoise adds, for type checkers
     path = fields.CharField(max_length=255, default="/", db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -181,6 +182,7 @@ class Identity(Model):
     platform = fields.CharField(max_length=16)
     user_id = fields.CharField(max_length=128)
     person = fields.ForeignKeyField("models.Person", related_name="identities")
+    person_id: int  # the column tortoise adds, for type checkers
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -205,6 +207,7 @@ class RoleGrant(Model):
 
     id = fields.IntField(primary_key=True)
     person = fields.ForeignKeyField("models.Person", related_name="roles")
+    person_id: int  # the column tortoise adds, for type checkers
     role = fields.CharField(max_length=16)
     org = fields.ForeignKeyField(
         "models.Organization", related_name="role_grants", null=True, on_delete=fields.CASCADE
@@ -225,6 +228,7 @@ class GroupBinding(Model):
     platform = fields.CharField(max_length=16)
     chat_id = fields.CharField(max_length=128)
     org = fields.ForeignKeyField("models.Organization", related_name="groups")
+    org_id: int  # the column tortoise adds, for type checkers
     bound_by = fields.ForeignKeyField("models.Person", related_name="bindings", null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     # "" a group of residents; WORK_GROUP the officers' work group (/绑定 SQ001 工作群),

@@ -21,6 +21,7 @@ class Residence(Model):
     org = fields.ForeignKeyField(
         "models.Organization", related_name="residences", on_delete=fields.CASCADE
     )
+    org_id: int  # the column tortoise adds, for type checkers
     updated_at = fields.DatetimeField()
 
     class Meta:

@@ -42,6 +42,7 @@ class LoginToken(Model):
     person = fields.ForeignKeyField(
         "models.Person", related_name="login_tokens", null=True, on_delete=fields.CASCADE
     )
+    person_id: int | None  # the column tortoise adds, for type checkers
     # The chat identity (platform:user) the officer asked from; web actions run as it.
     user_key = fields.CharField(max_length=160, default="")
     # code: the browser that shows the code holds this secret (in its session cookie).
@@ -148,6 +149,7 @@ class WebSession(Model):
     person = fields.ForeignKeyField(
         "models.Person", related_name="web_sessions", on_delete=fields.CASCADE
     )
+    person_id: int  # the column tortoise adds, for type checkers
     user_key = fields.CharField(max_length=160, default="")
     device = fields.CharField(max_length=200, default="")
     address = fields.CharField(max_length=64, default="")

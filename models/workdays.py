@@ -7,6 +7,7 @@ not know yet falls back to Monday–Friday, with one warning in the log per year
 "Working time" is the whole of every working day: a limit of "3工作日" filed on a
 Friday at 10:00 ends on the third working day after, at 10:00; filed on a Saturday
 it starts on Monday at 00:00. Pauses (待补充) keep the working time that was left.
+Days begin at midnight on the configured clock (`[bot] timezone`, bot.clock.zone()).
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from bot.clock import DEFAULT_ZONE, zone
+
 log = logging.getLogger("lianxin.workdays")
 
-TZ = ZoneInfo("Asia/Shanghai")
+# The default zone; every function counts days on the configured clock (`[bot] timezone`,
+# bot.clock.zone()) unless given another.
+TZ = ZoneInfo(DEFAULT_ZONE)
 DAY = timedelta(days=1)
 # Long enough for any official holiday (the longest is 8–9 days) plus weekends.
 MAX_DAYS = 3660
@@ -92,8 +97,9 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tz)
 
 
-def add_working(start: datetime, seconds: float, tz: ZoneInfo = TZ) -> datetime:
+def add_working(start: datetime, seconds: float, tz: ZoneInfo | None = None) -> datetime:
     """The moment when `seconds` of working time have passed since `start` (UTC)."""
+    tz = tz or zone()
     here = start.astimezone(tz)
     left = timedelta(seconds=seconds)
     for _ in range(MAX_DAYS):
@@ -108,8 +114,9 @@ def add_working(start: datetime, seconds: float, tz: ZoneInfo = TZ) -> datetime:
     raise ValueError("no working days in ten years")
 
 
-def working_seconds(start: datetime, end: datetime, tz: ZoneInfo = TZ) -> float:
+def working_seconds(start: datetime, end: datetime, tz: ZoneInfo | None = None) -> float:
     """Working time between two moments; negative when `end` is before `start`."""
+    tz = tz or zone()
     if end < start:
         return -working_seconds(end, start, tz)
     here, end = start.astimezone(tz), end.astimezone(tz)
@@ -123,8 +130,9 @@ def working_seconds(start: datetime, end: datetime, tz: ZoneInfo = TZ) -> float:
     return total.total_seconds()
 
 
-def due(start: datetime, limit: int | float | str | Limit, tz: ZoneInfo = TZ) -> datetime:
+def due(start: datetime, limit: int | float | str | Limit, tz: ZoneInfo | None = None) -> datetime:
     """When a request filed at `start` with this limit is due."""
+    tz = tz or zone()
     lim = parse_limit(limit)
     if lim.workdays:
         return add_working(start, lim.amount * DAY.total_seconds(), tz)
@@ -132,9 +140,10 @@ def due(start: datetime, limit: int | float | str | Limit, tz: ZoneInfo = TZ) ->
 
 
 def left_at_pause(
-    due_at: datetime, paused_at: datetime, workdays: bool, tz: ZoneInfo = TZ
+    due_at: datetime, paused_at: datetime, workdays: bool, tz: ZoneInfo | None = None
 ) -> float:
     """Seconds of the limit that were left when the clock stopped (negative: overdue)."""
+    tz = tz or zone()
     if workdays:
         return working_seconds(paused_at, due_at, tz)
     return (due_at - paused_at).total_seconds()
@@ -145,11 +154,12 @@ def resume_due(
     paused_at: datetime,
     resumed_at: datetime,
     workdays: bool,
-    tz: ZoneInfo = TZ,
+    tz: ZoneInfo | None = None,
 ) -> datetime:
     """The new due time after a pause: what was left at `paused_at`, counted from
     `resumed_at` (working time for working-day limits). A request already overdue when
     it paused keeps its due time: asking the requester does not excuse a late answer."""
+    tz = tz or zone()
     left = left_at_pause(due_at, paused_at, workdays, tz)
     if left <= 0:
         return due_at
@@ -158,10 +168,13 @@ def resume_due(
     return resumed_at + timedelta(seconds=left)
 
 
-def remind_from(now: datetime, lead_hours: float, workdays: bool, tz: ZoneInfo = TZ) -> datetime:
+def remind_from(
+    now: datetime, lead_hours: float, workdays: bool, tz: ZoneInfo | None = None
+) -> datetime:
     """Requests due at or before this moment are "due soon" at `now`: the lead time is
     working time for working-day limits (a Friday-evening reminder for a Monday deadline
     would otherwise come on Friday morning)."""
+    tz = tz or zone()
     seconds = lead_hours * 3600
     if workdays:
         return add_working(now, seconds, tz)

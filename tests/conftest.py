@@ -155,6 +155,13 @@ class Console:
         assert len(replies) == 1, replies
         return replies[0]
 
+    async def whole(self, text: str, **kw: Any) -> str:
+        """The whole answer to ``text``: the first page and every "更多" after it."""
+        pages = [await self.one(text, **kw)]
+        while pages[-1].endswith("看下一页）"):
+            pages.append(await self.one("更多", **kw))
+        return "\n".join(pages)
+
 
 @pytest.fixture
 async def console(client) -> Console:

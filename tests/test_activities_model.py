@@ -229,7 +229,7 @@ async def test_revise(world):
     assert (await Activity.get(id=act.id)).confirmed_count == 3  # unlimited: all in
 
 
-async def test_checkin_code_window_and_lockout(world):
+async def test_attend_code_window_and_lockout(world):
     orgs, people = world
     act = await publish(orgs, people, capacity=3)
     await join(act, people["甲"])
@@ -287,7 +287,7 @@ async def test_checkin_code_window_and_lockout(world):
     assert (await points_of(people["乙"].id))["total"] == 0 and await balance(people["乙"].id)
 
 
-async def test_checkin_refusals(world):
+async def test_attend_refusals(world):
     orgs, people = world
     act = await publish(orgs, people, audience="org")
     on_site = act.starts_at

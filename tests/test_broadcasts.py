@@ -272,11 +272,13 @@ async def test_reading_the_lesson_counts_once_a_day(town):
     from models.activities import PointsEntry
 
     c = town
-    first = await c.one("/学习", user="u1")
+
+    # A lesson is longer than a phone screen: Console.whole reads on with "更多".
+    first = await c.whole("/学习", user="u1")
     assert first.startswith("【每日党课】") and "学习打卡成功，积分 +1。" in first
-    again = await c.one("/学习", user="u1")
-    assert "学习打卡成功" not in again
+    again = await c.whole("/学习", user="u1")
+    assert again.startswith("【每日党课】") and "学习打卡成功" not in again
     assert await PointsEntry.filter(kind="lesson").count() == 1
     c.runtime.clock.set(cst(2026, 11, 23, 9, 0))
-    assert "学习打卡成功" in await c.one("/学习", user="u1")
+    assert "学习打卡成功" in await c.whole("/学习", user="u1")
     assert await PointsEntry.filter(kind="lesson").count() == 2

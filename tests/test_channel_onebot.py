@@ -278,7 +278,10 @@ async def test_four_thousand_character_message(cq):
     assert answer == op("称呼需要 1 到 20 个字，请重新输入（发送 /取消 退出）。")
 
 
-async def test_very_long_reply_is_cut(cq):
+async def test_very_long_reply_is_cut(aiohttp_client, db_url):
+    # With paging off ([bot] page_chars = 0) the channel still cuts to OneBot's limit.
+    config = make_config(db_url, onebot={"enabled": True, "secret": SECRET}, bot={"page_chars": 0})
+    cq = Cqhttp(await aiohttp_client(create_app(config)))
     answer = await cq.send(cq.private("/" + "长" * 5000))
     assert len(answer["reply"]) == MAX_REPLY_CHARS
     assert answer["reply"].startswith("没有“/长长长")

@@ -120,14 +120,19 @@ def sample(name: str) -> str:
     return (SAMPLES / f"wechat_{name}.xml").read_text("utf-8")
 
 
-def wechat_config(db_url: str, **wechat: Any):
+def wechat_config(db_url: str, bot: dict[str, Any] | None = None, **wechat: Any):
     values: dict[str, Any] = {"enabled": True, "token": TOKEN, "mode": "plain"}
     values.update(wechat)
-    return make_config(db_url, wechat=values)
+    return make_config(db_url, wechat=values, bot=bot or {})
 
 
-async def start(aiohttp_client, db_url: str, **wechat: Any):
-    return await aiohttp_client(create_app(wechat_config(db_url, **wechat)))
+async def start(aiohttp_client, db_url: str, bot: dict[str, Any] | None = None, **wechat: Any):
+    return await aiohttp_client(create_app(wechat_config(db_url, bot, **wechat)))
+
+
+# Replies go a page at a time ([bot] page_chars); with paging off, the channel itself
+# must still fit any text into WeChat's limits: what the long-text tests check.
+WHOLE = {"page_chars": 0}
 
 
 class WechatPush:
@@ -401,7 +406,7 @@ async def test_emoji_and_cdata_terminator_round_trip(aiohttp_client, db_url):
 
 
 async def test_long_text_reply_fits_2048_bytes_without_sender(aiohttp_client, db_url):
-    client = await start(aiohttp_client, db_url)
+    client = await start(aiohttp_client, db_url, WHOLE)
     wechat = WechatPush(client)
     assert await wechat.say("字" * 4000) == PLAIN_HINT
     reply = await wechat.say("/" + "字" * 4000)

@@ -27,6 +27,7 @@ from tests.test_channel_wechat import (
     OPENID,
     RENAME_ASK,
     SECRET,
+    WHOLE,
     WechatPush,
     event_xml,
     metric,
@@ -44,14 +45,16 @@ async def fake(aiohttp_server):
     return await FakeWechatAPI(APPID, SECRET).serve(aiohttp_server)
 
 
-async def with_sender(aiohttp_client, db_url: str, fake: FakeWechatAPI, **more: Any):
+async def with_sender(
+    aiohttp_client, db_url: str, fake: FakeWechatAPI, bot: dict[str, Any] | None = None, **more: Any
+):
     settings: dict[str, Any] = {
         "appid": APPID,
         "secret": SECRET,
         "api_base": fake.base_url,
         "reply_budget_seconds": BUDGET,
     }
-    return await start(aiohttp_client, db_url, **(settings | more))
+    return await start(aiohttp_client, db_url, bot, **(settings | more))
 
 
 async def hold_dialog_state(db_url: str, seconds: float = HOLD) -> asyncio.Task[None]:
@@ -249,7 +252,7 @@ async def test_shutdown_waits_for_late_replies(aiohttp_client, db_url, fake):
 
 
 async def test_long_reply_continues_through_customer_service(aiohttp_client, db_url, fake):
-    client = await with_sender(aiohttp_client, db_url, fake, reply_budget_seconds=4.5)
+    client = await with_sender(aiohttp_client, db_url, fake, WHOLE, reply_budget_seconds=4.5)
     wechat = WechatPush(client)
     word = "字" * 4000
     expected = Templates().render("unknown_command", word=word, guess=None)
@@ -283,7 +286,7 @@ async def test_long_late_reply_is_split_and_capped(aiohttp_client, db_url, fake)
     """
     from models.people import Organization
 
-    client = await with_sender(aiohttp_client, db_url, fake)
+    client = await with_sender(aiohttp_client, db_url, fake, WHOLE)
     wechat = WechatPush(client)
     for i in range(200):  # ~20 KB of reply: 10 parts
         await Organization.create_in_tree(f"L{i:03d}", "长" * 30, "community")

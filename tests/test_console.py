@@ -24,6 +24,9 @@ async def test_help_for_one_command(console):
 
 async def test_english_and_chinese_names_are_the_same_command(console):
     assert await console.one("/help") == await console.one("/帮助")
+    # One meaning each: /菜单 and /menu are the help menu, /活动 and /activities the list.
+    assert await console.one("/menu") == await console.one("/菜单") == await console.one("/帮助")
+    assert await console.one("/activities") == await console.one("/活动")
 
 
 async def test_phone_keyboard_variants(console):

@@ -17,6 +17,7 @@ from models.grids.households import Visit
 from models.grids.ladder import ContactLadder, LadderEvent
 from models.people import Organization, Person
 from tests.conftest import Console, grant_officer, make_config
+from tests.jobs import fire_job
 from tests.test_grids_chat import add_household, grant
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -140,7 +141,7 @@ async def run_ladder(c, when: datetime) -> list[tuple[str, str]]:
     """Run the ladder's job at `when`; the deliveries it made (not those made before)."""
     c.runtime.clock.set(when)
     before = await Delivery.all().count()
-    await c.runtime.run_job(c.job, c.runtime.clock.now())
+    await fire_job(c.runtime, c.job, c.runtime.clock.now())
     rows = await Delivery.all().order_by("id").offset(before)
     return [(d.target, d.text) for d in rows]
 

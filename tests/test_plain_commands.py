@@ -114,8 +114,18 @@ async def test_the_short_menu_of_a_resident(town):
     assert "　例：/诉求 3号楼2单元楼道灯坏了" in service
     assert service == await c.one("/帮助 1", user="bob")
     assert (await c.one("9", user="bob")).startswith("没有这个编号，请从下面选：\n连心 · 可用命令")
-    full = await c.one("/帮助 全部", user="bob")
-    assert full.startswith("连心 · 可用命令") and "/我的诉求" in full and "/积分" in full
+    # The whole list is longer than a phone screen: a page at a time, "更多" for the next.
+    first = await c.one("/帮助 全部", user="bob")
+    assert first.startswith("连心 · 可用命令") and first.endswith("页，回复“更多”看下一页）")
+    assert len(first) <= 300 + 30
+    pages = [first]
+    while pages[-1].endswith("看下一页）"):
+        pages.append(await c.one("更多", user="bob"))
+    assert len(pages) >= 3 and all(len(p) <= 330 for p in pages)
+    full = "\n".join(pages)
+    assert "/我的诉求" in full and "/积分" in full
+    assert "第 2/" in pages[1] or pages[1] == pages[-1]
+    assert await c.one("更多", user="bob") == "没有更多内容了。"
 
 
 async def test_the_short_menu_of_an_officer_in_the_group(town):
@@ -130,3 +140,34 @@ async def test_the_short_menu_of_an_officer_in_the_group(town):
     assert work.startswith("【工单】\n") and "例：/接单 Q2611220007" in work
     activities = await c.one("/帮助 2", user="secretary", group="g1")
     assert "例：/发布活动 " in activities
+
+
+async def test_a_long_answer_in_a_group_is_read_on_with_more_by_its_asker_only(town):
+    from models.replies import ReplyPages
+
+    c = town
+    first = await c.one("/帮助 全部", user="secretary", group="g1")
+    assert first.startswith("连心 · 可用命令") and len(first) <= 330
+    assert first.splitlines()[-1].startswith("（第 1/") and first.endswith("发送 /更多看下一页）")
+    row = await ReplyPages.get(user_key="console:secretary", chat_key="console:g1")
+    assert row.total == len(row.pages) + 1
+    # Someone else in the group has nothing waiting; the asker reads page 2.
+    assert await c.one("/更多", user="bob", group="g1") == "没有更多内容了。"
+    second = await c.one("/更多", user="secretary", group="g1")
+    assert second.splitlines()[-1].startswith(f"（第 2/{row.total} 页")
+    assert second.splitlines()[0] not in first
+    # A new long answer replaces what was left of the old one.
+    await c.one("/帮助 全部", user="secretary", group="g1")
+    assert (await ReplyPages.get(user_key="console:secretary", chat_key="console:g1")).pages == (
+        row.pages
+    )
+
+
+async def test_pages_that_cannot_be_kept_leave_the_answer_whole(town, db_url):
+    # The pages table unusable (a half-upgraded database): the whole text, never a lost rest.
+    from tortoise import connections
+
+    c = town
+    await connections.get("default").execute_script("DROP TABLE reply_pages")
+    whole = await c.one("/帮助 全部", user="bob")
+    assert len(whole) > 600 and "看下一页" not in whole and "/我的诉求" in whole

@@ -13,6 +13,7 @@ from models.people import Identity
 from models.requests import RequestEvent, ServiceRequest
 from models.workdays import due
 from tests.conftest import Console, grant_officer, make_config
+from tests.jobs import fire_job
 from tests.test_channel_wechat import ACCOUNT, OPENID, TOKEN, WechatPush, cd
 from tests.test_requests_chat import number_in
 
@@ -110,9 +111,9 @@ async def test_no_answer_becomes_no_visit_and_public_figures(town, client):
     rt = runtime_of(client)
     job = next(j for j in rt.registry.jobs if j.name == "requests.visit_expiry")
     req = await ServiceRequest.get(number=b)
-    await rt.run_job(job, req.visit_due_at - timedelta(minutes=1))
+    await fire_job(rt, job, req.visit_due_at - timedelta(minutes=1))
     assert (await ServiceRequest.get(number=b)).visit == "asked"
-    await rt.run_job(job, req.visit_due_at + timedelta(minutes=1))
+    await fire_job(rt, job, req.visit_due_at + timedelta(minutes=1))
     assert (await ServiceRequest.get(number=b)).visit == "none"
     assert await RequestEvent.filter(request__number=b, action="visit_none").count() == 1
     late = await c.one(f"/回访 {b} 1", user="bob")
@@ -171,8 +172,8 @@ async def test_overdue_requests_escalate_once_to_the_street(town, client):
     job = next(j for j in rt.registry.jobs if j.name == "requests.deadline_reminders")
     req = await ServiceRequest.get(number=no)
     late = req.due_at + timedelta(hours=1)
-    await rt.run_job(job, late)
-    await rt.run_job(job, late + timedelta(hours=2))
+    await fire_job(rt, job, late)
+    await fire_job(rt, job, late + timedelta(hours=2))
     rows = await Delivery.filter(purpose="request_escalate")
     assert [r.target for r in rows] == ["console:jd"]
     assert rows[0].text.startswith(f"超期督办：诉求 {no}（和平社区党委·维修）已超过办理时限")
@@ -187,7 +188,7 @@ async def test_paused_requests_are_not_reminded(town, client):
     rt = runtime_of(client)
     job = next(j for j in rt.registry.jobs if j.name == "requests.deadline_reminders")
     req = await ServiceRequest.get(number=no)
-    assert await rt.run_job(job, req.due_at + timedelta(days=3)) == []
+    assert await fire_job(rt, job, req.due_at + timedelta(days=3)) == []
 
 
 async def test_working_day_limit_from_config(aiohttp_client, db_url):
@@ -339,7 +340,7 @@ async def test_working_day_reminders_count_the_lead_in_working_time(town, client
     rt = runtime_of(client)
     job = next(j for j in rt.registry.jobs if j.name == "requests.deadline_reminders")
     # Friday 20:00: twelve working hours reach Monday 08:00, before the deadline
-    assert await rt.run_job(job, datetime(2026, 12, 4, 20, tzinfo=TZ)) == []
+    assert await fire_job(rt, job, datetime(2026, 12, 4, 20, tzinfo=TZ)) == []
     # Friday 23:00: only ten working hours are left
-    (sent,) = await rt.run_job(job, datetime(2026, 12, 4, 23, tzinfo=TZ))
+    (sent,) = await fire_job(rt, job, datetime(2026, 12, 4, 23, tzinfo=TZ))
     assert sent.text.startswith(f"时限提醒：诉求 {no}") and sent.target == "console:secretary"

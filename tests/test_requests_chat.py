@@ -10,6 +10,7 @@ import pytest
 from models.deliveries import Delivery
 from models.requests import RequestEvent, ServiceRequest
 from tests.conftest import grant_officer, private_answer
+from tests.jobs import fire_job
 
 
 @pytest.fixture
@@ -199,7 +200,7 @@ async def test_deadline_reminders_sent_once(town, client):
     job = next(j for j in runtime.registry.jobs if j.name == "requests.deadline_reminders")
 
     async def send_deadline_reminders(runtime, now):
-        return await runtime.run_job(job, now)
+        return await fire_job(runtime, job, now)
 
     # far from the deadline: nothing
     await send_deadline_reminders(runtime, now=req.created_at)

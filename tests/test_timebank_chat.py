@@ -13,6 +13,7 @@ from models.deliveries import Delivery
 from models.people import Organization, Person
 from models.redemption import CatalogueItem, Redemption
 from tests.conftest import grant_officer, private_answer
+from tests.jobs import fire_job
 from tests.test_activities_chat import grant_member, publish, town  # noqa: F401 (fixture)
 
 
@@ -22,6 +23,7 @@ async def last_to(user: str) -> str:
 
 
 async def test_an_unconfirmed_offer_passes_on(town, client):  # noqa: F811
+    """The job timebank.offers_expiry, fired as the broadcaster does (tests/jobs.py)."""
     c = town
     act = await publish(c)  # 2 seats
     n = act.id
@@ -31,10 +33,10 @@ async def test_an_unconfirmed_offer_passes_on(town, client):  # noqa: F811
     offer = await Signup.get(activity_id=n, status="offered")
     assert "/确认参加" in await last_to("dave")
     rt = client.server.app[RUNTIME]
-    job = next(j for j in rt.registry.jobs if j.name == "timebank.offers_expiry")
-    await rt.run_job(job, offer.offer_expires_at - timedelta(minutes=1))
+    job = "timebank.offers_expiry"
+    await fire_job(rt, job, offer.offer_expires_at - timedelta(minutes=1))
     assert (await Signup.get(id=offer.id)).status == "offered"
-    await rt.run_job(job, offer.offer_expires_at + timedelta(minutes=1))
+    await fire_job(rt, job, offer.offer_expires_at + timedelta(minutes=1))
     assert (await last_to("dave")).startswith("您没有在期限内确认参加“敬老院志愿服务”")
     assert (await last_to("erin")).startswith("候补递补：“敬老院志愿服务”")
     text = await c.one(f"/确认参加 {n}", user="dave")
@@ -156,8 +158,6 @@ async def test_a_late_cancellation_is_an_absence_in_the_summary(town, client):  
     code = re.search(r"签到码：(\d{4})", text).group(1)
     await c.one(f"/签到 {act.id} {code}", user="bob")
     rt = client.server.app[RUNTIME]
-    job = next(j for j in rt.registry.jobs if j.name == "activities.summaries")
-    act = await Activity.get(id=act.id)
-    await rt.run_job(job, act.ends_at + timedelta(minutes=3))
+    await fire_job(rt, "activities.summaries", act.ends_at + timedelta(minutes=3))
     summary = await Delivery.get(purpose="activity_summary")
     assert "报名 1 人，签到 1 人，临时取消 1 人（计缺席），到场率 50.0%。" in summary.text

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from aiohttp import web
 from tortoise.expressions import Q, Subquery
 
 from bot.clock import day_start
-from bot.web.common import officer_of, page, pager
-from bot.web.figures import org_q
+from bot.web.common import officer_of, org_q, page, pager
 from models.people import RoleGrant
 from models.web import AuditEntry
 
@@ -42,7 +42,10 @@ async def audit(request: web.Request) -> web.Response:
         except ValueError:
             f[key] = ""
             continue
-        q &= Q(**{f"at__{op}": day_start(d + timedelta(days=1 if key == "to" else 0))})
+        bound: dict[str, Any] = {
+            f"at__{op}": day_start(d + timedelta(days=1 if key == "to" else 0))
+        }
+        q &= Q(**bound)
     total = await AuditEntry.filter(q).count()
     p = pager(request, total)
     rows = await AuditEntry.filter(q).order_by("-at", "-id").offset(p.offset).limit(p.size)

@@ -7,6 +7,7 @@ from bot.inbound import Reply
 from bot.registry import OFFICER, Arg
 from handlers.activities.common import activity_for_officer, router, say, settings
 from models.activities import Activity
+from models.errors import DomainError
 
 
 @router.command(
@@ -43,11 +44,6 @@ async def attend(ctx: Ctx) -> Reply:
     )
     if result.wrong_code:
         # Not raised: the wrong attempt must be committed to count towards the lock-out.
-        text = ctx.runtime.templates.render(
-            "refused",
-            code="act_wrong_code",
-            left=result.attempts_left,
-            until=result.locked_until,
-        )
-        return Reply(text, at_sender=ctx.inbound.is_group)
+        wrong = DomainError("act_wrong_code", left=result.attempts_left, until=result.locked_until)
+        return Reply(ctx.refusal(wrong), at_sender=ctx.inbound.is_group)
     return say(ctx, "act_done", action="attended", act=act, r=result)

@@ -35,8 +35,8 @@ from models.activities import (
     Activity,
     check_title,
     default_audience,
+    need_org,
     parse_hours,
-    publishing_org,
 )
 from models.activities.rules import PLACE_MAX, read_end, read_range, read_start, read_when
 from models.errors import DomainError
@@ -113,7 +113,7 @@ async def ask(ctx: Ctx, step: Step) -> Reply:
 )
 async def publish(ctx: Ctx) -> Reply:
     """发布活动：一步步问，或者一行写完（用 | 分隔）。"""
-    org = await publishing_org(ctx.caller, ctx.org)
+    org = need_org(await ctx.acting_org())
     if ctx.rest.strip():
         return await publish_line(ctx, org, ctx.rest)
     await ctx.dialog.start(Publish.title, org_id=org.id)
@@ -126,6 +126,7 @@ async def publish_line(ctx: Ctx, org: Organization, line: str) -> Reply:
         raise DomainError("act_one_line", part=line.strip()[:40])
     now = ctx.now()
     title, (start, end), place = parts[0], read_range(parts[1], now, tz(ctx)), parts[2]
+    words = service.labels(ctx)["one_line"]
     capacity, hours = 0, Decimal("0")
     kind: str | None = None
     audience: str | None = None
@@ -134,13 +135,13 @@ async def publish_line(ctx: Ctx, org: Organization, line: str) -> Reply:
         p = fold_width(part).strip()
         if not p:
             continue
-        m = re.fullmatch(r"志愿\s*(\S+?)\s*(小时|h)?", p)
-        if re.fullmatch(r"\d+\s*[人名]|不限人数|不限", p):
+        m = re.fullmatch(words["hours"], p)
+        if re.fullmatch(words["capacity"], p):
             capacity = read_capacity(ctx, p)
         elif m:
             hours = parse_hours(m.group(1))
-        elif p.startswith("截止"):
-            deadline = read_when(p.removeprefix("截止").strip(" ：:"), now, tz(ctx))
+        elif p.startswith(words["deadline"]):
+            deadline = read_when(p.removeprefix(words["deadline"]).strip(" ：:"), now, tz(ctx))
         elif kind_of(ctx, p) and not p.isdigit():
             kind = kind_of(ctx, p)
         elif audience_of(ctx, p) and not p.isdigit():

@@ -11,16 +11,16 @@ from handlers.activities.common import notify, router, say, service
 from models.activities import (
     TimeBankEntry,
     adjustments_of,
+    award_points,
     balance,
     find_person,
     leaderboard,
     month_range,
     points_of,
-    publishing_org,
 )
 from models.claims import member_org
 from models.errors import DomainError
-from models.people import Organization, person_targets
+from models.people import Organization, Person, person_targets
 
 
 @router.command("时间银行", "timebank")
@@ -51,11 +51,7 @@ async def redeem(ctx: Ctx) -> Reply:
     if len(ctx.args) < 3 or not officer:
         raise DomainError("redeem_usage", officer=officer, for_member=len(ctx.args) > 1)
     person = await find_person(ctx.args[0], ctx.scope_paths())
-    org = (
-        await publishing_org(ctx.caller, ctx.org)
-        if (ctx.org or ctx.caller.officer_orgs())
-        else None
-    )
+    org = await ctx.acting_org()
     entry, left = await TimeBankEntry.redeem(
         person, ctx.args[1], ctx.args[2], await ctx.person(), now=ctx.now(), org=org
     )
@@ -98,3 +94,15 @@ async def rank(ctx: Ctx) -> Reply:
     org = await rank_org(ctx)
     rows = await leaderboard(org, ctx.now(), kind="lesson" if lessons else None)
     return say(ctx, "act_rank", rows=rows, target_org=org, lessons=lessons, me=ctx.caller.person_id)
+
+
+@router.provide("lesson_points")
+async def lesson_points(ctx: Ctx, person: Person, day: str) -> int:
+    """每日党课学习打卡的积分（每人每天一次）：给了多少分，已给过则 0。
+    Offered to the broadcasts service's /学习 (Registry.provided)."""
+    points = ctx.runtime.config.activities.points_lesson
+    org_id = person.local_org_id or person.home_org_id
+    first = await award_points(
+        person.id, "lesson", points, f"lesson:{day}", org_id=org_id, now=ctx.now()
+    )
+    return points if first else 0

@@ -10,26 +10,7 @@ other people go out after the commit (`service.notify`). The modules, in the ord
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from handlers.checkin import checkins, jobs, privacy, register, transfer, views
 from handlers.checkin.common import router, service
-from models.people import person_targets
-
-if TYPE_CHECKING:
-    from bot.context import Ctx
-
-
-# TODO(#12): deprecated, for the services that still import them; removed once they use
-# ctx.scope_paths(), ctx.page() and models.people.person_targets.
-def officer_paths(ctx: Ctx) -> list[str]:
-    return ctx.scope_paths()
-
-
-def page_arg(ctx: Ctx) -> int:
-    return ctx.page()
-
-
-user_targets = person_targets
 
 __all__ = ["checkins", "jobs", "privacy", "register", "router", "service", "transfer", "views"]

@@ -20,7 +20,7 @@ service = Service(
 )
 router = service.router
 router.section("grids", GridsConfig)  # [grids] in the config (bot/config.py)
-router.refusals = "grid_refused"  # its refusal texts (bot/refusals.py)
+router.refusals = "refused/grids"  # its refusal texts (bot/refusals.py)
 
 
 class _GridWorker(Permission):

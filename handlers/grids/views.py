@@ -6,7 +6,6 @@ from bot.context import Ctx
 from bot.inbound import Reply
 from bot.registry import OFFICER, Arg
 from handlers.grids.common import GRID_WORKER_ROLE, router, say, today_of
-from models.checkin import org_by_code
 from models.errors import DomainError
 from models.grids.households import grid_figures, my_grid
 from models.grids.rules import over_quota
@@ -44,13 +43,8 @@ async def gridstats(ctx: Ctx) -> Reply:
 
 async def _stats_org(ctx: Ctx) -> Organization:
     """The organisation named, else the bound group's, else the officer's own."""
-    if ctx.args:
-        org = await org_by_code(ctx.args[0])
-    elif ctx.org is not None:
-        org = await Organization.get(id=ctx.org.id)
-    elif ctx.caller.officer_orgs():
-        org = await Organization.get(id=ctx.caller.officer_orgs()[0].id)
-    else:
+    org = await Organization.by_code(ctx.args[0]) if ctx.args else await ctx.acting_org()
+    if org is None:
         raise DomainError("grid_need_org")
     if not ctx.caller.is_officer_of(org):
         raise DomainError("grid_not_your_scope", org_name=org.name)

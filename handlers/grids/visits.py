@@ -9,12 +9,9 @@ from bot.inbound import Reply
 from bot.registry import Arg
 from bot.text import fold_width
 from handlers.grids.common import GRID_WORKER_ROLE, labels, now_of, router, say
-from handlers.requests import category_keywords, file_request
-from handlers.requests import labels as request_labels
 from models.errors import DomainError
 from models.grids.households import Household, Visit, worker_grids, worker_progress
 from models.grids.rules import reads_as_request, split_visit_line
-from models.requests import guess_category
 
 
 class GridVisit(Dialog, key="grid_visit"):
@@ -43,6 +40,7 @@ async def visit(ctx: Ctx) -> Reply:
         worker.id, local(now).date(), ctx.runtime.config.grids.visits_per_year
     )
     offer = bool(note) and reads_as_request(note, words["request_words"])
+    offer = offer and ctx.runtime.registry.provided("file_request") is not None
     if offer:
         await ctx.dialog.start(GridVisit.to_request, visit_id=row.id)
     return say(ctx, "grid_visit", visit=row, household=household, p=progress, offer=offer)
@@ -58,19 +56,15 @@ async def visit_to_request(ctx: Ctx) -> Reply:
     row = await Visit.filter(id=visit_id).select_related("household", "grid").first()
     if row is None or row.worker_id != ctx.caller.person_id:
         raise DomainError("grid_visit_gone")
-    req = await file_request(
-        ctx,
-        row.grid,
-        row.note,
-        guess_category(row.note, category_keywords(ctx)),
-        place=row.household.address,
-        now=now_of(ctx),
-    )
+    # The requests service files it and tells the grid's officers (offered only with it).
+    file_request = ctx.runtime.registry.provided("file_request")
+    req = await file_request(ctx, row.grid, row.note, place=row.household.address, now=now_of(ctx))
     await row.link_request(req.id)
     return say(
         ctx,
         "grid_visit_request",
         req=req,
         org_name=row.grid.name,
-        request_labels=request_labels(ctx),
+        # The requests service's names of its categories, from the shared templates.
+        request_labels=ctx.runtime.templates.commands.get("request_labels", {}),
     )

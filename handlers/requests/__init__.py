@@ -15,9 +15,7 @@ models/requests/rules.py); these modules parse, call the model and say what happ
 
 from __future__ import annotations
 
-from bot.clock import fmt
-from bot.inbound import Inbound
-from handlers.requests.common import keywords, router, service
+from handlers.requests.common import router, service
 
 # isort: off
 # The order the modules register their commands in is the /帮助 order.
@@ -26,16 +24,13 @@ from handlers.requests import filing, officers, requester, followup, jobs
 # isort: on
 from handlers.requests.filing import file_request
 
-__all__ = ["file_request", "jobs", "router", "service"]
-
-
-# -- thin aliases for the services that still import them from here --------------------
-# TODO(#12): the lead switches handlers/grids, handlers/broadcasts (and activities,
-# checkin) to bot.clock.fmt, Inbound.reply_target and the Service; then these go.
-def reply_target(inb: Inbound) -> str:
-    return inb.reply_target
-
-
-labels = service.labels
-category_keywords = keywords
-_ALIASES = (fmt, reply_target, labels, category_keywords, filing, followup, officers, requester)
+__all__ = [
+    "file_request",
+    "filing",
+    "followup",
+    "jobs",
+    "officers",
+    "requester",
+    "router",
+    "service",
+]

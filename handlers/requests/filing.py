@@ -115,18 +115,23 @@ async def file_and_say(ctx: Ctx, org_id: int, content: str, extra: str, category
     return service.say(ctx, "request_filed", req=req, org_name=org.name)
 
 
+@router.provide("file_request")
 async def file_request(
     ctx: Ctx,
     org: Organization,
     content: str,
-    category: str,
+    category: str | None = None,
     *,
     place: str = "",
     contact: str = "",
     now: datetime | None = None,
 ) -> ServiceRequest:
     """File a request as the caller, from this chat, and tell the organisation's officers
-    once it commits (also used by /走访's "转为诉求")."""
+    once it commits. Offered to other services as ``file_request`` (/走访's "转为诉求":
+    ``ctx.runtime.registry.provided("file_request")``); no category: guessed from the
+    words of [request_keywords]."""
+    if category is None:
+        category = guess_category(content, keywords(ctx))
     req = await ServiceRequest.file(
         org,
         await ctx.person(),

@@ -23,7 +23,7 @@ from models.activities.calendar import (
     week_activities,
 )
 from models.activities.compliance import branches_page, compliance
-from models.activities.publish import Activity, CallerLike, members_of, publishing_org
+from models.activities.publish import Activity, CallerLike, members_of, need_org
 from models.activities.rules import (
     ACTIVE,
     AUDIENCES,
@@ -99,12 +99,12 @@ __all__ = [
     "leaderboard",
     "members_of",
     "month_range",
+    "need_org",
     "parse_capacity",
     "parse_hours",
     "parse_number",
     "people_of",
     "points_of",
-    "publishing_org",
     "quarter_range",
     "reminders_due",
     "visible_upcoming",

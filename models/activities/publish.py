@@ -37,8 +37,6 @@ class CallerLike(Protocol):
 
     def has_role(self, role: str) -> bool: ...
 
-    def officer_orgs(self) -> list[Any]: ...
-
 
 def members_of(caller: CallerLike, org: Organization) -> bool:
     """The caller holds a role (member or officer) somewhere in `org`'s subtree."""
@@ -48,15 +46,12 @@ def members_of(caller: CallerLike, org: Organization) -> bool:
     )
 
 
-async def publishing_org(caller: CallerLike, bound: Any | None) -> Organization:
-    """The organisation an officer publishes (or keeps a catalogue, adjusts a ledger) for:
-    the bound group's (`bound`, Ctx.org), else the first they hold."""
-    if bound is not None:
-        return await Organization.get(id=bound.id)
-    orgs = caller.officer_orgs()
-    if not orgs:
+def need_org(org: Organization | None) -> Organization:
+    """The organisation an officer acts for (Ctx.acting_org), or the refusal that they
+    hold none (an admin publishing, keeping a catalogue or adjusting a ledger)."""
+    if org is None:
         raise DomainError("act_need_org")
-    return await Organization.get(id=orgs[0].id)
+    return org
 
 
 class Activity(Seats, Attending, Model):

@@ -2,7 +2,8 @@
 
 - rules.py      pure: the transition table, limits, the clock's pause and resume,
                 回访 answers and rates (tests/unit/, no database)
-- request.py    ServiceRequest: who may act, the transitions
+- request.py    ServiceRequest: filing and the transitions
+- access.py     who may act (the table's actor), who may view (a mixin of ServiceRequest)
 - events.py     RequestEvent (the history), RequestCounter (numbers)
 - followup.py   待补充, 回访, 转单 guard, 督办, 超期督办, 附图 (a mixin of ServiceRequest)
 - queries.py    queue, my requests, history, the filing chat (a mixin of ServiceRequest)
@@ -12,9 +13,6 @@
 ``from models.requests import ServiceRequest, …`` stays the public path.
 """
 
-from datetime import UTC, datetime
-
-from bot.clock import local
 from models.requests.events import RequestCounter, RequestEvent
 from models.requests.figures import monthly_figures, visit_figures
 from models.requests.followup import RequestAttachment
@@ -35,20 +33,12 @@ from models.requests.rules import (
     VISIT_CHOICES,
     VISIT_HOURS,
     category_limits,
-    day_start,
     guess_category,
-    month_range,
     visit_choice,
 )
 
 scope_q = ServiceRequest.scope_q
 expire_visits = ServiceRequest.expire_visits
-
-
-def utcnow() -> datetime:
-    """Kept for the other services that still import it from here; the requests service
-    itself reads the runtime's clock (ctx.now(), a job's now). TODO(#12): remove."""
-    return datetime.now(UTC)
 
 
 __all__ = [
@@ -72,14 +62,10 @@ __all__ = [
     "RequestEvent",
     "ServiceRequest",
     "category_limits",
-    "day_start",
     "expire_visits",
     "guess_category",
-    "local",
-    "month_range",
     "monthly_figures",
     "scope_q",
-    "utcnow",
     "visit_choice",
     "visit_figures",
 ]

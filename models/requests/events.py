@@ -13,7 +13,7 @@ from bot.clock import local
 class RequestCounter(Model):
     """每天一行的编号计数器；在提交诉求的事务里原子加一。"""
 
-    day = fields.CharField(max_length=8, primary_key=True)  # YYMMDD, Asia/Shanghai
+    day = fields.CharField(max_length=8, primary_key=True)  # YYMMDD on the configured clock
     seq = fields.IntField(default=0)
 
     class Meta:

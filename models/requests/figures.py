@@ -13,11 +13,11 @@ from tortoise import connections
 from tortoise.expressions import F, Q, RawSQL
 from tortoise.functions import Count, Sum
 
-from bot.clock import local
+from bot.clock import local, month_range
 from models.people import Organization, orgs_under
 from models.requests.events import RequestEvent
 from models.requests.request import ServiceRequest
-from models.requests.rules import CATEGORY_HOURS, closing_figures, month_range, visit_rates
+from models.requests.rules import CATEGORY_HOURS, closing_figures, visit_rates
 
 # Mean hours from filing to closing, per dialect (stored times are UTC).
 AVG_HOURS = {

@@ -28,7 +28,7 @@ class Queries:
     reply_target: str
     org: Organization
 
-    def holder(self) -> Organization: ...  # ServiceRequest's
+    def holder(self) -> Organization: ...  # Access's (access.py)
 
     @staticmethod
     def scope_q(paths: Iterable[str]) -> Q:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from tortoise import fields
 from tortoise.expressions import F, Q
 from tortoise.models import Model
 
-from bot.clock import local
+from bot.clock import day_start, local
 from models.errors import DomainError
 from models.people import Organization, Person
+from models.requests.access import Access
 from models.requests.events import RequestCounter, RequestEvent
 from models.requests.followup import FollowUp
 from models.requests.queries import Queries
@@ -28,15 +29,10 @@ from models.requests.rules import (
     CATEGORY_HOURS,
     DEFAULT_CATEGORY,
     FORWARD_KINDS,
-    HANDLER,
     LOW_SCORE,
     MAX_CONTENT,
     MAX_FORWARDS,
-    OFFICER,
-    REQUESTER,
-    SUPERVISOR,
     VISIT_HOURS,
-    day_start,
     required_text,
     transition,
     visit_changes,
@@ -48,15 +44,7 @@ from models.workdays import due as due_after
 NUMBER_RE = re.compile(r"^Q\d{10}$")
 
 
-class CallerLike(Protocol):
-    person_id: int | None
-    is_admin: bool
-
-    def is_officer_of(self, org: Any) -> bool: ...
-    def officer_orgs(self) -> list[Any]: ...
-
-
-class ServiceRequest(FollowUp, Queries, Model):
+class ServiceRequest(Access, FollowUp, Queries, Model):
     """一张诉求工单（订单式服务）。"""
 
     id = fields.IntField(primary_key=True)
@@ -104,13 +92,17 @@ class ServiceRequest(FollowUp, Queries, Model):
     visit_due_at = fields.DatetimeField(null=True)
     visited_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)  # 超期督办 sent (once)
+    # The deadline reminder whose deliveries are all written: "" · due_soon · overdue;
+    # cleared by every transition (models/requests/reminders.py).
+    reminded = fields.CharField(max_length=16, default="", db_default="")
 
     class Meta:
         table = "service_request"
         indexes = (
             ("org_id", "created_at"),
             ("requester_id", "created_at"),
-            ("status", "due_at"),  # 待办 and deadline reminders, earliest due first (#15)
+            ("status", "due_at"),  # 待办, earliest due first (#15)
+            ("status", "reminded", "due_at"),  # deadline reminders still to send (#15)
             ("assignee_org_id", "status"),  # what was forwarded into a subtree (#15)
             ("closed_at",),  # 公开: this month's figures (#15)
             ("rejected_at",),
@@ -176,59 +168,6 @@ class ServiceRequest(FollowUp, Queries, Model):
         if req is None:
             raise DomainError("request_unknown", number=code)
         return req
-
-    @classmethod
-    async def for_action(cls, number: str, action: str, caller: CallerLike) -> ServiceRequest:
-        """The request numbered `number`, if `caller` may take `action` on it (the table's
-        actor: a responsible officer, the requester or a supervising officer)."""
-        req = await cls.by_number(number)
-        req.check_actor(action, caller)
-        return req
-
-    # -- who may act ------------------------------------------------------------
-    def check_actor(self, action: str, caller: CallerLike) -> None:
-        actor = transition(action).actor
-        if actor in (OFFICER, HANDLER):
-            self.check_officer(caller)
-        elif actor == REQUESTER:
-            self.check_requester(caller.person_id)
-        elif actor == SUPERVISOR:
-            self.check_supervisor(caller)
-
-    def responsible_orgs(self) -> list[Organization]:
-        """The request's organisation, plus the unit it was forwarded to (if any)."""
-        orgs = [self.org]
-        if self.assignee_org_id is not None:
-            orgs.append(self.assignee_org)
-        return orgs
-
-    def holder(self) -> Organization:
-        """The unit working on it now: the one it was forwarded to, else its own."""
-        return self.assignee_org if self.status == "forwarded" else self.org
-
-    def check_officer(self, caller: CallerLike) -> None:
-        """Officers of the request's org or above it, or of the unit it was forwarded to."""
-        if not any(caller.is_officer_of(o) for o in self.responsible_orgs()):
-            raise DomainError("request_not_your_scope", number=self.number, org_name=self.org.name)
-
-    def check_requester(self, person_id: int | None) -> None:
-        if person_id is None or person_id != self.requester_id:
-            raise DomainError("request_not_requester", number=self.number)
-
-    def check_viewer(self, caller: CallerLike) -> None:
-        """/进度: the requester, or an officer responsible for it."""
-        if self.requester_id != caller.person_id:
-            self.check_officer(caller)
-
-    def check_supervisor(self, caller: CallerLike) -> None:
-        """An officer of an organisation above the request's (or an admin) may 督办."""
-        above = [
-            o
-            for o in caller.officer_orgs()
-            if self.org.path.startswith(o.path) and o.path != self.org.path
-        ]
-        if not (above or caller.is_admin):
-            raise DomainError("request_not_supervisor", number=self.number)
 
     # -- transitions --------------------------------------------------------------
     async def accept(self, officer: Person, *, now: datetime, chat: str = "") -> ServiceRequest:
@@ -383,6 +322,7 @@ class ServiceRequest(FollowUp, Queries, Model):
         request (exactly one row had one of the action's source statuses)."""
         move = transition(action)
         target = move.target or self.status
+        changes.setdefault("reminded", "")  # a new holder or due time: a new due point
         count = await ServiceRequest.filter(id=self.id, status__in=move.sources).update(
             status=target, **changes
         )

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.clock import local, zone
 from models.errors import DomainError
 from models.workdays import Limit, parse_limit, resume_due
 
@@ -145,19 +144,6 @@ def category_limits(
     return out
 
 
-# -- local days and months -------------------------------------------------------------
-def day_start(day: date) -> datetime:
-    """00:00 of `day` on the configured clock, in UTC (SQLite compares times as UTC text)."""
-    return datetime.combine(day, time(0), zone()).astimezone(UTC)
-
-
-def month_range(now: datetime) -> tuple[datetime, datetime]:
-    """[first day of this month, first day of next month) on the configured clock."""
-    d = local(now).date().replace(day=1)
-    nxt = (d + timedelta(days=32)).replace(day=1)
-    return day_start(d), day_start(nxt)
-
-
 # -- the clock: overdue, paused (待补充) and resumed ------------------------------------
 def is_overdue(
     status: str,
@@ -188,6 +174,12 @@ def resume_changes(
 def reminder_kind(due_at: datetime, now: datetime) -> str:
     """Which deadline reminder a running request is due: ``overdue`` or ``due_soon``."""
     return "overdue" if due_at <= now else "due_soon"
+
+
+def reminder_key(number: str, kind: str, target: str) -> str:
+    """The delivery key of a deadline reminder (due_soon, overdue) or of 超期督办
+    (escalate) to one target: each is sent once."""
+    return f"req:{number}:{kind}:{target}"
 
 
 # -- 回访 ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Who may join an activity when the publisher does not say (models/activities.py)."""
+"""Who may join an activity when the publisher does not say (models/activities/rules.py)."""
 
 from __future__ import annotations
 

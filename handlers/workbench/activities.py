@@ -11,7 +11,7 @@ from tortoise.expressions import RawSQL
 from bot.clock import day_start, local
 from bot.web.actions import act, one_line, token
 from bot.web.common import officer_of, page, runtime_of
-from bot.web.figures import org_q
+from handlers.workbench.figures import org_q
 from models.activities import Activity, Signup
 from models.errors import DomainError
 from models.people import Organization
@@ -86,7 +86,8 @@ async def detail(request: web.Request) -> web.Response:
     rt = runtime_of(request)
     try:
         activity = await Activity.by_number(int(request.match_info["id"]))
-        activity.check_officer(officer_of(request).caller)  # as /签到码 and /修改活动 do
+        # as /签到码 and /修改活动 do (CallerLike declares settable members; Caller's are read-only)
+        activity.check_officer(officer_of(request).caller)  # type: ignore[arg-type]
     except DomainError as err:
         text = rt.refusal(err, "activities")
         return await page(request, "refused.html", status=403, text=text)

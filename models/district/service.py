@@ -3,13 +3,14 @@ and ratings, the deliveries that traffic caused, and officers' scheduled broadca
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import local
-from bot.district.plan import Plan
 from models.broadcasts import Broadcast
 from models.deliveries import Delivery
+from models.district.plan import Plan
 from models.requests import CATEGORY_HOURS, RequestCounter, RequestEvent, ServiceRequest
 
 CONTENT = {
@@ -42,7 +43,7 @@ class _Deliveries:
     def __init__(self, plan: Plan, sink: Any) -> None:
         self.plan, self.sink, self.id = plan, sink, 0
 
-    async def add(self, key: str, target: str, text: str, purpose: str, at) -> None:
+    async def add(self, key: str, target: str, text: str, purpose: str, at: datetime) -> None:
         r = self.plan.rng
         self.id += 1
         failed = r.random() < 0.03
@@ -185,7 +186,7 @@ async def _next_id(model: Any) -> int:
     return (last.id if last else 0) + 1
 
 
-def _steps(state: str, r) -> list[str]:
+def _steps(state: str, r: random.Random) -> list[str]:
     """The actions that lead from received to `state` (an urge now and then)."""
     path = {
         "received": [],

@@ -3,11 +3,11 @@ check-ins (流入 / 在职 / 流出) and the groups bound to organisations."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.district.plan import CODE, GROUPS_PER, PLACES, STREETS, Plan
 from models.checkin import FLOW_IN, FLOW_OUT, IN_SERVICE, CheckIn, MemberRegistration
+from models.district.plan import CODE, GROUPS_PER, PLACES, STREETS, Plan
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 
 
@@ -17,7 +17,7 @@ async def write(plan: Plan, sink: Any) -> None:
     await _groups(plan, sink)
 
 
-def _org(plan: Plan, code: str, name: str, kind: str, parent: Organization | None):
+def _org(plan: Plan, code: str, name: str, kind: str, parent: Organization | None) -> Organization:
     oid = len(plan.orgs) + 1
     path = f"{parent.path if parent else '/'}{oid}/"
     org = Organization(
@@ -198,7 +198,9 @@ async def _registrations(plan: Plan, sink: Any) -> None:
     r, now = plan.rng, plan.now
     rid = 0
 
-    def registration(pid: int, branch: Organization, at, **values: Any) -> MemberRegistration:
+    def registration(
+        pid: int, branch: Organization, at: datetime, **values: Any
+    ) -> MemberRegistration:
         return MemberRegistration(
             id=rid,
             person_id=pid,

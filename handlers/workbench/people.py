@@ -71,7 +71,7 @@ async def people(request: web.Request) -> web.Response:
         category = "all"
     counts = await category_counts(members, paths)
     query = request.query.get("q", "").strip()
-    rungs = []
+    rungs: list[Any] = []
     if query:
         # The same search as /查人: part of a name, or the last digits of a mobile number.
         rows = await find_people(paths, query)

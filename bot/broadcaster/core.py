@@ -29,28 +29,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-from tortoise import connections
 from tortoise.exceptions import DBConnectionError, OperationalError
 from tortoise.transactions import in_transaction
 
+from bot.broadcaster.audience import Audience
+from bot.broadcaster.content import Content, ContentError, load_lessons
+from bot.broadcaster.fanout import Fanout
 from bot.leader import Leadership, make_leadership
 from bot.outbound import Push
 from bot.schedule import QuietHours, next_fire
-from bot.targets import BadTarget, Target, chat_target
-from bot.template_worker import TemplateLimitError, TemplateWorker
-from models.broadcasts import Broadcast, BroadcastFiring, Subscription
+from bot.template_worker import TemplateWorker
+from models.broadcasts import Broadcast, BroadcastFiring
 from models.deliveries import Delivery
-from models.people import GroupBinding, Organization
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -60,90 +53,7 @@ log = logging.getLogger("lianxin.broadcast")
 MISSED_RECORD_LIMIT = 200
 
 
-class ContentError(ValueError):
-    """The broadcast text is not a template we can render; str() says where."""
-
-
-class ContentLimitError(ContentError):
-    """Rendering needs more time, output or memory than allowed (bot/template_worker.py)."""
-
-    def __init__(self, kind: str, limit: float) -> None:
-        super().__init__(f"{kind} limit {limit:g}")
-        self.kind = kind
-        self.limit = limit
-
-
-@dataclass(frozen=True)
-class Lesson:
-    title: str
-    body: str
-    name: str  # file stem, the reference for "read" points
-
-    @property
-    def text(self) -> str:
-        return f"【每日党课】{self.title}\n\n{self.body}".strip()
-
-
-def load_lessons(folder: str | Path) -> list[Lesson]:
-    """The lesson files (Markdown, `# 标题` on the first line), in file-name order."""
-    path = Path(folder)
-    if not path.is_absolute() and not path.is_dir():
-        path = Path(__file__).resolve().parent.parent / path  # relative to the checkout
-    if not path.is_dir():
-        return []
-    lessons = []
-    for f in sorted(path.glob("*.md")):
-        raw = f.read_text(encoding="utf-8").strip()
-        first, _, body = raw.partition("\n")
-        title = first.lstrip("#").strip() if first.startswith("#") else f.stem
-        lessons.append(Lesson(title, body.strip() if first.startswith("#") else raw, f.stem))
-    return lessons
-
-
-def lesson_of_day(lessons: list[Lesson], day: datetime, tz: str) -> Lesson | None:
-    """Rotate by local calendar day: every group gets the same lesson on the same day."""
-    if not lessons:
-        return None
-    return lessons[day.astimezone(ZoneInfo(tz)).date().toordinal() % len(lessons)]
-
-
-class Content:
-    """Officers' broadcast text as a sandboxed jinja2 template, rendered in a child process
-    with limits on time, output and memory (never on the event loop)."""
-
-    def __init__(self, worker: TemplateWorker | None = None) -> None:
-        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-        self._compiled: OrderedDict[str, Any] = OrderedDict()
-        self.worker = worker or TemplateWorker()
-
-    def _template(self, source: str) -> Any:
-        tpl = self._compiled.get(source)
-        if tpl is None:
-            tpl = self._compiled[source] = self.env.from_string(source)
-            if len(self._compiled) > 256:
-                self._compiled.popitem(last=False)
-        return tpl
-
-    def check(self, source: str) -> None:
-        """Syntax only (compiling runs none of the officer's code)."""
-        try:
-            self._template(source)
-        except TemplateError as exc:
-            raise ContentError(str(exc)) from exc
-        except RecursionError as exc:
-            raise ContentLimitError("depth", 0) from exc
-
-    async def render(self, source: str, variables: dict[str, Any]) -> str:
-        self.check(source)
-        try:
-            return await self.worker.render(source, variables)
-        except TemplateLimitError as exc:
-            raise ContentLimitError(exc.kind, exc.limit) from exc
-        except ValueError as exc:
-            raise ContentError(str(exc)) from exc
-
-
-class Broadcaster:
+class Broadcaster(Audience, Fanout):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         cfg = runtime.config.broadcasts
@@ -180,8 +90,9 @@ class Broadcaster:
     async def stop(self) -> None:
         self._stopping = True
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            self._loop_task, task = None, self._loop_task
+            task = self._loop_task
+            self._loop_task = None
+            task.cancel()
             try:
                 await task
             except asyncio.CancelledError:
@@ -395,142 +306,3 @@ class Broadcaster:
                 texts[key] = await self.text_for(b, org, now)
             pushes.append(Push(target, texts[key], f"bc:{b.id}:{stamp}:{target}", "broadcast"))
         return pushes
-
-    async def audience(self, b: Broadcast) -> list[tuple[str, Organization | None]]:
-        """(target, the organisation whose name the text uses) for each recipient, now."""
-        org = await Organization.filter(id=b.org_id).first() if b.org_id else None
-        if b.audience == "group":
-            binding = await _binding(b.audience_ref)
-            return [(b.audience_ref, binding.org if binding else org)]
-        if b.audience == "org_groups":
-            root = await Organization.filter(id=int(b.audience_ref)).first()
-            if root is None:
-                return []
-            orgs = {o.id: o for o in await Organization.filter(path__startswith=root.path)}
-            rows = await (
-                GroupBinding.filter(org_id__in=list(orgs))
-                .order_by("id")
-                .values_list("platform", "chat_id", "org_id")
-            )
-            seen: dict[str, Organization | None] = {}
-            for platform, chat_id, org_id in rows:
-                seen.setdefault(chat_target(platform, chat_id), orgs.get(org_id))
-            return list(seen.items())
-        if b.audience == "topic":
-            topic, _, path = b.audience_ref.partition("|")
-            path = path or "/"
-            subs = await Subscription.filter(topic=topic).select_related("org").order_by("id")
-            # Officers reach subscribers of their subtree; the top of the tree, everyone.
-            top = path == "/" or path.count("/") == 2
-            return [
-                (s.target, org)
-                for s in subs
-                if (s.org is not None and s.org.path.startswith(path)) or (s.org is None and top)
-            ]
-        return []
-
-    async def variables(self, org: Organization | None, now: datetime) -> dict[str, Any]:
-        """What a broadcast template can use, in English and Chinese names."""
-        templates = self.runtime.templates
-        words = templates.vocabulary("calendar")
-        local = now.astimezone(ZoneInfo(self.tz))
-        day = {"year": local.year, "month": local.month, "day": local.day}
-        lesson = lesson_of_day(self.lessons, now, self.tz)
-        values: dict[str, Any] = {
-            "date": words["date"].format(**day),
-            "full_date": words["full_date"].format(**day),
-            "weekday": words["weekdays"][local.weekday()],
-            "org": org.name if org else "",
-            "lesson": lesson.text if lesson else "",
-            "lesson_title": lesson.title if lesson else "",
-        }
-        for alias, name in templates.vocabulary("broadcasts")["variables"].items():
-            values[alias] = values[name]
-        # The services' own (the activities service's {{ 本周活动 }}), by their names.
-        for more in self.runtime.registry.broadcast_variables:
-            values |= await more(self.runtime, org, now)
-        return values
-
-    async def text_for(self, b: Broadcast, org: Organization | None, now: datetime) -> str:
-        return await self.content.render(b.content, await self.variables(org, now))
-
-    async def _write_pending(self, firing_id: int, pushes: Iterable[Push]) -> int:
-        """Insert one pending Delivery per push; a key written before is left alone."""
-        conn = connections.get("default")
-        postgres = conn.capabilities.dialect == "postgres"
-        now: Any = self.now()
-        if not postgres:
-            now = now.isoformat(sep=" ")
-        rows = list(pushes)
-        written = 0
-        cols = 10
-        for start in range(0, len(rows), 1000):
-            chunk = rows[start : start + 1000]
-            values: list[Any] = []
-            marks = []
-            for i, p in enumerate(chunk):
-                try:
-                    platform = Target.parse(p.target).platform
-                except BadTarget:
-                    platform = ""
-                if postgres:
-                    b = i * cols
-                    marks.append("(" + ",".join(f"${b + k}" for k in range(1, cols + 1)) + ")")
-                else:
-                    marks.append("(" + ",".join("?" * cols) + ")")
-                values += [p.target[:191], platform, p.purpose[:32], p.key[:191], p.text,
-                           "pending", firing_id, now, "", 0]  # fmt: skip
-            sql = (
-                "INSERT INTO delivery (target, platform, purpose, dedup_key, text, status, "
-                "firing_id, created_at, reason, attempts) VALUES "
-                + ",".join(marks)
-                + " ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
-            )
-            written += len(await conn.execute_query_dict(sql, values))
-        return written
-
-    # -- sending ---------------------------------------------------------------------
-    async def send_firing(self, firing: BroadcastFiring) -> None:
-        """Send the firing's pending rows (bot/outbound.py: `fanout_concurrency` posts in
-        flight, answers written in group commits), then total it up."""
-        await self.runtime.outbound.send_firing(
-            firing.id, self.batch, lambda: not self._stopping and self.is_leader, self.now
-        )
-        await self.total(firing.id)
-
-    async def total(self, firing_id: int) -> BroadcastFiring:
-        """Count the firing's rows by status; done once nothing is pending or sending."""
-        counts = await Delivery.count_by_status(firing_id)
-        done = counts["pending"] == 0 and counts["sending"] == 0
-        await BroadcastFiring.filter(id=firing_id).update(
-            sent=counts["sent"],
-            failed=counts["failed"] + counts["refused"],
-            uncertain=counts["unknown"],
-            status="done" if done else "sending",
-            finished_at=self.now() if done else None,
-        )
-        return await BroadcastFiring.get(id=firing_id)
-
-    async def recover(self) -> int:
-        """After a crash: rows on the wire become unknown, pending ones are sent. Returns
-        the firings resumed."""
-        open_firings = await BroadcastFiring.filter(status="sending").order_by("id")
-        for f in open_firings:
-            stuck = await Delivery.filter(firing_id=f.id, status="sending").update(
-                status="unknown", reason="in flight when the process stopped; not resent"
-            )
-            if stuck:
-                log.warning("firing %s: %d deliveries were in flight at a crash", f.id, stuck)
-        for f in open_firings:
-            await self.send_firing(f)
-        return len(open_firings)
-
-
-async def _binding(target: str) -> GroupBinding | None:
-    try:
-        t = Target.parse(target)
-    except BadTarget:
-        return None
-    return (
-        await GroupBinding.filter(platform=t.platform, chat_id=t.id).select_related("org").first()
-    )

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from tortoise import connections
 from tortoise.models import Model
 
 from bot.clock import clock_from_env
-from bot.district.plan import CODE, Plan
+from models.district.plan import CODE, Plan
 from models.people import Organization, Person
 
 
@@ -53,10 +54,14 @@ async def is_district() -> bool:
 
 
 async def generate(
-    scale: float, *, now: datetime | None = None, seed: int = 15, log=None
+    scale: float,
+    *,
+    now: datetime | None = None,
+    seed: int = 15,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Write a district of scale `scale` into the (empty) database; returns rows per table."""
-    from bot.district import life, people, service
+    from models.district import life, people, service
 
     if await Organization.exists() or await Person.exists():
         raise NotEmpty("the database already has organisations or people")

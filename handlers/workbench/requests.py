@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from aiohttp import web
 from tortoise.expressions import Q
@@ -10,7 +11,7 @@ from tortoise.expressions import Q
 from bot.clock import day_start
 from bot.web.actions import act, one_line, token
 from bot.web.common import officer_of, page, pager, runtime_of
-from bot.web.figures import months, org_q, overdue_q
+from handlers.workbench.figures import months, org_q, overdue_q
 from models.errors import DomainError
 from models.people import Organization
 from models.requests import (
@@ -59,7 +60,8 @@ async def filtered(request: web.Request) -> tuple[Q, dict[str, str]]:
     if f["month"] == "this":
         (start, end), _ = months(now)
         field = "closed_at" if f["status"] == "closed" else "created_at"
-        q &= Q(**{f"{field}__gte": start, f"{field}__lt": end})
+        month: dict[str, Any] = {f"{field}__gte": start, f"{field}__lt": end}
+        q &= Q(**month)
     return q, f
 
 
@@ -90,7 +92,8 @@ async def in_scope(request: web.Request) -> ServiceRequest:
     """The request, if this officer may act on it (the same check as /工单 编号)."""
     number = request.match_info["number"]
     req = await ServiceRequest.by_number(number)
-    req.check_officer(officer_of(request).caller)
+    # CallerLike (models.requests) declares settable members; Caller's are read-only.
+    req.check_officer(officer_of(request).caller)  # type: ignore[arg-type]
     return req
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
-from bot.web import figures
 from bot.web.common import officer_of, page, runtime_of
+from handlers.workbench import figures
 from models.activities import compliance
 
 routes = web.RouteTableDef()
@@ -19,11 +20,12 @@ CHART_BRANCHES = 8
 
 # compliance() costs a few queries per branch and meeting; its answer changes slowly, so
 # it is kept for a few minutes per (branches, hour) in this process.
-_MEETINGS: dict[tuple, tuple[float, tuple[list[dict], list[dict]]]] = {}
+Report = list[dict[str, Any]]
+_MEETINGS: dict[tuple[Any, ...], tuple[float, tuple[Report, Report]]] = {}
 MEETINGS_SECONDS = 300
 
 
-async def meetings(branches: list, now: datetime) -> tuple[list[dict], list[dict]]:
+async def meetings(branches: list[Any], now: datetime) -> tuple[Report, Report]:
     """This period's and last month's 三会一课 report (models.activities.compliance)."""
     key = (tuple(b.id for b in branches), now.strftime("%Y%m%d%H"))
     hit = _MEETINGS.get(key)
@@ -37,7 +39,7 @@ async def meetings(branches: list, now: datetime) -> tuple[list[dict], list[dict
     return value
 
 
-def held_pct(report: list[dict]) -> float | None:
+def held_pct(report: Report) -> float | None:
     items = [i for b in report for i in b["requirements"] if i["status"] != "scheduled"]
     if not items:
         return None
@@ -53,8 +55,8 @@ async def overview(request: web.Request) -> web.Response:
     branches, branch_count = await figures.branches_in(paths, CHART_BRANCHES)
     this, last = await meetings(branches, now)
     kpis["meetings_held_pct"] = (held_pct(this), held_pct(last))
-    labels = runtime_of(request).templates.commands.get("request_labels", {})
-    categories = labels.get("category", {})
+    labels: dict[str, Any] = runtime_of(request).templates.commands.get("request_labels", {})
+    categories: dict[str, str] = labels.get("category", {})
     per_day = await figures.requests_per_day(paths, now)
     by_category = await figures.requests_by_category(paths, now)
     by_org = await figures.requests_by_org(paths, now)

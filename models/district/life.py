@@ -8,13 +8,13 @@ rows `Activity.attend` writes (points for attending, hours and points for volunt
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from bot.clock import local
-from bot.district.plan import Plan
 from models.activities import Activity, PointsEntry, Signup, TimeBankEntry
+from models.district.plan import Plan
 
 MEETINGS = ("general_meeting", "committee", "group_meeting", "lecture")
 OTHERS = ("volunteer", "theme_day", "open", "other")
@@ -201,7 +201,9 @@ async def write(plan: Plan, sink: Any) -> None:
         )
 
 
-def _points(pid_: int, person: int, org: int, kind: str, points: int, aid: int, at) -> PointsEntry:
+def _points(
+    pid_: int, person: int, org: int, kind: str, points: int, aid: int, at: datetime
+) -> PointsEntry:
     """The points row `Activity.attend` writes for one attendance."""
     return PointsEntry(
         id=pid_,
