@@ -1,9 +1,11 @@
 """Broadcast: one fire time to 10,000 groups through the broadcaster (claim, pending
 rows, batched sends, totals) to the fake OneBot API, next to raw aiohttp client
-posts of the same 10,000 messages at the same concurrency (target: ≥ 40 % of raw).
+posts of the same 10,000 messages at the same concurrency (target: ≥ 60 % of raw).
 
 The fake runs in its own process on 127.0.0.1 with no platform limit; the
-database is a fresh SQLite file (the embedded default).
+database is a fresh SQLite file (the embedded default) for each broadcast. Raw posts
+and broadcasts take turns `ROUNDS` times and the best of each is compared, so that a
+burst of other work on the machine does not decide the ratio.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from bench.fanout import REPO, TOKEN, _free_port, _wait_up
 
 TARGETS = 10_000
 CONCURRENCY = 64
+ROUNDS = 3
+GOAL = 0.60
 
 
 async def _raw(url: str, n: int, conc: int) -> float:
@@ -93,7 +97,7 @@ async def _broadcast(url: str, n: int, conc: int, db_file: Path) -> tuple[float,
         await runtime.stop()
 
 
-async def broadcast(n: int = TARGETS, conc: int = CONCURRENCY) -> dict:
+async def broadcast(n: int = TARGETS, conc: int = CONCURRENCY, rounds: int = ROUNDS) -> dict:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", f"from bench.fanout import _serve_fake; _serve_fake({port})"],
@@ -106,19 +110,22 @@ async def broadcast(n: int = TARGETS, conc: int = CONCURRENCY) -> dict:
     try:
         await _wait_up(url)
         await _raw(url, 500, conc)  # warm-up
-        raw_first = await _raw(url, n, conc)
-        with tempfile.TemporaryDirectory() as tmp:
-            elapsed, sent = await _broadcast(url, n, conc, Path(tmp) / "bench.sqlite3")
-        raw_second = await _raw(url, n, conc)
+        raws, runs = [], []
+        for _ in range(rounds):
+            raws.append(await _raw(url, n, conc))
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.append(await _broadcast(url, n, conc, Path(tmp) / "bench.sqlite3"))
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    raw_seconds = (raw_first + raw_second) / 2
+    raw_seconds = min(raws)
+    elapsed, sent = min(runs, key=lambda r: r[0] if r[1] == n else float("inf"))
     return {
         "targets": n,
+        "rounds": rounds,
         "sent": sent,
         "seconds": elapsed,
         "per_s": sent / elapsed if elapsed else 0.0,
@@ -134,11 +141,12 @@ HEADER = (
 
 
 def report(r: dict) -> str:
-    verdict = "PASS" if r["ratio"] >= 0.4 and r["sent"] == r["targets"] else "FAIL"
+    verdict = "PASS" if r["ratio"] >= GOAL and r["sent"] == r["targets"] else "FAIL"
     return (
         f"| {r['targets']:,} OneBot groups, concurrency {CONCURRENCY}, SQLite | "
         f"{r['seconds']:.2f} s | {r['per_s']:,.0f} | raw aiohttp {r['raw_per_s']:,.0f} posts/s | "
-        f"{r['ratio']:.0%} | {verdict} (≥ 40 %, sent {r['sent']:,}/{r['targets']:,}) |"
+        f"{r['ratio']:.0%} | {verdict} (≥ {GOAL:.0%}, sent {r['sent']:,}/{r['targets']:,}; "
+        f"best of {r['rounds']}) |"
     )
 
 

@@ -1,6 +1,6 @@
-"""Generate a district of scale S into a database (see bot/district): `python -m bench.district`."""
+"""Generate a district of scale S (models/district) into a database: `python -m bench.district`."""
 
-from bot.district.cli import main
+from models.district.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

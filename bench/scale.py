@@ -2,7 +2,7 @@
 
     python -m bench.scale [--scale 1.0] [--db sqlite,postgres] [--samples 20]
 
-Seeds (or reuses) a district of scale S (bot/district) for each database, copies it
+Seeds (or reuses) a district of scale S (models/district) for each database, copies it
 for the run, starts `lianxin serve` on 127.0.0.1 and measures over OneBot: p50/p95/p99
 of each command a member, a resident and officers of a community, a street and the
 district use (one message at a time), then a mixed load (80 % member messages, 20 %
@@ -60,7 +60,7 @@ def config_file(workdir: Path, url: str, port: int) -> Path:
 
 # -- the databases ------------------------------------------------------------------------
 async def prepare_sqlite(scale: float, workdir: Path) -> str:
-    from bot.district.cli import seed_district
+    from models.district.cli import seed_district
 
     template = workdir.parent / f"district-{scale:g}.sqlite3"
     if not template.exists():
@@ -75,7 +75,7 @@ async def prepare_sqlite(scale: float, workdir: Path) -> str:
 
 
 async def prepare_postgres(scale: float, base_url: str) -> str:
-    from bot.district.cli import seed_district
+    from models.district.cli import seed_district
 
     server, _, _ = base_url.rpartition("/")
     name = f"lianxin_scale_{str(scale).replace('.', '_')}"

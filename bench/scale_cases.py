@@ -17,11 +17,12 @@ from datetime import timedelta
 from tortoise.expressions import Subquery
 
 from bench.payloads import ONEBOT_SELF_ID, onebot_headers
+from bot.clock import clock_from_env
 from bot.db import close_db, init_db
 from models.activities import Activity, Signup
 from models.checkin import MemberRegistration
 from models.people import GroupBinding, Identity, Organization, RoleGrant
-from models.requests import ServiceRequest, utcnow
+from models.requests import ServiceRequest
 
 OFFICER_VIEWS = (
     "/工单",
@@ -119,7 +120,7 @@ async def build(url: str, samples: int) -> World:
 
 async def _build(n: int) -> World:
     w = World()
-    now = utcnow()
+    now = clock_from_env().now()
     qq_members = await (
         Identity.filter(platform="onebot", person__relation_status="registered")
         .exclude(person_id__in=Subquery(RoleGrant.filter(role="officer").values("person_id")))

@@ -1,7 +1,7 @@
 """党务工作台 at district scale: `python -m bench.workbench [--scale 0.1] [--rounds 20]`.
 
 Fills a fresh database (a temporary SQLite file, or --db postgres://… of an empty
-database) with a district (bot/district: scale 1.0 = 100,000 people, 1,000 branches,
+database) with a district (models/district: scale 1.0 = 100,000 people, 1,000 branches,
 30,000 requests), starts `lianxin serve` in its own process on 127.0.0.1, logs in as
 the district's officer (the widest scope) and as one branch secretary through
 `lianxin admin login-link`, and times each page: one warm-up, then `rounds` requests one
@@ -104,7 +104,7 @@ def main() -> int:
     args = p.parse_args()
     tmp = tempfile.TemporaryDirectory()
     url = args.db or f"sqlite://{Path(tmp.name) / 'district.sqlite3'}"
-    from bot.district.cli import seed_district
+    from models.district.cli import seed_district
 
     if asyncio.run(seed_district(url, args.scale)) != 0:
         return 1

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "channels":
         return channels(config)
     if args.cmd == "demo" and args.scale:
-        from bot.district.cli import seed_district
+        from models.district.cli import seed_district
 
         return asyncio.run(seed_district(config.database.url, args.scale))
     if args.cmd == "demo":

@@ -9,17 +9,26 @@ retries; this layer adds what is the same for all of them:
   accounts banned;
 * a `Delivery` row for every outcome (pending → sent / failed / refused);
 * with a `dedup_key`, a delivery that was already sent is never sent again.
+
+A broadcast's rows are written beforehand (bot/broadcaster.py) and sent by
+`send_firing`: `concurrency` posts always in flight, a row claimed (pending →
+sending) only when a post frees up, so a row in ``sending`` is on the wire or
+answered and about to be written; the answers are written in group commits (one
+UPDATE for every row sent since the previous write).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections import OrderedDict
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from aiolimiter import AsyncLimiter
 from tortoise.exceptions import IntegrityError
 
 from bot.inbound import Reply
@@ -52,7 +61,8 @@ class Outbound:
         self.senders = senders
         self.metrics = metrics
         self.group_pace_seconds = group_pace_seconds
-        self._paces: OrderedDict[str, AsyncLimiter] = OrderedDict()
+        # group → when its next post may start (time.monotonic), least recent first
+        self._paces: dict[str, float] = {}
 
     def refusal(self, target: str | Target) -> str | None:
         """Why `target` cannot be reached from here, or None. Call it when scheduling."""
@@ -90,8 +100,9 @@ class Outbound:
 
     async def _paced(self, t: Target, call: Callable[[], Awaitable[SendResult]]) -> SendResult:
         if t.is_group and self.group_pace_seconds > 0:
-            async with self._pace(str(t)):
-                return await call()
+            wait = self._pace(str(t))
+            if wait > 0:
+                await asyncio.sleep(wait)
         return await call()
 
     @staticmethod
@@ -188,11 +199,148 @@ class Outbound:
             )
         return row
 
-    def _pace(self, key: str) -> AsyncLimiter:
-        limiter = self._paces.get(key)
-        if limiter is None:
-            limiter = AsyncLimiter(1, self.group_pace_seconds)
-            self._paces[key] = limiter
-            if len(self._paces) > 10_000:
-                self._paces.popitem(last=False)
-        return limiter
+    def _pace(self, key: str) -> float:
+        """Seconds to wait before posting into this group: one post per pace per group,
+        in the order they asked (a reservation, not a limiter object per group)."""
+        now = time.monotonic()
+        start = max(now, self._paces.pop(key, 0.0))
+        self._paces[key] = start + self.group_pace_seconds  # now the most recent
+        while len(self._paces) > 10_000:
+            oldest, free_at = next(iter(self._paces.items()))
+            if free_at > now:
+                break  # still pacing: kept
+            del self._paces[oldest]
+        return start - now
+
+    # -- a broadcast's rows ------------------------------------------------------------
+    async def send_firing(
+        self,
+        firing_id: int,
+        concurrency: int,
+        keep_going: Callable[[], bool],
+        now: Callable[[], datetime],
+    ) -> None:
+        """Send the firing's pending Delivery rows (see the module's doc); returns when
+        none is left or `keep_going()` says stop, with every answer written."""
+        await _FiringPump(self, firing_id, max(1, concurrency), keep_going, now).run()
+
+    async def _send_row(self, target: Target, text: str) -> SendResult:
+        try:
+            return await self.transmit(target, text)
+        except Exception as exc:  # one bad target must not stop the others
+            log.exception("send to %s raised", target)
+            return SendResult(False, None, f"{type(exc).__name__}: {exc}")
+
+
+# A claim waits at most this long for more room, answers for others to share their UPDATE.
+WAIT = 0.02
+
+
+class _FiringPump:
+    def __init__(
+        self,
+        outbound: Outbound,
+        firing_id: int,
+        concurrency: int,
+        keep_going: Callable[[], bool],
+        now: Callable[[], datetime],
+    ) -> None:
+        self.outbound = outbound
+        self.firing_id = firing_id
+        self.concurrency = concurrency
+        # A claim waits for this much room: fewer, larger statements, posts still flowing.
+        self.min_take = max(1, concurrency // 2)
+        self.keep_going = keep_going
+        self.now = now
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.room = asyncio.Event()
+        self.enough = asyncio.Event()
+        self.answered: list[tuple[dict[str, Any], SendResult]] = []
+        self.writer: asyncio.Task[None] | None = None
+        self.failure: BaseException | None = None
+
+    async def run(self) -> None:
+        cursor = 0  # rows up to it are taken: a claim never rescans them
+        waited = False
+        try:
+            while self.failure is None and self.keep_going():
+                room = self.concurrency - len(self.in_flight)
+                if room == 0 or (room < self.min_take and not waited):
+                    # Room for a larger claim soon, or take what there is (slow posts).
+                    self.room.clear()
+                    try:
+                        await asyncio.wait_for(self.room.wait(), None if room == 0 else WAIT)
+                    except TimeoutError:
+                        waited = True
+                    continue
+                waited = False
+                rows = await Delivery.take_pending(self.firing_id, cursor, room)
+                if not rows:
+                    break
+                cursor = max(cursor, rows[-1]["id"])
+                for row in rows:
+                    task = asyncio.create_task(self._post(row))
+                    self.in_flight.add(task)
+                    task.add_done_callback(self._done)
+        finally:
+            while self.in_flight:
+                await asyncio.wait(list(self.in_flight))
+            while self.writer is not None and not self.writer.done():
+                await self.writer
+        if self.failure is not None:
+            raise self.failure
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.in_flight.discard(task)
+        self.room.set()
+
+    async def _post(self, row: dict[str, Any]) -> None:
+        try:
+            target = Target.parse(row["target"])
+        except BadTarget as exc:
+            row["platform"] = "-"
+            result = SendResult(False, None, str(exc), permanent=True)
+        else:
+            row["platform"] = target.platform
+            result = await self.outbound._send_row(target, row["text"])
+        self.answered.append((row, result))
+        if len(self.answered) >= self.min_take:
+            self.enough.set()
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        """Write the answers that came in, in rounds, until none waits (group commit): a
+        round waits for `min_take` answers or WAIT seconds, whichever comes first."""
+        while self.answered:
+            if len(self.answered) < self.min_take and self.in_flight:
+                self.enough.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.enough.wait(), WAIT)
+            batch, self.answered = self.answered, []
+            try:
+                await self._write_batch(batch)
+            except Exception as exc:  # the database: stop claiming; run() raises it
+                self.failure = self.failure or exc
+                self.room.set()
+                return
+
+    async def _write_batch(self, batch: list[tuple[dict[str, Any], SendResult]]) -> None:
+        now = self.now()
+        outcomes: Counter[tuple[str, str]] = Counter()
+        sent, failed = [], []
+        for row, res in batch:
+            status = self.outbound.status_of(res, res.attempts)
+            outcomes[row["platform"], status] += 1
+            if res.ok:
+                sent.append(row["id"])
+                continue
+            failed.append((row["id"], status, res.code, res.reason or "", res.attempts))
+            log.warning(
+                "broadcast delivery %s to %s %s: %s", row["id"], row["target"], status, res.reason
+            )
+        await Delivery.mark_sent(sent, now)
+        await Delivery.mark_finished(failed, now)
+        if self.outbound.metrics is not None:
+            for (platform, status), n in outcomes.items():
+                self.outbound.metrics.sends.labels(platform, status).inc(n)

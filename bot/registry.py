@@ -180,6 +180,9 @@ class Router:
     # [section] name → dataclass of the service's settings (bot/config.py parses it).
     sections: dict[str, type] = field(default_factory=dict)
     broadcast_variables: list[VariablesFunc] = field(default_factory=list)
+    # The service's pages on the officers' workbench (aiohttp RouteTableDefs, mounted
+    # under /admin/ by bot/web when it is enabled).
+    pages: list[Any] = field(default_factory=list)
 
     def section(self, name: str, settings: type) -> None:
         """Declare the service's config section: ``[name]`` in the TOML file and
@@ -285,6 +288,7 @@ class Registry:
         self.ledgers: dict[str, Ledger] = {}
         # Service name → its refusal template, in the routers' order (bot/refusals.py).
         self.refusals: dict[str, str] = {r.name: r.refusals for r in routers if r.refusals}
+        self.pages: list[Any] = [routes for r in routers for routes in r.pages]
         self.broadcast_variables = [f for r in routers for f in r.broadcast_variables]
         for router in routers:
             for ledger in router.ledgers:

@@ -98,7 +98,11 @@ class Runtime:
         rt.dispatcher = Dispatcher(rt)
         from bot.seen import SeenToday
 
-        rt.seen = SeenToday(lambda: rt.clock.now(), config.bot.timezone)
+        rt.seen = SeenToday(
+            lambda: rt.clock.now(),
+            config.bot.timezone,
+            rt.registry.provided("record_contact"),
+        )
         from bot.community import Communities
 
         rt.communities = Communities(lambda: rt.clock.now())

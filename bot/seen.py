@@ -8,16 +8,33 @@ small UPDATE per person a day.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+# (person ids, now, how) → the write; the grids service offers one that also moves a
+# member back to 正常 on the lost-contact ladder (Registry.provided("record_contact")).
+RecordContact = Callable[[Iterable[int], datetime, str], Awaitable[Any]]
+
+
+async def last_seen(person_ids: Iterable[int], now: datetime, via: str) -> None:
+    """Without the grids service: only the last contact moves (checkin's /失联 reads it)."""
+    from models.people import Person
+
+    await Person.filter(id__in=list(person_ids)).update(last_seen_at=now)
+
 
 class SeenToday:
-    def __init__(self, now: Callable[[], datetime], tz: str = "Asia/Shanghai") -> None:
+    def __init__(
+        self,
+        now: Callable[[], datetime],
+        tz: str = "Asia/Shanghai",
+        record: RecordContact | None = None,
+    ) -> None:
         self.now = now  # the runtime's clock, read each time (tests swap it)
         self.tz = ZoneInfo(tz)
+        self.record = record or last_seen
         self._day: date | None = None
         self._seen: set[int] = set()
 
@@ -29,6 +46,7 @@ class SeenToday:
         if person_id in self._seen:
             return None
         self._seen.add(person_id)
-        from models.grids.ladder import record_contact
+        return self._write(person_id, now)
 
-        return record_contact([person_id], now, "message")
+    async def _write(self, person_id: int, now: datetime) -> None:
+        await self.record([person_id], now, "message")

@@ -11,6 +11,7 @@ from handlers.redemption import router as redemption_router
 from handlers.requests import router as requests_router
 from handlers.talk import router as talk_router
 from handlers.timebank import router as timebank_router
+from handlers.workbench import router as workbench_router
 
 # Order is the order /帮助 lists commands in.
 ROUTERS = [
@@ -25,4 +26,5 @@ ROUTERS = [
     talk_router,
     login_router,
     grids_router,
+    workbench_router,
 ]

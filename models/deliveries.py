@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tortoise import fields
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from tortoise import connections, fields
+from tortoise.functions import Count
 from tortoise.models import Model
 
 # sending: handed to the platform, no answer yet. unknown: was sending when the process
@@ -30,3 +35,70 @@ class Delivery(Model):
     class Meta:
         table = "delivery"
         indexes = (("target", "created_at"),)
+
+    # -- a firing's rows, a batch per statement (bot/outbound.py RowPump) ----------
+    @classmethod
+    async def take_pending(cls, firing_id: int, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """Claim up to `limit` pending rows of the firing with id > `after_id` (status
+        sending, one conditional UPDATE: two processes never take the same row); their
+        id, target and text, by id."""
+        conn = connections.get("default")
+        p1, p2, p3 = _marks(conn, 3)
+        sql = (
+            "UPDATE delivery SET status = 'sending' WHERE id IN ("
+            f"SELECT id FROM delivery WHERE firing_id = {p1} AND status = 'pending' "
+            f"AND id > {p2} ORDER BY id LIMIT {p3}) AND status = 'pending' "
+            "RETURNING id, target, text"
+        )
+        rows = await conn.execute_query_dict(sql, [firing_id, after_id, limit])
+        rows.sort(key=lambda r: r["id"])
+        return rows
+
+    @classmethod
+    async def mark_sent(cls, ids: Sequence[int], now: datetime) -> None:
+        """Rows answered by their platform: sent, after one attempt (one statement)."""
+        if not ids:
+            return
+        conn = connections.get("default")
+        marks = _marks(conn, len(ids) + 1)
+        sql = (
+            f"UPDATE delivery SET status = 'sent', attempts = 1, finished_at = {marks[0]} "
+            f"WHERE id IN ({','.join(marks[1:])})"
+        )
+        await conn.execute_query(sql, [_when(conn, now), *ids])
+
+    @classmethod
+    async def mark_finished(
+        cls, rows: Iterable[tuple[int, str, int | None, str, int]], now: datetime
+    ) -> None:
+        """(id, status, error code, reason, attempts) of rows that were not sent."""
+        for row_id, status, code, reason, attempts in rows:
+            await cls.filter(id=row_id).update(
+                status=status, error_code=code, reason=reason[:255], attempts=attempts,
+                finished_at=now,
+            )  # fmt: skip
+
+    @classmethod
+    async def count_by_status(cls, firing_id: int) -> dict[str, int]:
+        """How many of the firing's rows are in each status (every status, 0 included)."""
+        counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+        rows = await (
+            cls.filter(firing_id=firing_id)
+            .group_by("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        for status, n in rows:
+            counts[status] = n
+        return counts
+
+
+def _marks(conn: Any, n: int) -> list[str]:
+    if conn.capabilities.dialect == "postgres":
+        return [f"${i}" for i in range(1, n + 1)]
+    return ["?"] * n
+
+
+def _when(conn: Any, now: datetime) -> Any:
+    """A datetime as the raw driver takes it (SQLite: the text tortoise writes)."""
+    return now if conn.capabilities.dialect == "postgres" else now.isoformat(sep=" ")

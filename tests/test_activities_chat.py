@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import ManualClock
 from models.activities import Activity, CheckinAttempt, PointsEntry, Signup, TimeBankEntry
 from models.deliveries import Delivery
 from models.people import Organization, RoleGrant
 from tests.conftest import grant_officer, private_answer
+from tests.jobs import fire_job
 
 ONE_LINE = "/发布活动 敬老院志愿服务 | 明天 14:00-16:00 | 幸福敬老院 | 2人 | 志愿2小时 | 所有人"
 
@@ -24,24 +23,6 @@ async def town(console, demo):
     await grant_officer("sq2", "SQ002")
     assert "已把本群绑定" in await console.one("/绑定 SQ001", user="secretary", group="g1")
     return console
-
-
-def tomorrow_at(hour: int) -> datetime:
-    """Tomorrow at `hour` o'clock Beijing time (outside the quiet hours from 8 to 21)."""
-    day = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)
-    return day.replace(hour=hour, minute=0, second=0, microsecond=0).astimezone(UTC)
-
-
-async def on_manual_clock(runtime, start: datetime) -> None:
-    """The runtime's clock stands at `start` (chat commands and the broadcaster read it)."""
-    runtime.clock = ManualClock(start)
-    assert await runtime.broadcaster.elect()
-
-
-async def fire_jobs(runtime, when: datetime) -> None:
-    """The broadcaster fires the services' jobs due at `when`, as in production."""
-    runtime.clock.set(when)
-    await runtime.broadcaster.tick()
 
 
 async def grant_member(user: str, code: str) -> None:
@@ -58,9 +39,9 @@ async def publish(c, line: str = ONE_LINE) -> Activity:
     return await Activity.all().order_by("-id").first()
 
 
-async def starts_soon(act: Activity, minutes: int = 10, now: datetime | None = None) -> Activity:
+async def starts_soon(act: Activity, minutes: int = 10) -> Activity:
     """Move the activity so that it starts in `minutes` (the check-in window is open)."""
-    now = now or datetime.now(UTC)
+    now = datetime.now(UTC)
     await Activity.filter(id=act.id).update(
         starts_at=now + timedelta(minutes=minutes),
         ends_at=now + timedelta(minutes=minutes + 120),
@@ -348,46 +329,45 @@ async def test_concurrent_signups_over_http(town):
 
 
 async def test_reminders_and_summary_sent_once(town, client):
-    """The jobs activities.reminders and activities.summaries, fired by the broadcaster on
-    the runtime's clock: each reminder and the summary sent once, whatever the firings."""
+    """The jobs activities.reminders and activities.summaries, fired as the broadcaster
+    does (tests/jobs.py): each reminder and the summary sent once, whatever the firings."""
     from bot.app import RUNTIME
-    from handlers.activities.jobs import summary_pushes
 
-    runtime = client.server.app[RUNTIME]
-    await on_manual_clock(runtime, tomorrow_at(8))
     c = town
     act = await publish(c)
     await c.one(f"/报名 {act.id}", user="bob")
     await c.one(f"/报名 {act.id}", user="carol")
     await c.one(f"/报名 {act.id}", user="dave")  # waitlisted: no reminder
-
-    async def sent_at(when: datetime, purpose: str) -> list[Delivery]:
-        await fire_jobs(runtime, when)
-        return await Delivery.filter(purpose=purpose).order_by("id")
-
-    assert await sent_at(act.starts_at - timedelta(hours=3), "activity_reminder") == []
+    runtime = client.server.app[RUNTIME]
+    remind, summary = "activities.reminders", "activities.summaries"
+    far = act.starts_at - timedelta(hours=3)
+    assert await fire_job(runtime, remind, far) == []
     soon = act.starts_at - timedelta(hours=1, minutes=55)
-    rows = await sent_at(soon, "activity_reminder")
-    assert sorted(d.target for d in rows) == ["console:bob", "console:carol"]
-    assert await sent_at(soon + timedelta(minutes=5), "activity_reminder") == rows
-    assert rows[0].text.startswith("活动提醒：“敬老院志愿服务”将于")
+    sent = await fire_job(runtime, remind, soon)
+    assert sorted(d.target for d in sent) == ["console:bob", "console:carol"]
+    await fire_job(runtime, remind, soon + timedelta(minutes=5))
+    rows = await Delivery.filter(purpose="activity_reminder")
+    assert len(rows) == 2 and rows[0].text.startswith("活动提醒：“敬老院志愿服务”将于")
     # after the start: no more reminders; after the end: the summary to the publisher, once
-    assert await sent_at(act.starts_at + timedelta(minutes=1), "activity_reminder") == rows
-    assert await sent_at(act.ends_at - timedelta(minutes=1), "activity_summary") == []
+    assert await fire_job(runtime, remind, act.starts_at + timedelta(minutes=1)) == []
+    assert await fire_job(runtime, summary, act.ends_at - timedelta(minutes=1)) == []
     code = await act.issue_code(now=act.starts_at)
     from bot.identity import Caller
 
     bob = await Signup.filter(activity_id=act.id).order_by("id").first()
     await act.attend(await bob.person, Caller("console", "bob", "bob"), code, now=act.starts_at)
     after = act.ends_at + timedelta(minutes=3)
-    await sent_at(after, "activity_summary")
-    rows = await sent_at(after + timedelta(minutes=5), "activity_summary")
+    await fire_job(runtime, summary, after)
+    await fire_job(runtime, summary, after + timedelta(minutes=5))
+    rows = await Delivery.filter(purpose="activity_summary")
     assert len(rows) == 1 and rows[0].target == "console:secretary"
     assert rows[0].text == (
         f"签到汇总：“敬老院志愿服务”（活动 {act.id}）已结束。报名 2 人，"
         "签到 1 人（党员 0，群众 1），到场率 50.0%。"
     )
     # a day after the end it is no longer due (a restart does not replay old summaries)
+    from handlers.activities.jobs import summary_pushes
+
     assert await summary_pushes(runtime, act.ends_at + timedelta(days=2)) == []
 
 

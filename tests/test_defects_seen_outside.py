@@ -96,9 +96,8 @@ async def test_one_zone_from_config_for_parsing_and_display(aiohttp_client, db_u
     from datetime import UTC, datetime
 
     from bot.app import create_app
-    from bot.clock import ManualClock, set_zone
+    from bot.clock import ManualClock, month_range, set_zone
     from bot.demo import seed
-    from models.requests import month_range
     from tests.conftest import Console, make_config
 
     client = await aiohttp_client(create_app(make_config(db_url, bot={"timezone": "UTC"})))

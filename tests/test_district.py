@@ -1,4 +1,4 @@
-"""The district generator (bot/district) at a tiny scale: the counts it promises, and data
+"""The district generator (models/district) at a tiny scale: the counts it promises, and data
 the models' own rules accept and keep working on (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.district import NotEmpty, generate
-from bot.district.plan import Plan
 from bot.identity import IdentityService
 from models.activities import Activity, PointsEntry, Signup, TimeBankEntry, balance
 from models.checkin import CheckIn, MemberRegistration
 from models.deliveries import DELIVERY_STATUSES, Delivery
+from models.district import NotEmpty, generate
+from models.district.plan import Plan
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 from models.requests import (
     NUMBER_RE,

@@ -13,14 +13,8 @@ from models.deliveries import Delivery
 from models.people import Organization, Person
 from models.redemption import CatalogueItem, Redemption
 from tests.conftest import grant_officer, private_answer
-from tests.test_activities_chat import (  # noqa: F401 (town: a fixture)
-    fire_jobs,
-    grant_member,
-    on_manual_clock,
-    publish,
-    tomorrow_at,
-    town,
-)
+from tests.jobs import fire_job
+from tests.test_activities_chat import grant_member, publish, town  # noqa: F401 (fixture)
 
 
 async def last_to(user: str) -> str:
@@ -29,9 +23,7 @@ async def last_to(user: str) -> str:
 
 
 async def test_an_unconfirmed_offer_passes_on(town, client):  # noqa: F811
-    """The job timebank.offers_expiry, fired by the broadcaster on the runtime's clock."""
-    rt = client.server.app[RUNTIME]
-    await on_manual_clock(rt, tomorrow_at(8))  # the offer lapses at 20:00, not in quiet hours
+    """The job timebank.offers_expiry, fired as the broadcaster does (tests/jobs.py)."""
     c = town
     act = await publish(c)  # 2 seats
     n = act.id
@@ -40,9 +32,11 @@ async def test_an_unconfirmed_offer_passes_on(town, client):  # noqa: F811
     await c.one(f"/取消报名 {n}", user="bob")
     offer = await Signup.get(activity_id=n, status="offered")
     assert "/确认参加" in await last_to("dave")
-    await fire_jobs(rt, offer.offer_expires_at - timedelta(minutes=1))
+    rt = client.server.app[RUNTIME]
+    job = "timebank.offers_expiry"
+    await fire_job(rt, job, offer.offer_expires_at - timedelta(minutes=1))
     assert (await Signup.get(id=offer.id)).status == "offered"
-    await fire_jobs(rt, offer.offer_expires_at + timedelta(minutes=5))  # the next firing
+    await fire_job(rt, job, offer.offer_expires_at + timedelta(minutes=1))
     assert (await last_to("dave")).startswith("您没有在期限内确认参加“敬老院志愿服务”")
     assert (await last_to("erin")).startswith("候补递补：“敬老院志愿服务”")
     text = await c.one(f"/确认参加 {n}", user="dave")
@@ -153,11 +147,8 @@ async def test_activity_kept_after_claims(town):  # noqa: F811
 async def test_a_late_cancellation_is_an_absence_in_the_summary(town, client):  # noqa: F811
     from tests.test_activities_chat import starts_soon
 
-    rt = client.server.app[RUNTIME]
-    start = tomorrow_at(10)
-    await on_manual_clock(rt, start)
     c = town
-    act = await starts_soon(await publish(c), now=start)
+    act = await starts_soon(await publish(c))
     await grant_member("bob", "ZB001")
     for user in ("bob", "carol"):
         await c.one(f"/报名 {act.id}", user=user)
@@ -166,6 +157,7 @@ async def test_a_late_cancellation_is_an_absence_in_the_summary(town, client):  
     text = await private_answer("secretary")
     code = re.search(r"签到码：(\d{4})", text).group(1)
     await c.one(f"/签到 {act.id} {code}", user="bob")
-    await fire_jobs(rt, act.ends_at + timedelta(minutes=3))
+    rt = client.server.app[RUNTIME]
+    await fire_job(rt, "activities.summaries", act.ends_at + timedelta(minutes=3))
     summary = await Delivery.get(purpose="activity_summary")
     assert "报名 1 人，签到 1 人，临时取消 1 人（计缺席），到场率 50.0%。" in summary.text

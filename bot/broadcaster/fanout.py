@@ -1,8 +1,7 @@
-"""广播的发送：待发的 Delivery 行成批写入、分几路发出、统计；崩溃后的恢复。"""
+"""广播的发送：待发的 Delivery 行成批写入、发出（bot/outbound.py）、统计；崩溃后的恢复。"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -19,8 +18,6 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger("lianxin.broadcast")
-
-FANOUT_LANES = 4  # fanout_concurrency is split over this many batches in flight
 
 
 class Fanout:
@@ -74,81 +71,17 @@ class Fanout:
 
     # -- sending ---------------------------------------------------------------------
     async def send_firing(self, firing: BroadcastFiring) -> None:
-        """Send the firing's pending rows a batch at a time, then total it up."""
-        conn = connections.get("default")
-        postgres = conn.capabilities.dialect == "postgres"
-        p = "$1" if postgres else "?"
-        q = "$2" if postgres else "?"
-        r = "$3" if postgres else "?"  # values in the order they appear: firing, cursor, size
-        # From a cursor: rows before it are taken already, so a claim never rescans them.
-        take = (
-            "UPDATE delivery SET status = 'sending' WHERE id IN ("
-            f"SELECT id FROM delivery WHERE firing_id = {p} AND status = 'pending' AND id > {q} "
-            f"ORDER BY id LIMIT {r}) AND status = 'pending' RETURNING id, target, text"
+        """Send the firing's pending rows (bot/outbound.py: `fanout_concurrency` posts in
+        flight, answers written in group commits), then total it up."""
+        assert self.runtime.outbound is not None  # sending: the runtime is started
+        await self.runtime.outbound.send_firing(
+            firing.id, self.batch, lambda: not self._stopping and self.is_leader, self.now
         )
-        cursor = 0
-        outbound = self.runtime.outbound
-        # Several lanes, each a batch at a time: a slow send holds up only its own lane.
-        lanes = max(1, min(FANOUT_LANES, self.batch // 16))
-        size = max(1, self.batch // lanes)
-
-        async def lane() -> None:
-            nonlocal cursor
-            while not self._stopping and self.is_leader:
-                rows = await conn.execute_query_dict(take, [firing.id, cursor, size])
-                if not rows:
-                    return
-                rows.sort(key=lambda r: r["id"])
-                cursor = max(cursor, rows[-1]["id"])
-                results = await asyncio.gather(
-                    *(self._send_one(outbound, r["target"], r["text"]) for r in rows)
-                )
-                await self._finish(rows, results)
-
-        await asyncio.gather(*(lane() for _ in range(lanes)))
         await self.total(firing.id)
-
-    async def _send_one(self, outbound: Any, target: str, text: str) -> Any:
-        from bot.senders.base import SendResult
-
-        try:
-            return await outbound.transmit(Target.parse(target), text)
-        except BadTarget as exc:
-            return SendResult(False, None, str(exc), permanent=True)
-        except Exception as exc:  # one bad target must not stop the others
-            log.exception("send to %s raised", target)
-            return SendResult(False, None, f"{type(exc).__name__}: {exc}")
-
-    async def _finish(self, rows: list[dict[str, Any]], results: list[Any]) -> None:
-        now = self.now()
-        sent = [r["id"] for r, res in zip(rows, results, strict=True) if res.ok]
-        metrics = self.runtime.metrics
-        if sent:
-            await Delivery.filter(id__in=sent).update(status="sent", attempts=1, finished_at=now)
-            platform = Target.parse(rows[0]["target"]).platform if rows else "-"
-            metrics.sends.labels(platform, "sent").inc(len(sent))
-        for r, res in zip(rows, results, strict=True):
-            if res.ok:
-                continue
-            assert self.runtime.outbound is not None  # sending: the runtime is started
-            status = self.runtime.outbound.status_of(res, res.attempts)
-            await Delivery.filter(id=r["id"]).update(
-                status=status,
-                error_code=res.code,
-                reason=(res.reason or "")[:255],
-                attempts=res.attempts,
-                finished_at=now,
-            )
-            metrics.sends.labels(r["target"].split(":", 1)[0], status).inc()
-            log.warning(
-                "broadcast delivery %s to %s %s: %s", r["id"], r["target"], status, res.reason
-            )
 
     async def total(self, firing_id: int) -> BroadcastFiring:
         """Count the firing's rows by status; done once nothing is pending or sending."""
-        counts: dict[str, int] = {}
-        for status in ("pending", "sending", "sent", "failed", "refused", "unknown"):
-            counts[status] = await Delivery.filter(firing_id=firing_id, status=status).count()
+        counts = await Delivery.count_by_status(firing_id)
         done = counts["pending"] == 0 and counts["sending"] == 0
         await BroadcastFiring.filter(id=firing_id).update(
             sent=counts["sent"],

@@ -27,19 +27,10 @@ from bot.web.common import RUNTIME, guard, helpers
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "lianxin_admin"
-# One module per page group, each with its `routes`.
-PAGES = (
-    "auth",
-    "overview",
-    "requests",
-    "approvals",
-    "people",
-    "imports",
-    "activities",
-    "broadcasts",
-    "ledgers",
-    "audit",
-)
+# The platform's pages, one module each with its `routes`; the services' pages (the
+# overview, queues, approvals, people, activities: handlers/workbench/) come from their
+# routers (Router.pages).
+PAGES = ("auth", "imports", "broadcasts", "ledgers", "audit")
 
 
 def public_url(cfg: Config) -> str:
@@ -80,6 +71,8 @@ def create_admin_app(runtime: Runtime) -> web.Application:
     app.router.add_static("/static/", STATIC, name="static")
     for name in PAGES:
         app.add_routes(importlib.import_module(f"bot.web.{name}").routes)
+    for routes in runtime.registry.pages:
+        app.add_routes(routes)
     return app
 
 

@@ -9,8 +9,7 @@ from aiohttp import web
 from tortoise.expressions import Q, Subquery
 
 from bot.clock import day_start
-from bot.web.common import officer_of, page, pager
-from bot.web.figures import org_q
+from bot.web.common import officer_of, org_q, page, pager
 from models.people import RoleGrant
 from models.web import AuditEntry
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.web.actions import act
-from bot.web.common import officer_of, page, pager, runtime_of
-from bot.web.figures import org_q
+from bot.web.common import officer_of, org_q, page, pager, runtime_of
 from models.broadcasts import Broadcast, BroadcastFiring
 
 routes = web.RouteTableDef()

@@ -13,12 +13,13 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
+from tortoise.expressions import Q
 
 from bot.clock import local
 from bot.identity import Caller
 from bot.registry import OFFICER
 from bot.runtime import Runtime
-from models.checkin import mask_phone, shown_phone
+from bot.text import mask_phones
 from models.web import WebSession
 
 RUNTIME = web.AppKey("admin_runtime", Runtime)
@@ -71,7 +72,7 @@ async def load_officer(request: web.Request) -> Officer | None:
     sid = session.get("sid")
     if not isinstance(sid, str):
         return None
-    row = await WebSession.live(sid)
+    row = await WebSession.live(sid, now=runtime_of(request).clock.now())
     if row is None:
         return None
     platform, _, user_id = row.user_key.partition(":")
@@ -79,7 +80,7 @@ async def load_officer(request: web.Request) -> Officer | None:
     # The same permission check as an officer command in a private chat.
     if caller.person_id != row.person_id or not OFFICER.check(caller, None):
         return None
-    await row.touch(address(request))
+    await row.touch(address(request), now=runtime_of(request).clock.now())
     return Officer(row, caller)
 
 
@@ -210,7 +211,16 @@ def helpers() -> dict[str, Any]:
     return {
         "when": when,
         "hours_left": hours_left,
-        "mask": mask_phone,
-        "shown_phone": shown_phone,
+        "mask": lambda phone: mask_phones(phone or ""),
+        "shown_phone": lambda viewer, person, phone=None: person.phone_shown_to(viewer, phone),
         "with_query": with_query,
     }
+
+
+def org_q(paths: list[str], prefix: str = "") -> Q:
+    """Organisations (or rows via `prefix`, e.g. "org__") under any of `paths`."""
+    none: dict[str, Any] = {f"{prefix}id__in": []}
+    q = Q(pk__in=[]) if not prefix else Q(**none)
+    for p in paths:
+        q |= Q(**{f"{prefix}path__startswith": p})
+    return q

@@ -35,13 +35,9 @@ def tz(ctx: Ctx) -> str:
     return str(ctx.runtime.config.bot.timezone)
 
 
-def words(ctx: Ctx, answer: str) -> str:
-    return fold_width(answer).strip()
-
-
 def kind_of(ctx: Ctx, answer: str) -> str | None:
     """ "3" (its number in the list), a label (党小组会) or a key → the kind; else None."""
-    a = words(ctx, answer)
+    a = fold_width(answer).strip()
     if a.isdigit() and 1 <= int(a) <= len(KINDS):
         return KINDS[int(a) - 1]
     by_label = {v: k for k, v in service.labels(ctx)["kind"].items()}
@@ -64,7 +60,7 @@ def guess_kind(ctx: Ctx, title: str, hours: Decimal) -> str:
 
 
 def audience_of(ctx: Ctx, answer: str) -> str | None:
-    return service.labels(ctx).get("audience_words", {}).get(words(ctx, answer))
+    return service.labels(ctx).get("audience_words", {}).get(fold_width(answer).strip())
 
 
 def read_audience(ctx: Ctx, answer: str) -> str:
@@ -79,7 +75,7 @@ def read_capacity(ctx: Ctx, answer: str) -> int:
 
 
 def is_skip(ctx: Ctx, answer: str) -> bool:
-    return words(ctx, answer) in service.labels(ctx).get("skip", [])
+    return fold_width(answer).strip() in service.labels(ctx).get("skip", [])
 
 
 async def activity_for_officer(ctx: Ctx, number: str) -> Activity:

@@ -121,3 +121,7 @@ async def lost_contact_ladder(runtime: Any, now: datetime) -> list[Push]:
         for target in targets.get(person_id, []):
             pushes.append(Push(target, text, f"ladder:{task}:{stamp}:{target}", "grid_ladder"))
     return pushes
+
+
+# Any message is contact (bot/seen.py): the ladder hears of it through the registry.
+router.provide("record_contact")(record_contact)

@@ -20,6 +20,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 from tortoise.models import Model
 
+from bot.clock import local
 from bot.text import mask_phones
 from models.errors import DomainError
 from models.grids.ladder import record_contact
@@ -35,7 +36,6 @@ from models.grids.rules import (
     progress,
 )
 from models.people import Organization, Person, RoleGrant
-from models.requests import local
 
 GRID_WORKER = "grid_worker"
 GRID_KIND = "grid"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.clock import clock_from_env
 from bot.tabular import Column, Report, Row, RowError, read_table, run_import
 from models.checkin import normalize_name, normalize_phone
 from models.errors import DomainError
@@ -20,7 +21,6 @@ from models.grids.config import GridsConfig
 from models.grids.households import GRID_KIND, GRID_WORKER, Household
 from models.grids.rules import normalize_tags, parse_place
 from models.people import Identity, Organization, Person, RoleGrant
-from models.requests import utcnow
 
 May = Callable[[Organization | None], bool]
 MEMBER_RELATIONS = ("registered", "unregistered")
@@ -83,7 +83,7 @@ async def import_households(
     report = Report(errors=errors, rows=len(rows))
 
     async def run(rep: Report) -> None:
-        await _apply(rows, rep, columns, may or (lambda org: True), now or utcnow())
+        await _apply(rows, rep, columns, may or (lambda org: True), now or clock_from_env().now())
 
     return await run_import(run, report, dry_run=dry_run)
 

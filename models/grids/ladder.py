@@ -22,6 +22,7 @@ from tortoise import fields
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 
+from bot.clock import day_start, local
 from models.errors import DomainError
 from models.grids.rules import (
     LOST,
@@ -34,7 +35,6 @@ from models.grids.rules import (
     unreached_months,
 )
 from models.people import Organization, Person, RoleGrant, chunked
-from models.requests import day_start, local
 
 # Person.relation_status of a registered member (models/checkin.py): confirmed, or 口袋党员.
 MEMBER_RELATIONS = ("registered", "unregistered")

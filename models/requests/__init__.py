@@ -13,9 +13,6 @@
 ``from models.requests import ServiceRequest, …`` stays the public path.
 """
 
-from datetime import UTC, datetime
-
-from bot.clock import day_start, local, month_range
 from models.requests.events import RequestCounter, RequestEvent
 from models.requests.figures import monthly_figures, visit_figures
 from models.requests.followup import RequestAttachment
@@ -44,14 +41,6 @@ scope_q = ServiceRequest.scope_q
 expire_visits = ServiceRequest.expire_visits
 
 
-# Kept for the modules that still import them from here (models/grids, bench, a test):
-# bot.clock owns local time and its ranges. TODO(#12): those import bot.clock, then these go.
-def utcnow() -> datetime:
-    """The wall clock; the requests service itself reads the runtime's (ctx.now(), a job's
-    now)."""
-    return datetime.now(UTC)
-
-
 __all__ = [
     "CATEGORY_HOURS",
     "DEFAULT_CATEGORY",
@@ -73,14 +62,10 @@ __all__ = [
     "RequestEvent",
     "ServiceRequest",
     "category_limits",
-    "day_start",
     "expire_visits",
     "guess_category",
-    "local",
-    "month_range",
     "monthly_figures",
     "scope_q",
-    "utcnow",
     "visit_choice",
     "visit_figures",
 ]

@@ -17,6 +17,7 @@ from tortoise.expressions import F, Q, RawSQL
 from tortoise.functions import Count
 
 from bot.clock import day_start, local, month_range, zone
+from bot.web.common import org_q
 from models.activities import Activity, Signup
 from models.broadcasts import BroadcastFiring
 from models.checkin import CheckIn
@@ -45,14 +46,6 @@ def _local_day(table: str, column: str, now: datetime) -> str:
         return f"to_char({table}.{column} AT TIME ZONE '{zone().key}', 'YYYY-MM-DD')"
     minutes = int((local(now).utcoffset() or timedelta(0)).total_seconds() // 60)
     return f"date({table}.{column}, '{minutes:+d} minutes')"
-
-
-def org_q(paths: list[str], prefix: str = "") -> Q:
-    none: dict[str, Any] = {f"{prefix}id__in": []}
-    q = Q(pk__in=[]) if not prefix else Q(**none)
-    for p in paths:
-        q |= Q(**{f"{prefix}path__startswith": p})
-    return q
 
 
 def months(now: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:

@@ -11,7 +11,7 @@ from tortoise.expressions import RawSQL
 from bot.clock import day_start, local
 from bot.web.actions import act, one_line, token
 from bot.web.common import officer_of, page, runtime_of
-from bot.web.figures import org_q
+from handlers.workbench.figures import org_q
 from models.activities import Activity, Signup
 from models.errors import DomainError
 from models.people import Organization

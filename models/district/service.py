@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import local
-from bot.district.plan import Plan
 from models.broadcasts import Broadcast
 from models.deliveries import Delivery
+from models.district.plan import Plan
 from models.requests import CATEGORY_HOURS, RequestCounter, RequestEvent, ServiceRequest
 
 CONTENT = {

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.district.plan import CODE, GROUPS_PER, PLACES, STREETS, Plan
 from models.checkin import FLOW_IN, FLOW_OUT, IN_SERVICE, CheckIn, MemberRegistration
+from models.district.plan import CODE, GROUPS_PER, PLACES, STREETS, Plan
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 
 

@@ -10,7 +10,7 @@ from bot.db import close_db, init_db, upgrade
 
 
 async def seed_district(url: str, scale: float, seed: int = 15) -> int:
-    from bot.district import NotEmpty, generate
+    from models.district import NotEmpty, generate
 
     if not 0 < scale <= 10:
         print("--scale: expected more than 0 and at most 10", file=sys.stderr)

@@ -18,7 +18,7 @@ from tortoise import connections
 from tortoise.models import Model
 
 from bot.clock import clock_from_env
-from bot.district.plan import CODE, Plan
+from models.district.plan import CODE, Plan
 from models.people import Organization, Person
 
 
@@ -61,7 +61,7 @@ async def generate(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Write a district of scale `scale` into the (empty) database; returns rows per table."""
-    from bot.district import life, people, service
+    from models.district import life, people, service
 
     if await Organization.exists() or await Person.exists():
         raise NotEmpty("the database already has organisations or people")

@@ -11,7 +11,7 @@ from tortoise.expressions import Q
 from bot.clock import day_start
 from bot.web.actions import act, one_line, token
 from bot.web.common import officer_of, page, pager, runtime_of
-from bot.web.figures import months, org_q, overdue_q
+from handlers.workbench.figures import months, org_q, overdue_q
 from models.errors import DomainError
 from models.people import Organization
 from models.requests import (

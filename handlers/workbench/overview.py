@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.web import figures
 from bot.web.common import officer_of, page, runtime_of
+from handlers.workbench import figures
 from models.activities import compliance
 
 routes = web.RouteTableDef()

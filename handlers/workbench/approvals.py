@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bot.web.actions import act, one_line
 from bot.web.common import officer_of, page
-from bot.web.figures import org_q
+from handlers.workbench.figures import org_q
 from models.checkin import MemberRegistration, TransferRequest
 
 routes = web.RouteTableDef()

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from bot.clock import local
-from bot.district.plan import Plan
 from models.activities import Activity, PointsEntry, Signup, TimeBankEntry
+from models.district.plan import Plan
 
 MEETINGS = ("general_meeting", "committee", "group_meeting", "lecture")
 OTHERS = ("volunteer", "theme_day", "open", "other")
