@@ -1,282 +1,74 @@
-"""微信公众号与企业微信回调共用的部分：签名、XML 加固与解析、加密信封、被动回复、迟到回复。
+"""微信公众号与企业微信回调共用的通道：被动回复、迟到回复（线上格式见 tencent_wire.py）。
 
-Protocol: shared/protocols.md §1 (WeChat Official Account) and §2 (WeCom, the
-AES scheme of §1.5). The two callbacks differ in their query parameters, which
-messages they accept and how they say "nothing to answer" (``success`` or an
-empty body); the rest is here:
-
-* `sha1_signature`, `signature_matches`, `check_signature`: the SHA-1 over the
-  sorted (token, timestamp, nonce[, Encrypt / echostr]) and its constant-time check;
-* `declares_dtd`, `parse_xml`: a body is refused before any parser sees a
-  DOCTYPE or ENTITY declaration, then parsed with defusedxml (DTDs forbidden)
-  into its top-level fields;
-* `open_envelope`: the message inside an encrypted ``<Encrypt>`` body;
-* `cdata`, `text_reply_xml`: the passive text reply;
-* `Refused`: how a check says "reject this request with this status and reason";
-* `TencentChannel`: ``receive``, the passive reply and the late-reply machinery —
-  a reply not ready within the platform's ~5 s budget is answered "nothing" and
-  sent later through the platform's API, a platform retry of a delivery still
-  running here, or whose reply went the late way, is answered "nothing" too, and
-  a passive text over 2048 bytes is cut on line ends, the rest following through
-  the platform's API once the response has been sent.
+The two callbacks differ in their query parameters, which messages they accept and how
+they say "nothing to answer" (``success`` or an empty body); the rest is here.
+`TencentChannel`: ``receive``, the passive reply and the late-reply machinery — a reply
+not ready within the platform's ~5 s budget is answered "nothing" and sent later through
+the platform's API, a platform retry of a delivery still running here, or whose reply went
+the late way, is answered "nothing" too, and a passive text over 2048 bytes is cut on
+line ends, the rest following through the platform's API once the response has been sent.
+Signatures, XML and the encrypted envelope: bot/channels/tencent_wire.py (re-exported).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
-import re
 import time
 from abc import abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from xml.etree.ElementTree import ParseError
 
-import defusedxml.ElementTree as SafeET
 from aiohttp import web
-from defusedxml.common import DefusedXmlException
 
 from bot.channels.base import Channel
+from bot.channels.tencent_wire import (
+    MAX_TEXT_BYTES,
+    Accepted,
+    Refused,
+    cdata,
+    check_signature,
+    declares_dtd,
+    decrypt_envelope,
+    open_envelope,
+    parse_xml,
+    query_timestamp,
+    reply_text,
+    sha1_signature,
+    signature_matches,
+    text_reply_xml,
+    verify_echostr,
+)
 from bot.inbound import Inbound, Reply
 from bot.text import shorten, split_for_limit, utf8_len
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
-# Passive text replies (and the platforms' text messages) are cut at 2048 bytes of UTF-8.
-MAX_TEXT_BYTES = 2048
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "Accepted",
+    "Refused",
+    "TencentChannel",
+    "cdata",
+    "check_signature",
+    "declares_dtd",
+    "decrypt_envelope",
+    "open_envelope",
+    "parse_xml",
+    "query_timestamp",
+    "reply_text",
+    "sha1_signature",
+    "signature_matches",
+    "text_reply_xml",
+    "verify_echostr",
+]
+
 # Event ids whose reply went out through the platform's API: a retry of one of
 # them is answered "nothing". WeChat and WeCom retry within ~15 s.
 LATE_MEMORY_SECONDS = 600.0
 LATE_MEMORY_SIZE = 10_000
-
-# Characters XML 1.0 does not allow in a document.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-@dataclass(slots=True)
-class Accepted:
-    """A request that passed every check, and what its reply needs."""
-
-    inbound: Inbound
-    account: str  # the inbound ToUserName (our account / CorpID): the reply's FromUserName
-    nonce: str
-    encrypted: bool
-
-
-class Refused(Exception):
-    """The request is rejected with ``status``, counted by ``reason``."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-# -- signatures -----------------------------------------------------------------
-
-
-def sha1_signature(*parts: str) -> str:
-    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
-
-
-def signature_matches(expected: str, given: str) -> bool:
-    """Constant-time comparison; ``given`` may carry upper case and surrounding space."""
-    return hmac.compare_digest(expected.encode("utf-8"), given.strip().lower().encode("utf-8"))
-
-
-def check_signature(signature: str, token: str, *parts: str) -> str:
-    """The expected signature over (token, *parts); Refused 403 when ``signature``
-    is missing or is not it."""
-    if not signature:
-        raise Refused(403, "missing_signature")
-    expected = sha1_signature(token, *parts)
-    if not signature_matches(expected, signature):
-        raise Refused(403, "bad_signature")
-    return expected
-
-
-def query_timestamp(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Refused(400, "bad_timestamp") from None
-
-
-# -- XML ------------------------------------------------------------------------
-
-
-def declares_dtd(body: bytes) -> bool:
-    """True when the body has a <!DOCTYPE or <!ENTITY outside CDATA sections.
-
-    A linear scan, so that a body full of unterminated CDATA openers costs no
-    more than one pass. Text a user typed (always inside CDATA) may contain
-    "<!DOCTYPE" and is not refused for it.
-    """
-    pos = 0
-    while True:
-        i = body.find(b"<!", pos)
-        if i < 0:
-            return False
-        if body.startswith(b"<![CDATA[", i):
-            end = body.find(b"]]>", i + 9)
-            if end < 0:
-                # Unterminated CDATA: malformed; the (DTD-forbidding) parser refuses it.
-                return False
-            pos = end + 3
-            continue
-        word = body[i + 2 : i + 9].upper()
-        if word.startswith((b"DOCTYPE", b"ENTITY")):
-            return True
-        pos = i + 2
-
-
-def parse_xml(body: bytes) -> tuple[str, dict[str, str]]:
-    """The body as text and its top-level fields; DTDs refused before parsing."""
-    if not body.strip():
-        raise Refused(400, "empty_body")
-    if declares_dtd(body):
-        raise Refused(400, "dtd_forbidden")
-    try:
-        text = body.decode("utf-8")  # WeChat and WeCom always send UTF-8
-    except UnicodeDecodeError:
-        raise Refused(400, "bad_encoding") from None
-    try:
-        root = SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException:
-        raise Refused(400, "dtd_forbidden") from None
-    except ParseError:
-        raise Refused(400, "bad_xml") from None
-    if root.tag != "xml":
-        raise Refused(400, "bad_xml")
-    fields: dict[str, str] = {}
-    for child in root:
-        if child.tag in fields:
-            # wechatpy would see a list; the platforms never repeat a top-level field.
-            raise Refused(400, "bad_xml")
-        fields[child.tag] = (child.text or "").strip() if len(child) == 0 else ""
-    return text, fields
-
-
-def decrypt_envelope(
-    crypto: Any,
-    token: str,
-    encrypt: str,
-    timestamp: str,
-    nonce: str,
-    signature: str,
-    *,
-    check_fresh: Callable[[], None],
-    refusals: Mapping[type[Exception], tuple[int, str]],
-) -> str:
-    """The plaintext of an encrypted envelope (protocols.md §1.5), checked in order.
-
-    ``signature`` must be the one over ``encrypt`` (403 otherwise), then
-    ``check_fresh`` (the replay check) runs, then ``crypto`` (a wechatpy
-    ``WeChatCrypto``) decrypts. A decryption error is refused as ``refusals``
-    says for its type (a wrong appid or CorpID), any other one with 400
-    ``bad_encrypt``. Also the WeCom smart robot's JSON callbacks (empty receive id).
-    """
-    if not encrypt:
-        raise Refused(400, "missing_encrypt")
-    expected = check_signature(signature, token, timestamp, nonce, encrypt)
-    check_fresh()
-    try:
-        return crypto.decrypt_message({"Encrypt": encrypt}, expected, timestamp, nonce)
-    except Exception as exc:
-        raise _refusal(exc, refusals, "bad_encrypt") from None
-
-
-def _refusal(
-    exc: Exception, refusals: Mapping[type[Exception], tuple[int, str]], reason: str
-) -> Refused:
-    """How a decryption error is refused: as ``refusals`` says for its type, else 400."""
-    for kind, (status, why) in refusals.items():
-        if isinstance(exc, kind):
-            return Refused(status, why)
-    return Refused(400, reason)
-
-
-def open_envelope(
-    crypto: Any,
-    token: str,
-    outer: Mapping[str, str],
-    timestamp: str,
-    nonce: str,
-    signature: str,
-    *,
-    check_fresh: Callable[[], None],
-    refusals: Mapping[type[Exception], tuple[int, str]],
-) -> tuple[str, dict[str, str]]:
-    """The message inside an encrypted XML body (``outer`` are its fields), parsed
-    like a body; the checks are `decrypt_envelope`'s."""
-    plain = decrypt_envelope(
-        crypto,
-        token,
-        outer.get("Encrypt", "").strip(),
-        timestamp,
-        nonce,
-        signature,
-        check_fresh=check_fresh,
-        refusals=refusals,
-    )
-    return parse_xml(plain.encode("utf-8"))
-
-
-def verify_echostr(
-    crypto: Any,
-    token: str,
-    query: Mapping[str, str],
-    *,
-    check_fresh: Callable[[int], None],
-    refusals: Mapping[type[Exception], tuple[int, str]],
-) -> str:
-    """WeCom's URL verification (GET): the decrypted echostr, or Refused.
-
-    ``msg_signature = sha1(sorted(token, timestamp, nonce, echostr))``; missing
-    parameters → 400, a bad signature → 403, ``check_fresh(timestamp)`` (the
-    replay check), then the echostr is decrypted (errors as in `decrypt_envelope`).
-    """
-    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-    # Base64 has no spaces: a space is a "+" that came without percent-encoding.
-    echostr = query.get("echostr", "").replace(" ", "+")
-    if not timestamp or not nonce or not echostr:
-        raise Refused(400, "missing_params")
-    ts = query_timestamp(timestamp)
-    expected = check_signature(query.get("msg_signature", ""), token, timestamp, nonce, echostr)
-    check_fresh(ts)
-    try:
-        return crypto.check_signature(expected, timestamp, nonce, echostr)
-    except Exception as exc:
-        raise _refusal(exc, refusals, "bad_echostr") from None
-
-
-def cdata(text: str) -> str:
-    """A CDATA section for any text: "]]>" is split across two sections."""
-    clean = _XML_INVALID.sub("", text)
-    return "<![CDATA[" + clean.replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
-
-def text_reply_xml(to_user: str, from_user: str, content: str, create_time: int) -> str:
-    """Passive text reply (protocols.md §1.4, vector wechat_reply_text.xml)."""
-    return (
-        "<xml>"
-        f"<ToUserName>{cdata(to_user)}</ToUserName>"
-        f"<FromUserName>{cdata(from_user)}</FromUserName>"
-        f"<CreateTime>{int(create_time)}</CreateTime>"
-        "<MsgType><![CDATA[text]]></MsgType>"
-        f"<Content>{cdata(content)}</Content>"
-        "</xml>"
-    )
-
-
-def reply_text(replies: list[Reply]) -> str:
-    """The replies as one text, blank ones left out."""
-    return "\n\n".join(r.text for r in replies if r.text.strip())
 
 
 # -- the channel ----------------------------------------------------------------
