@@ -34,12 +34,18 @@ async def record_command(ctx: Ctx) -> None:
         source=source,
         action=command.key,
         detail=inb.text.strip(),
+        now=ctx.now(),
     )
 
 
-async def record_web(officer: Any, source: str, action: str, detail: str) -> None:
-    """A web action that is not a chat command (login, sessions, import)."""
+async def record_web(request: Any, officer: Any, action: str, detail: str) -> None:
+    """A web action that is not a chat command (login, sessions, import), at the runtime's
+    now, from the request's address."""
+    from bot.web.common import address, runtime_of
+
+    source = address(request)
     await AuditEntry.record(
+        now=runtime_of(request).clock.now(),
         actor_id=officer.person_id,
         actor_name=officer.caller.name,
         via="web",

@@ -111,7 +111,7 @@ class ShiftedClock(Clock):
         return (datetime.now(UTC) + self._offset).replace(microsecond=0)
 
 
-def parse_now(value: str, tz: str = "Asia/Shanghai") -> datetime:
+def parse_now(value: str, tz: str = DEFAULT_ZONE) -> datetime:
     """ISO 8601; without an offset the time is read on the configured zone's clock."""
     try:
         when = datetime.fromisoformat(value.strip())
@@ -122,7 +122,7 @@ def parse_now(value: str, tz: str = "Asia/Shanghai") -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
 
 
-def clock_from_env(env: Mapping[str, str] | None = None, tz: str = "Asia/Shanghai") -> Clock:
+def clock_from_env(env: Mapping[str, str] | None = None, tz: str = DEFAULT_ZONE) -> Clock:
     """The system clock, or one started at LIANXIN_NOW."""
     value = (os.environ if env is None else env).get(ENV_NOW, "").strip()
     return ShiftedClock(parse_now(value, tz)) if value else Clock()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+from bot.clock import DEFAULT_ZONE
+
 
 class ConfigError(Exception):
     """One line naming the key and what is expected."""
@@ -166,7 +168,7 @@ class ConsoleConfig:
 
 @dataclass
 class BotConfig:
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_ZONE
     admins: list[str] = field(default_factory=list)
     dialog_timeout_minutes: int = 10
     # A reply longer than this many characters goes out a page at a time ("回复 更多");

@@ -14,6 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from bot.dialogs import Step, step_handler
 from bot.fuzzy import Match, WordIndex
+
+# Re-exported: services import the permissions from here.
+from bot.permissions import ADMIN as ADMIN
+from bot.permissions import EVERYONE as EVERYONE
+from bot.permissions import MEMBER as MEMBER
+from bot.permissions import OFFICER as OFFICER
+from bot.permissions import Permission as Permission
+from bot.permissions import Role as Role
 from bot.text import fold_width
 
 if TYPE_CHECKING:
@@ -22,75 +30,6 @@ if TYPE_CHECKING:
 
 HandlerResult = "Reply | list[Reply] | None"
 Handler = Callable[["Ctx"], Awaitable[Any]]
-
-
-# -- permissions ----------------------------------------------------------
-class Permission:
-    """Who may use a command. `check` sees the caller and the chat's organisation, and
-    must depend on nothing but `caller.roles` and `org` (the menu is memoized on them)."""
-
-    label = ""
-
-    def check(self, caller: Caller, org: OrgView | None) -> bool:
-        raise NotImplementedError
-
-    def __or__(self, other: Permission) -> Permission:
-        return _Any(self, other)
-
-    def __and__(self, other: Permission) -> Permission:
-        return _All(self, other)
-
-
-@dataclass(frozen=True)
-class Role(Permission):
-    """At least `role`. For officers: of the chat's organisation when the chat is bound."""
-
-    role: str
-
-    @property
-    def label(self) -> str:  # type: ignore[override]
-        return self.role
-
-    def check(self, caller: Caller, org: OrgView | None) -> bool:
-        if self.role == "officer":
-            if caller.is_admin:
-                return True
-            if org is not None:
-                return caller.is_officer_of(org)
-            return bool(caller.officer_orgs())
-        return caller.has_role(self.role)
-
-
-@dataclass(frozen=True)
-class _Any(Permission):
-    a: Permission
-    b: Permission
-
-    @property
-    def label(self) -> str:  # type: ignore[override]
-        return f"{self.a.label}|{self.b.label}"
-
-    def check(self, caller: Caller, org: OrgView | None) -> bool:
-        return self.a.check(caller, org) or self.b.check(caller, org)
-
-
-@dataclass(frozen=True)
-class _All(Permission):
-    a: Permission
-    b: Permission
-
-    @property
-    def label(self) -> str:  # type: ignore[override]
-        return f"{self.a.label}&{self.b.label}"
-
-    def check(self, caller: Caller, org: OrgView | None) -> bool:
-        return self.a.check(caller, org) and self.b.check(caller, org)
-
-
-EVERYONE = Role("resident")
-MEMBER = Role("member")
-OFFICER = Role("officer")
-ADMIN = Role("admin")
 
 
 # -- commands -------------------------------------------------------------

@@ -55,9 +55,20 @@ class Templates:
 
     @cached_property
     def commands(self) -> dict[str, dict[str, str]]:
-        """Per command key: summary, usage, example (commands.toml)."""
+        """Per command key: summary, usage, example; and the services' labels
+        (commands.toml, then each commands/<service>.toml beside it: a service may keep
+        its commands and labels in a file of its own; a key may be in one file only)."""
         path = self.directory / "commands.toml"
-        return tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+        data: dict[str, dict[str, str]] = (
+            tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+        )
+        folder = self.directory / "commands"
+        for extra in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            for key, value in tomllib.loads(extra.read_text("utf-8")).items():
+                if key in data:
+                    raise ValueError(f"commands/{extra.name}: [{key}] is defined twice")
+                data[key] = value
+        return data
 
     def vocabulary(self, name: str) -> dict[str, Any]:
         """A TOML file beside the templates (menu.toml, intents.toml), read once."""

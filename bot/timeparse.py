@@ -22,9 +22,10 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.clock import DEFAULT_ZONE
 from bot.text import fold_width
 
-DEFAULT_TZ = "Asia/Shanghai"
+DEFAULT_TZ = DEFAULT_ZONE  # the config default; callers pass [bot] timezone
 # empty: nothing written · unrecognised: not a time we know · no_time: a day without the
 # hour · bad_date: no such day (2月30日) · bad_time: no such hour (25:00)
 # · no_range: a range needs a start and an end ("14:00-16:00")

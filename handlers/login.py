@@ -25,8 +25,8 @@ async def login(ctx: Ctx) -> Reply:
         raise DomainError("login_disabled")
     person = await ctx.person()
     if ctx.args:
-        await LoginToken.claim_code(ctx.args[0], person.id, ctx.inbound.user_key)
+        await LoginToken.claim_code(ctx.args[0], person.id, ctx.inbound.user_key, now=ctx.now())
         return ctx.render("login_code_done")
-    raw = await LoginToken.issue_link(person.id, ctx.inbound.user_key)
+    raw = await LoginToken.issue_link(person.id, ctx.inbound.user_key, now=ctx.now())
     url = f"{public_url(ctx.runtime.config)}/admin/login?token={raw}"
     return ctx.render("login_link", url=url, minutes=LOGIN_MINUTES)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tortoise import fields
 from tortoise.models import Model
@@ -26,10 +26,6 @@ CODE_DIGITS = 6
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class LoginToken(Model):
@@ -56,9 +52,8 @@ class LoginToken(Model):
         table = "login_token"
 
     @classmethod
-    async def issue_link(cls, person_id: int, user_key: str, now: datetime | None = None) -> str:
+    async def issue_link(cls, person_id: int, user_key: str, *, now: datetime) -> str:
         """A single-use link token for this person, valid LOGIN_MINUTES; returns the secret."""
-        now = now or utcnow()
         raw = secrets.token_urlsafe(32)
         await cls.create(
             kind="link",
@@ -71,9 +66,11 @@ class LoginToken(Model):
         return raw
 
     @classmethod
-    async def issue_code(cls, waiter: str, now: datetime | None = None) -> str:
-        """A 6-digit code for the login page of the browser holding `waiter`."""
-        now = now or utcnow()
+    async def issue_code(cls, waiter: str, *, now: datetime) -> str:
+        """A 6-digit code for the login page of the browser holding `waiter`. Every visit
+        of the login page makes one: those expired a day ago go here, so the table stays
+        as small as the codes in use."""
+        await cls.filter(kind="code", expires_at__lt=now - timedelta(days=1)).delete()
         while True:
             code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
             # Two live codes must not be equal, or /登录 would not know which page it means.
@@ -91,11 +88,8 @@ class LoginToken(Model):
         return code
 
     @classmethod
-    async def claim_code(
-        cls, code: str, person_id: int, user_key: str, now: datetime | None = None
-    ) -> None:
+    async def claim_code(cls, code: str, person_id: int, user_key: str, *, now: datetime) -> None:
         """`/登录 123456`: the waiting page showing this code will log this person in."""
-        now = now or utcnow()
         count = await cls.filter(
             kind="code",
             secret_hash=digest(code.strip()),
@@ -107,9 +101,8 @@ class LoginToken(Model):
             raise DomainError("login_code_unknown", login_code=code.strip()[:12])
 
     @classmethod
-    async def redeem_link(cls, raw: str, now: datetime | None = None) -> LoginToken:
+    async def redeem_link(cls, raw: str, *, now: datetime) -> LoginToken:
         """Use a link once: a second use, an expired or unknown link is refused."""
-        now = now or utcnow()
         token = await cls.filter(kind="link", secret_hash=digest(raw or "")).first()
         if token is None:
             raise DomainError("login_link_unknown")
@@ -121,9 +114,8 @@ class LoginToken(Model):
         return token
 
     @classmethod
-    async def redeem_code(cls, waiter: str, now: datetime | None = None) -> LoginToken | None:
+    async def redeem_code(cls, waiter: str, *, now: datetime) -> LoginToken | None:
         """The waiting page asks: has my code been sent in chat? Used once when it has."""
-        now = now or utcnow()
         token = (
             await cls.filter(
                 kind="code",
@@ -170,10 +162,9 @@ class WebSession(Model):
         device: str,
         address: str,
         days: int,
-        now: datetime | None = None,
+        now: datetime,
     ) -> tuple[WebSession, str]:
         """A session for the person a redeemed token names; returns (row, session id)."""
-        now = now or utcnow()
         sid = secrets.token_urlsafe(32)
         row = await cls.create(
             sid_hash=digest(sid),
@@ -188,25 +179,23 @@ class WebSession(Model):
         return row, sid
 
     @classmethod
-    async def live(cls, sid: str, now: datetime | None = None) -> WebSession | None:
-        now = now or utcnow()
+    async def live(cls, sid: str, *, now: datetime) -> WebSession | None:
         return await cls.filter(
             sid_hash=digest(sid), revoked_at__isnull=True, expires_at__gt=now
         ).first()
 
-    async def touch(self, address: str, now: datetime | None = None) -> None:
+    async def touch(self, address: str, *, now: datetime) -> None:
         """Last used: written at most once a minute per session."""
-        now = now or utcnow()
         if now - self.last_used_at >= timedelta(minutes=1) or address != self.address:
             await WebSession.filter(id=self.id).update(last_used_at=now, address=address[:64])
             self.last_used_at, self.address = now, address[:64]
 
     @classmethod
-    async def revoke(cls, person_id: int, session_id: int, now: datetime | None = None) -> bool:
+    async def revoke(cls, person_id: int, session_id: int, *, now: datetime) -> bool:
         """Revoke one of the person's own sessions (never somebody else's)."""
         count = await cls.filter(
             id=session_id, person_id=person_id, revoked_at__isnull=True
-        ).update(revoked_at=now or utcnow())
+        ).update(revoked_at=now)
         return count == 1
 
 
@@ -239,10 +228,10 @@ class AuditEntry(Model):
         source: str,
         action: str,
         detail: str,
-        now: datetime | None = None,
+        now: datetime,
     ) -> AuditEntry:
         return await cls.create(
-            at=now or utcnow(),
+            at=now,
             actor_id=actor_id,
             actor_name=actor_name[:64],
             via=via,

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from bot.clock import Clock
 from bot.config import ConfigError
 from models.errors import DomainError
 from models.people import Identity
-from models.web import AuditEntry, LoginToken, WebSession, utcnow
+from models.web import AuditEntry, LoginToken, WebSession
 from tests.conftest import grant_officer, make_config
 from tests.webtools import admin_config, csrf_in, link_in, login, path_of, post_form
 
@@ -85,7 +86,7 @@ async def test_login_link_from_chat_once(client, console, demo, second):
 async def test_expired_and_unknown_links(client, console, demo):
     ident = await Identity.get(platform="console", user_id="secretary")
     raw = await LoginToken.issue_link(
-        ident.person_id, "console:secretary", now=utcnow() - timedelta(minutes=11)
+        ident.person_id, "console:secretary", now=Clock().now() - timedelta(minutes=11)
     )
     page = await client.get(f"/admin/login?token={raw}")
     assert page.status == 403 and "已过期" in await page.text()
@@ -139,6 +140,18 @@ async def test_code_login(client, console, demo):
     assert home.status == 200 and "王书记" in await home.text()
     # the code logs in once
     assert (await (await client.get("/admin/login/wait")).json()) == {"ok": False}
+
+
+async def test_login_page_codes_do_not_pile_up(client, console, demo):
+    # Every visit of the login page makes a code; those expired a day ago are cleared.
+    for _ in range(3):
+        await client.get("/admin/login")
+    assert await LoginToken.filter(kind="code").count() == 3
+    long_ago = Clock().now() - timedelta(days=2)
+    await LoginToken.filter(kind="code").update(created_at=long_ago, expires_at=long_ago)
+    await client.get("/admin/login")
+    assert await LoginToken.filter(kind="code").count() == 1
+    assert (await LoginToken.get(kind="code")).expires_at > Clock().now()
 
 
 async def test_csrf_is_required_on_every_form(client, console, demo):

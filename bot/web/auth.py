@@ -19,7 +19,7 @@ from bot.web.common import (
 )
 from models.errors import DomainError
 from models.people import Person
-from models.web import LoginToken, WebSession, digest, utcnow
+from models.web import LoginToken, WebSession, digest
 
 routes = web.RouteTableDef()
 
@@ -36,7 +36,7 @@ async def login_page(request: web.Request) -> web.Response:
             error = "login_link_unknown"
         elif row.used_at is not None:
             error = "login_link_used"
-        elif row.expires_at <= utcnow():
+        elif row.expires_at <= runtime_of(request).clock.now():
             error = "login_link_expired"
         person = await Person.get_or_none(id=row.person_id) if row and row.person_id else None
         return await page(
@@ -50,7 +50,7 @@ async def login_page(request: web.Request) -> web.Response:
     session = await get_session(request)
     waiter = secrets.token_urlsafe(24)
     session["waiter"] = waiter
-    code = await LoginToken.issue_code(waiter)
+    code = await LoginToken.issue_code(waiter, now=runtime_of(request).clock.now())
     return await page(request, "login_code.html", code=code, error="")
 
 
@@ -59,7 +59,9 @@ async def login_with_link(request: web.Request) -> web.Response:
     form = await request.post()
     raw = form.get("token")
     try:
-        token = await LoginToken.redeem_link(raw if isinstance(raw, str) else "")
+        token = await LoginToken.redeem_link(
+            raw if isinstance(raw, str) else "", now=runtime_of(request).clock.now()
+        )
     except DomainError as err:
         return await page(
             request, "login_link.html", status=403, token="", error=err.code, person=None
@@ -76,7 +78,8 @@ async def login_wait(request: web.Request) -> web.Response:
     """The code page asks every few seconds whether its code was sent in chat."""
     session = await get_session(request)
     waiter = session.get("waiter")
-    token = await LoginToken.redeem_code(waiter) if isinstance(waiter, str) else None
+    now = runtime_of(request).clock.now()
+    token = await LoginToken.redeem_code(waiter, now=now) if isinstance(waiter, str) else None
     if token is None:
         return web.json_response({"ok": False})
     if not await start_session(request, token):
@@ -96,21 +99,24 @@ async def start_session(request: web.Request, token: LoginToken) -> bool:
         device=device(request),
         address=address(request),
         days=rt.config.admin.session_days,
+        now=rt.clock.now(),
     )
     # Everything the cookie held before is dropped (get_session: the middleware's object).
     session = await get_session(request)
     session.invalidate()
     session["sid"] = sid
     session["csrf"] = secrets.token_urlsafe(24)
-    await record_web(Officer(row, caller), address(request), "login", token.kind)
+    await record_web(request, Officer(row, caller), "login", token.kind)
     return True
 
 
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.Response:
     officer = officer_of(request)
-    await WebSession.revoke(officer.person_id, officer.session.id)
-    await record_web(officer, address(request), "logout", "")
+    await WebSession.revoke(
+        officer.person_id, officer.session.id, now=runtime_of(request).clock.now()
+    )
+    await record_web(request, officer, "logout", "")
     session = await get_session(request)
     session.invalidate()
     raise web.HTTPFound("/admin/login")
@@ -120,7 +126,9 @@ async def logout(request: web.Request) -> web.Response:
 async def sessions(request: web.Request) -> web.Response:
     officer = officer_of(request)
     rows = await WebSession.filter(
-        person_id=officer.person_id, revoked_at__isnull=True, expires_at__gt=utcnow()
+        person_id=officer.person_id,
+        revoked_at__isnull=True,
+        expires_at__gt=runtime_of(request).clock.now(),
     ).order_by("-last_used_at", "-id")
     return await page(request, "sessions.html", rows=rows, current=officer.session.id)
 
@@ -129,8 +137,8 @@ async def sessions(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     officer = officer_of(request)
     session_id = int(request.match_info["id"])
-    if await WebSession.revoke(officer.person_id, session_id):
-        await record_web(officer, address(request), "revoke_session", f"#{session_id}")
+    if await WebSession.revoke(officer.person_id, session_id, now=runtime_of(request).clock.now()):
+        await record_web(request, officer, "revoke_session", f"#{session_id}")
     if session_id == officer.session.id:
         (await get_session(request)).invalidate()
         raise web.HTTPFound("/admin/login")

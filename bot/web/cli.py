@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from bot.clock import clock_from_env
 from bot.config import Config
 
 
@@ -30,7 +31,9 @@ async def login_link(config: Config, user: str) -> int:
         if caller.person_id is None or not OFFICER.check(caller, None):
             print(f"{user} is not an officer or admin (lianxin admin grant …)", file=sys.stderr)
             return 2
-        raw = await LoginToken.issue_link(caller.person_id, caller.user_key)
+        raw = await LoginToken.issue_link(
+            caller.person_id, caller.user_key, now=clock_from_env().now()
+        )
     finally:
         await close_db()
     url = f"{public_url(config)}/admin/login?token={raw}"

@@ -72,7 +72,7 @@ async def load_officer(request: web.Request) -> Officer | None:
     sid = session.get("sid")
     if not isinstance(sid, str):
         return None
-    row = await WebSession.live(sid)
+    row = await WebSession.live(sid, now=runtime_of(request).clock.now())
     if row is None:
         return None
     platform, _, user_id = row.user_key.partition(":")
@@ -80,7 +80,7 @@ async def load_officer(request: web.Request) -> Officer | None:
     # The same permission check as an officer command in a private chat.
     if caller.person_id != row.person_id or not OFFICER.check(caller, None):
         return None
-    await row.touch(address(request))
+    await row.touch(address(request), now=runtime_of(request).clock.now())
     return Officer(row, caller)
 
 

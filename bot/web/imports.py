@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bot.audit import record_web
 from bot.tabular import TableError, describe, describe_all, template_xlsx
-from bot.web.common import address, officer_of, page, runtime_of
+from bot.web.common import officer_of, page, runtime_of
 from models.people import Organization
 from models.roster import COLUMNS, TITLES, import_roster
 
@@ -71,7 +71,7 @@ async def upload(request: web.Request) -> web.Response:
         )
     if report.written:
         detail = f"{kind} {name} " + " ".join(f"{k}={v}" for k, v in sorted(report.counts.items()))
-        await record_web(officer, address(request), "import", detail)
+        await record_web(request, officer, "import", detail)
     summary = templates.render(
         "import_report", report=report, lines=describe_all(report.errors, templates)
     )

@@ -12,7 +12,7 @@ from bot.audit import record_web
 from bot.clock import local
 from bot.exports import ExportError, export
 from bot.registry import Ledger
-from bot.web.common import address, officer_of, page, runtime_of
+from bot.web.common import officer_of, page, runtime_of
 from models.people import Organization
 
 routes = web.RouteTableDef()
@@ -77,9 +77,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         except ExportError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
         body = out.read_bytes()
-    await record_web(
-        officer, address(request), "export", f"{what} {org.code} {start}..{end} {count}"
-    )
+    await record_web(request, officer, "export", f"{what} {org.code} {start}..{end} {count}")
     name = f"{what}-{org.code}-{start}-{end}.xlsx"
     return web.Response(
         body=body,
