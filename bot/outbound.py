@@ -253,6 +253,7 @@ class _FiringPump:
         self.keep_going = keep_going
         self.now = now
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.unwritten = 0
         self.room = asyncio.Event()
         self.enough = asyncio.Event()
         self.answered: list[tuple[dict[str, Any], SendResult]] = []
@@ -264,7 +265,9 @@ class _FiringPump:
         waited = False
         try:
             while self.failure is None and self.keep_going():
-                room = self.concurrency - len(self.in_flight)
+                # Rows in `sending` not yet written back: on the wire or just answered.
+                # At most `concurrency` of them, the most a crash can leave uncertain.
+                room = self.concurrency - self.unwritten
                 if room == 0 or (room < self.min_take and not waited):
                     # Room for a larger claim soon, or take what there is (slow posts).
                     self.room.clear()
@@ -278,6 +281,7 @@ class _FiringPump:
                 if not rows:
                     break
                 cursor = max(cursor, rows[-1]["id"])
+                self.unwritten += len(rows)
                 for row in rows:
                     task = asyncio.create_task(self._post(row))
                     self.in_flight.add(task)
@@ -292,7 +296,6 @@ class _FiringPump:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
-        self.room.set()
 
     async def _post(self, row: dict[str, Any]) -> None:
         try:
@@ -324,6 +327,8 @@ class _FiringPump:
                 self.failure = self.failure or exc
                 self.room.set()
                 return
+            self.unwritten -= len(batch)
+            self.room.set()
 
     async def _write_batch(self, batch: list[tuple[dict[str, Any], SendResult]]) -> None:
         now = self.now()
