@@ -154,3 +154,36 @@ async def test_each_migration_applies_to_tables_with_rows(engine, tmp_path, pg_u
             await _admin('DROP DATABASE IF EXISTS "lianxin_upgrade_walk" WITH (FORCE)')
     # The walk really put rows in front of the later migrations.
     assert filled >= 20
+
+
+async def test_the_renamed_job_row_meets_a_row_of_its_new_name(tmp_path):
+    """0016 renames the 回访 expiry job's row; a database that already has a row of the new
+    name (served by a build of that change before the migration) upgrades all the same."""
+    path = tmp_path / "jobs.sqlite3"
+    url = f"sqlite://{path}"
+    await _migrate_to(url, "0015_person_scope_indexes")
+    with sqlite3.connect(path) as con:
+        for job in ("request_followup.visit_expiry", "requests.visit_expiry"):
+            con.execute(
+                "INSERT INTO broadcast (job, rule, rule_text, audience, audience_ref, content,"
+                " urgent, status, created_at) VALUES (?, 'every:60', '', 'job', ?, '', 0,"
+                " 'active', '2026-11-30 00:00:00')",
+                (job, job),
+            )
+    await _migrate_to(url, "0016_request_reminded")
+    with sqlite3.connect(path) as con:
+        rows = con.execute("SELECT job, status FROM broadcast ORDER BY id").fetchall()
+    assert rows == [("request_followup.visit_expiry", "done"), ("requests.visit_expiry", "active")]
+    # The usual case: the old row alone takes the new name.
+    single = tmp_path / "one.sqlite3"
+    await _migrate_to(f"sqlite://{single}", "0015_person_scope_indexes")
+    with sqlite3.connect(single) as con:
+        con.execute(
+            "INSERT INTO broadcast (job, rule, rule_text, audience, audience_ref, content, urgent,"
+            " status, created_at) VALUES ('request_followup.visit_expiry', 'every:60', '', 'job',"
+            " 'request_followup.visit_expiry', '', 0, 'active', '2026-11-30 00:00:00')"
+        )
+    await _migrate_to(f"sqlite://{single}", "0016_request_reminded")
+    with sqlite3.connect(single) as con:
+        row = con.execute("SELECT job, audience_ref, status FROM broadcast").fetchone()
+    assert row == ("requests.visit_expiry", "requests.visit_expiry", "active")

@@ -20,10 +20,17 @@ class Migration(migrations.Migration):
         ),
         # handlers/request_followup.py became part of handlers/requests (#12): its job's
         # Broadcast row takes the job's new name (the old one would fire nothing forever).
+        # A database that already has a row of the new name (served by a build of the
+        # change before this migration) keeps that one; the old row is retired.
         ops.RunSQL(
             "UPDATE broadcast SET job = 'requests.visit_expiry', "
-            "audience_ref = 'requests.visit_expiry' WHERE job = 'request_followup.visit_expiry'",
+            "audience_ref = 'requests.visit_expiry' WHERE job = 'request_followup.visit_expiry' "
+            "AND NOT EXISTS (SELECT 1 FROM broadcast AS b WHERE b.job = 'requests.visit_expiry')",
             reverse_sql="UPDATE broadcast SET job = 'request_followup.visit_expiry', "
             "audience_ref = 'request_followup.visit_expiry' WHERE job = 'requests.visit_expiry'",
+        ),
+        ops.RunSQL(
+            "UPDATE broadcast SET status = 'done' WHERE job = 'request_followup.visit_expiry'",
+            reverse_sql="SELECT 1",
         ),
     ]
