@@ -9,12 +9,14 @@ not_officer_of, …) and the last resort ("这个操作没有执行（code）").
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from bot.templates import Templates
 
 COMMON = "refused"
+log = logging.getLogger("lianxin.refusals")
 
 
 class Refusals:
@@ -35,4 +37,7 @@ class Refusals:
         for template in others:
             if text := self.templates.render(template, code=code, **details):
                 return text
+        # A code no template knows is a defect: the person reads a plain sentence (never
+        # the code), the log says which one.
+        log.warning("refusal %r has no text in any template", code)
         return self.templates.render(COMMON, code=code, fallback=True, **details)
