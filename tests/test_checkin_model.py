@@ -16,7 +16,6 @@ from models.checkin import (
     TransferRequest,
     lost_contact,
     normalize_phone,
-    shown_phone,
     summary,
 )
 from models.errors import DomainError
@@ -193,11 +192,11 @@ async def test_phone_shown_by_scope_and_figures(world):
     reg, _ = await submit(orgs, people, relation_handed=False)
     await reg.confirm(people["书记"], officer_of(orgs["ZB001"]), now=T0)
     p = await Person.get(id=people["党员"].id).select_related("home_org", "local_org")
-    assert shown_phone(officer_of(orgs["SQ001"]), p) == "13800001234"
-    assert shown_phone(officer_of(orgs["SQ002"]), p) == "138****1234"
+    assert p.phone_shown_to(officer_of(orgs["SQ001"])) == "13800001234"
+    assert p.phone_shown_to(officer_of(orgs["SQ002"])) == "138****1234"
     await CheckIn.check_in(p, orgs["SQ002"], now=T0)
     p = await Person.get(id=p.id).select_related("home_org", "local_org")
-    assert shown_phone(officer_of(orgs["SQ002"]), p) == "13800001234"
+    assert p.phone_shown_to(officer_of(orgs["SQ002"])) == "13800001234"
     f = await summary([orgs["SQ001"].path], 90, T0)
     assert (f["registered"], f["pocket"], f["flow_in"], f["lost"]) == (1, 1, 0, 0)
     f2 = await summary([orgs["SQ002"].path], 90, T0)

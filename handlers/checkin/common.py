@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.context import Ctx
 from bot.service import Service
-from models.checkin import mask_phone, shown_phone
+from models.checkin import mask_phone
 from models.checkin_config import CheckinConfig
 from models.checkin_export import member_rows
 
@@ -16,7 +16,7 @@ PAGE = 10
 def _variables(ctx: Ctx) -> dict[str, Any]:
     """Every reply may show a phone: in full to the officers over the person, else masked."""
     return {
-        "phone_for": lambda p, phone=None: shown_phone(ctx.caller, p, phone),
+        "phone_for": lambda p, phone=None: p.phone_shown_to(ctx.caller, phone),
         "mask": mask_phone,
     }
 

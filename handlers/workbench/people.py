@@ -13,7 +13,6 @@ from models.checkin import (
     CheckIn,
     MemberRegistration,
     TransferRequest,
-    covers,
     find_people,
     scope_q,
 )
@@ -122,7 +121,7 @@ async def person(request: web.Request) -> web.Response:
     # In scope: an officer over the person's home branch or local organisation, or over an
     # organisation the person asked to register with (the officer who confirms it).
     if who is None or not (
-        covers(officer.caller, who) or any(officer.caller.is_officer_of(r.org) for r in regs)
+        who.covered_by(officer.caller) or any(officer.caller.is_officer_of(r.org) for r in regs)
     ):
         text = runtime_of(request).templates.render("refused", code="web_person_scope")
         return await page(request, "refused.html", status=403, text=text)

@@ -41,22 +41,13 @@ from models.checkin.rules import (
 )
 from models.checkin.transfer import TransferEvent, TransferRequest
 from models.checkin.views import (
-    covers,
     find_people,
     lost_contact,
     lost_contact_names,
     lost_q,
     scope_q,
-    shown_phone,
     summary,
 )
-from models.people import Organization
-
-
-async def org_by_code(code: str) -> Organization:
-    """Deprecated: `Organization.by_code` (handlers/grids/views.py until it switches)."""
-    return await Organization.by_code(code)
-
 
 __all__ = [
     "CHECKIN_KINDS",
@@ -76,7 +67,6 @@ __all__ = [
     "TransferEvent",
     "TransferRequest",
     "check_member",
-    "covers",
     "erase_person",
     "find_people",
     "lost_contact",
@@ -85,10 +75,8 @@ __all__ = [
     "mask_phone",
     "normalize_name",
     "normalize_phone",
-    "org_by_code",
     "profile",
     "scope_q",
-    "shown_phone",
     "summary",
     "touch",
 ]

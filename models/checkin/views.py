@@ -23,7 +23,7 @@ from models.checkin.rules import (
     RELATION_POCKET,
     lost_cutoff,
 )
-from models.people import Person, Viewer
+from models.people import Person
 from models.people import scope_q as org_scope_q
 
 
@@ -36,15 +36,6 @@ def scope_q(paths: list[str]) -> Q:
     return org_scope_q(paths, "home_org_id", "local_org_id") | Q(
         id__in=Subquery(outside.values("person_id"))
     )
-
-
-def covers(caller: Viewer, person: Person) -> bool:
-    """Whether the caller is an officer over this person (home branch or local org)."""
-    return person.covered_by(caller)
-
-
-def shown_phone(caller: Viewer, person: Person, phone: str | None = None) -> str:
-    return person.phone_shown_to(caller, phone)
 
 
 def unseen_q(days: int, now: datetime) -> Q:
