@@ -9,6 +9,7 @@ from openpyxl import load_workbook
 
 from bot.app import RUNTIME
 from models.checkin import MemberRegistration
+from models.deliveries import Delivery
 from models.people import Person
 from tests.test_checkin_chat import number_in, register
 from tests.webtools import admin_config, login, post_form, two_communities
@@ -134,6 +135,7 @@ async def test_activities_publish_list_cancel(client, town):
             "when": f"{day.month}月{day.day}日 14:00-16:00",
             "place": "党群服务中心",
             "capacity": "20人",
+            "extra": "所有人",
         },
         "/admin/activities",
     )
@@ -145,6 +147,17 @@ async def test_activities_publish_list_cancel(client, town):
     act = await Activity.get(title="主题党日：垃圾分类")
     detail = await (await client.get(f"/admin/activities/{act.id}")).text()
     assert "已报名 0，候补 0，签到 0" in detail
+    # an edit from the page tells the signed-up exactly as /修改活动 does
+    assert "报名成功" in await c.one(f"/报名 {act.id}", user="bob")
+    await post_form(
+        client,
+        f"/admin/activities/{act.id}/edit",
+        {"field": "地点", "value": "党群服务中心二楼"},
+        f"/admin/activities/{act.id}",
+    )
+    assert (await Activity.get(id=act.id)).place == "党群服务中心二楼"
+    told = await Delivery.filter(target="console:bob", purpose="activity").first()
+    assert told.text.startswith("活动变更：") and "地点：党群服务中心二楼" in told.text
     await post_form(
         client,
         f"/admin/activities/{act.id}/cancel",

@@ -39,13 +39,16 @@ def _hours(table: str, a: str, b: str) -> str:
     return f"(julianday({table}.{b}) - julianday({table}.{a})) * 24"
 
 
-def _local_day(table: str, column: str, now: datetime) -> str:
-    """The calendar day of a stored UTC time on the configured clock, as YYYY-MM-DD.
-    SQLite adds the zone's offset at `now` (exact for a zone without DST, as China's)."""
+def _local(table: str, column: str, now: datetime, month: bool = False) -> str:
+    """The calendar day (YYYY-MM-DD) or month (YYYY-MM) of a stored UTC time on the
+    configured clock. SQLite adds the zone's offset at `now` (exact for a zone without DST,
+    as China's)."""
     if _pg():
-        return f"to_char({table}.{column} AT TIME ZONE '{zone().key}', 'YYYY-MM-DD')"
+        pattern = "YYYY-MM" if month else "YYYY-MM-DD"
+        return f"to_char({table}.{column} AT TIME ZONE '{zone().key}', '{pattern}')"
     minutes = int((local(now).utcoffset() or timedelta(0)).total_seconds() // 60)
-    return f"date({table}.{column}, '{minutes:+d} minutes')"
+    pattern = "%Y-%m" if month else "%Y-%m-%d"
+    return f"strftime('{pattern}', {table}.{column}, '{minutes:+d} minutes')"
 
 
 def months(now: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
@@ -55,12 +58,39 @@ def months(now: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, da
     return this, last
 
 
-async def request_month(paths: list[str], start: datetime, end: datetime) -> dict[str, Any]:
-    scope = scope_q(paths)
-    received = await ServiceRequest.filter(scope, created_at__gte=start, created_at__lt=end).count()
+def month_keys(now: datetime) -> tuple[str, str]:
+    """This month and last month as YYYY-MM on the configured clock."""
+    (s, _), (ps, _) = months(now)
+    return local(s).strftime("%Y-%m"), local(ps).strftime("%Y-%m")
+
+
+Filed = dict[tuple[str, str], int]
+
+
+async def filed(paths: list[str], now: datetime) -> Filed:
+    """Requests filed since last month began (or the chart's first day, if earlier), per
+    (local day, category): one pass over the scope feeds the received figures, the
+    per-day chart and the category chart."""
+    (_, _), (ps, _) = months(now)
+    first = day_start(local(now).date() - timedelta(days=DAYS - 1))
+    rows = (
+        await ServiceRequest.filter(scope_q(paths), created_at__gte=min(ps, first))
+        .annotate(day=RawSQL(_local(ServiceRequest._meta.db_table, "created_at", now)))
+        .annotate(n=Count("id"))
+        .group_by("day", "category")
+        .values("day", "category", "n")
+    )
+    return {(str(r["day"]), str(r["category"])): int(r["n"]) for r in rows}
+
+
+async def closed_months(paths: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    """Requests closed last month and this month, per local month (YYYY-MM), in one pass:
+    how many, on time, mean hours from filing, rated, mean score."""
+    (_, e), (ps, _) = months(now)
     t = ServiceRequest._meta.db_table
     rows = (
-        await ServiceRequest.filter(scope, closed_at__gte=start, closed_at__lt=end)
+        await ServiceRequest.filter(scope_q(paths), closed_at__gte=ps, closed_at__lt=e)
+        .annotate(month=RawSQL(_local(t, "closed_at", now, month=True)))
         .annotate(
             n=RawSQL("COUNT(*)"),
             on_time=RawSQL(f"SUM(CASE WHEN {t}.closed_at <= {t}.due_at THEN 1 ELSE 0 END)"),
@@ -68,17 +98,22 @@ async def request_month(paths: list[str], start: datetime, end: datetime) -> dic
             rated=RawSQL(f"COUNT({t}.score)"),
             score=RawSQL(f"AVG({t}.score)"),
         )
-        .values("n", "on_time", "hours", "rated", "score")
+        .group_by("month")
+        .values("month", "n", "on_time", "hours", "rated", "score")
     )
-    r = rows[0] if rows else {}
-    closed = int(r.get("n") or 0)
+    return {str(r["month"]): r for r in rows}
+
+
+def request_month(counts: Filed, closed: dict[str, dict[str, Any]], month: str) -> dict[str, Any]:
+    r = closed.get(month, {})
+    n = int(r.get("n") or 0)
     rated = int(r.get("rated") or 0)
     return {
-        "received": received,
-        "closed": closed,
-        "on_time_pct": round(100 * int(r["on_time"] or 0) / closed, 1) if closed else None,
-        "avg_hours": round(float(r["hours"]), 1) if closed and r.get("hours") is not None else None,
-        "rated_pct": round(100 * rated / closed, 1) if closed else None,
+        "received": sum(v for (day, _), v in counts.items() if day.startswith(month)),
+        "closed": n,
+        "on_time_pct": round(100 * int(r["on_time"] or 0) / n, 1) if n else None,
+        "avg_hours": round(float(r["hours"]), 1) if n and r.get("hours") is not None else None,
+        "rated_pct": round(100 * rated / n, 1) if n else None,
         "avg_score": round(float(r["score"]), 2) if rated else None,
     }
 
@@ -128,39 +163,34 @@ async def other_month(
     }
 
 
-async def kpis(paths: list[str], now: datetime) -> dict[str, tuple[Any, Any]]:
-    """name → (this month, last month)."""
+async def kpis(paths: list[str], now: datetime, counts: Filed) -> dict[str, tuple[Any, Any]]:
+    """name → (this month, last month); `counts` from filed()."""
     (s, e), (ps, pe) = months(now)
-    this = {**await request_month(paths, s, e), **await other_month(paths, s, e, now)}
-    last = {**await request_month(paths, ps, pe), **await other_month(paths, ps, pe, now)}
+    this_key, last_key = month_keys(now)
+    closed = await closed_months(paths, now)
+    this = {**request_month(counts, closed, this_key), **await other_month(paths, s, e, now)}
+    last = {**request_month(counts, closed, last_key), **await other_month(paths, ps, pe, now)}
     return {k: (this[k], last[k]) for k in this}
 
 
-async def requests_per_day(paths: list[str], now: datetime) -> list[tuple[str, int]]:
+def requests_per_day(counts: Filed, now: datetime) -> list[tuple[str, int]]:
     """Requests filed on each of the last 30 local days, oldest first (zeros included)."""
-    today = local(now).date()
-    first = today - timedelta(days=DAYS - 1)
-    rows = (
-        await ServiceRequest.filter(scope_q(paths), created_at__gte=day_start(first))
-        .annotate(day=RawSQL(_local_day(ServiceRequest._meta.db_table, "created_at", now)))
-        .annotate(n=Count("id"))
-        .group_by("day")
-        .values("day", "n")
-    )
-    counts = {str(r["day"]): int(r["n"]) for r in rows}
+    first = local(now).date() - timedelta(days=DAYS - 1)
+    per_day: dict[str, int] = {}
+    for (day, _), n in counts.items():
+        per_day[day] = per_day.get(day, 0) + n
     days = [(first + timedelta(days=i)).isoformat() for i in range(DAYS)]
-    return [(d, counts.get(d, 0)) for d in days]
+    return [(d, per_day.get(d, 0)) for d in days]
 
 
-async def requests_by_category(paths: list[str], now: datetime) -> list[tuple[str, int]]:
-    (s, e), _ = months(now)
-    rows = (
-        await ServiceRequest.filter(scope_q(paths), created_at__gte=s, created_at__lt=e)
-        .annotate(n=Count("id"))
-        .group_by("category")
-        .values("category", "n")
-    )
-    return sorted(((r["category"], int(r["n"])) for r in rows), key=lambda x: -x[1])
+def requests_by_category(counts: Filed, now: datetime) -> list[tuple[str, int]]:
+    """This month's requests per category, largest first."""
+    this_key, _ = month_keys(now)
+    totals: dict[str, int] = {}
+    for (day, category), n in counts.items():
+        if day.startswith(this_key):
+            totals[category] = totals.get(category, 0) + n
+    return sorted(sorted(totals.items()), key=lambda x: -x[1])
 
 
 async def requests_by_org(paths: list[str], now: datetime) -> list[tuple[Organization, int]]:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q, RawSQL
 
-from bot.web.common import officer_of, page, pager, runtime_of
+from bot.web.common import officer_of, page, paged, pager, runtime_of
 from models.activities import Signup
 from models.checkin import (
     CheckIn,
@@ -87,14 +87,10 @@ async def people(request: web.Request) -> web.Response:
         by_id = {x.id: x for x in found}
         rows = [by_id[r.person_id] for r in rungs]
     else:
+        # counts[category] is this list's length, counted in category_counts' one pass.
+        p = pager(request, counts[category])
         selected = members.filter(CATEGORIES[category])
-        p = pager(request, await selected.count())
-        rows = (
-            await selected.select_related("home_org", "local_org")
-            .order_by("id")
-            .offset(p.offset)
-            .limit(p.size)
-        )
+        rows = await paged(selected, p, ("id",), "home_org", "local_org")
     return await page(
         request,
         "people.html",
