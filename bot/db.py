@@ -159,8 +159,22 @@ async def upgrade(url: str) -> None:
     await init_db(url)
     try:
         await migrate(config=tortoise_config(url))
+        await analyze()
     finally:
         await Tortoise.close_connections()
+
+
+async def analyze() -> None:
+    """Refresh the query planner's statistics. Without them SQLite reads a scope filter
+    (`org_id IN (SELECT …)`) as selective and walks a district's rows by org instead of
+    the month's by date (100× slower). Sampled (analysis_limit), so it stays well under
+    a second at district scale; PostgreSQL's autovacuum keeps its own, this only
+    refreshes them after an upgrade."""
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "sqlite":
+        await conn.execute_script("PRAGMA analysis_limit=400; ANALYZE;")
+    else:
+        await conn.execute_script("ANALYZE")
 
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"

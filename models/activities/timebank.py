@@ -18,6 +18,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from bot.text import fold_width
+from models import widecache
 from models.activities.rules import MEMBER_ROLES, POINT_KINDS, month_range, parse_hours
 from models.errors import DomainError
 from models.people import Organization, Person, RoleGrant, orgs_under, scope_q
@@ -245,7 +246,18 @@ async def leaderboard(
     org: Organization, now: datetime, kind: str | None = None, limit: int = 10
 ) -> list[tuple[Person, int]]:
     """This month's top `limit` of the organisation by points (kind "lesson": 学习达人榜),
-    summed and ranked by the database."""
+    summed and ranked by the database; a street's or the district's board is reused for a
+    minute (models/widecache.py)."""
+    start, _ = month_range(now)
+    key = ("rank", org.path, kind, limit, start)
+    return await widecache.figures(
+        key, [org.path], now, lambda: _leaderboard(org, now, kind, limit)
+    )
+
+
+async def _leaderboard(
+    org: Organization, now: datetime, kind: str | None, limit: int
+) -> list[tuple[Person, int]]:
     start, end = month_range(now)
     query = PointsEntry.filter(belongs_q(org), created_at__gte=start, created_at__lt=end)
     if kind is not None:

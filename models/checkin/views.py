@@ -13,6 +13,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 
 from bot.text import fold_width
+from models import widecache
 from models.checkin.checkins import CheckIn
 from models.checkin.registration import MemberRegistration
 from models.checkin.rules import (
@@ -87,7 +88,13 @@ async def summary(paths: list[str], days: int, now: datetime) -> dict[str, int]:
     """registered · pocket · flowing in (open check-ins) · flowing out · lost contact.
 
     Counted by the database (one query for the people, three for the check-ins), so a
-    district's 50,000 members are never loaded."""
+    district's 50,000 members are never loaded; a street's or the district's figures are
+    reused for a minute (models/widecache.py)."""
+    key = ("members", tuple(sorted(paths)), days)
+    return await widecache.figures(key, paths, now, lambda: _summary(paths, days, now))
+
+
+async def _summary(paths: list[str], days: int, now: datetime) -> dict[str, int]:
     people = (
         await Person.filter(scope_q(paths), relation_status__in=MEMBER_RELATIONS)
         .annotate(
