@@ -140,6 +140,25 @@ async def test_forward_a_request_nobody_accepted_yet(town):
     assert "已接单" in await c.one(f"/接单 {no}", user="kezhang")
 
 
+async def test_two_changes_in_the_same_second_are_two_notices(town, client):
+    """Notice keys were the change's time in whole seconds: the second change was lost."""
+    from bot.clock import ManualClock
+    from tests.test_activities_chat import publish
+
+    c = town
+    act = await publish(c)
+    await c.one(f"/报名 {act.id}", user="bob")
+    rt = client.server.app[RUNTIME]
+    rt.clock = ManualClock(datetime.now(UTC).replace(microsecond=0))  # time stands still
+    for place, event_id in (("二楼", ""), ("三楼", ""), ("四楼", "e-4")):
+        await c.one(
+            f"/修改活动 {act.id} 地点 党群服务中心{place}", user="secretary", event_id=event_id
+        )
+    told = [d.text for d in await Delivery.filter(target="console:bob", purpose="activity")]
+    for place in ("二楼", "三楼", "四楼"):
+        assert sum(f"地点：党群服务中心{place}" in t for t in told) == 1, (place, told)
+
+
 async def test_one_zone_for_quiet_hours_and_quarters(aiohttp_client, db_url):
     """[bot] timezone (here UTC) is the zone of the broadcaster's quiet hours and of the
     quarter ranges, not only of parsing."""

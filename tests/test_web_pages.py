@@ -95,3 +95,30 @@ async def test_actions_outside_scope_are_refused(client, console, town):
     resp = await post_form(client, f"{path}/accept", {}, "/admin/requests")
     assert resp.status == 302
     assert (await ServiceRequest.get(number=town["theirs"])).status == "received"
+
+
+def received_in(html: str) -> str:
+    return re.search(r'id="kpi-received".*?class="value">(\d+)<', html, re.S).group(1)
+
+
+async def test_a_big_scope_keeps_its_figures_for_minutes(client, console, town, monkeypatch):
+    """Figures of a scope above BIG_SCOPE_BRANCHES are worked out at most every 5 minutes
+    and the page says when; a smaller scope's are always fresh."""
+    from bot.app import RUNTIME
+    from bot.clock import ManualClock
+    from handlers.workbench import figures
+
+    html = await login(client, console, "secretary")
+    assert received_in(html) == "1" and "数据截至" not in html
+    await console.one("/诉求 5号楼电梯坏了", user="bob", group="g1")
+    assert received_in(await (await client.get("/admin/")).text()) == "2"
+    monkeypatch.setattr(figures, "BIG_SCOPE_BRANCHES", -1)
+    runtime = client.app[RUNTIME]
+    clock = runtime.clock = ManualClock(runtime.clock.now())
+    first = await (await client.get("/admin/")).text()
+    assert received_in(first) == "2" and "数据截至" in first
+    await console.one("/诉求 6号楼电梯也坏了", user="bob", group="g1")
+    assert received_in(await (await client.get("/admin/")).text()) == "2"
+    clock.advance(minutes=figures.FIGURES_SECONDS / 60 + 1)
+    later = await (await client.get("/admin/")).text()
+    assert received_in(later) == "3" and "数据截至" in later

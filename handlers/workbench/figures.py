@@ -27,6 +27,11 @@ from models.people import Organization
 from models.requests import OPEN_STATUSES, ServiceRequest, scope_q
 
 DAYS = 30
+# A scope of more branches than this (a district): figures that read most of its rows are
+# kept FIGURES_SECONDS per process (bot.web.common.kept) and the page says when they were
+# worked out (数据截至 HH:MM).
+BIG_SCOPE_BRANCHES = 200
+FIGURES_SECONDS = 300
 
 
 def _pg() -> bool:
@@ -227,6 +232,12 @@ async def requests_by_org(paths: list[str], now: datetime) -> list[tuple[Organiz
 async def branches_in(paths: list[str], limit: int) -> tuple[list[Organization], int]:
     q = Organization.filter(org_q(paths), kind="branch")
     return await q.order_by("path").limit(limit), await q.count()
+
+
+async def is_big(paths: list[str]) -> bool:
+    """More branches than BIG_SCOPE_BRANCHES in scope."""
+    count = await Organization.filter(org_q(paths), kind="branch").count()
+    return count > BIG_SCOPE_BRANCHES
 
 
 def overdue_q(now: datetime) -> Q:

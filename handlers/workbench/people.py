@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q, RawSQL
 
-from bot.web.common import officer_of, page, paged, pager, runtime_of
+from bot.web.common import kept, officer_of, page, paged, pager, runtime_of
+from handlers.workbench import figures
 from models.activities import Signup
 from models.checkin import (
     CheckIn,
@@ -68,7 +69,14 @@ async def people(request: web.Request) -> web.Response:
     category = request.query.get("category", "all")
     if category not in CATEGORIES:
         category = "all"
-    counts = await category_counts(members, paths)
+    as_of = None
+    if await figures.is_big(paths):  # a district's counts read all its members: kept
+        key = ("people", *paths)
+        counts, as_of = await kept(
+            request, key, figures.FIGURES_SECONDS, lambda: category_counts(members, paths)
+        )
+    else:
+        counts = await category_counts(members, paths)
     query = request.query.get("q", "").strip()
     rungs: list[Any] = []
     if query:
@@ -100,6 +108,7 @@ async def people(request: web.Request) -> web.Response:
         category=category,
         query=query,
         pager=p,
+        as_of=as_of,
     )
 
 
