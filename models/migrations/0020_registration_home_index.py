@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0018_chat_view_indexes')]
+    dependencies = [('models', '0019_workbench_indexes')]
 
     initial = False
 
