@@ -30,8 +30,9 @@ def log_event(**fields: object) -> None:
 
 
 class _MaskingFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__(_FORMAT)
+    def __init__(self, fmt: str = _FORMAT) -> None:
+        super().__init__(fmt)
+        self._fast = fmt == _FORMAT  # the event line's shortcut writes exactly _FORMAT
         self._second = -1
         self._stamp = ""
 
@@ -43,7 +44,7 @@ class _MaskingFormatter(logging.Formatter):
         return f"{self._stamp},{int(record.msecs):03d}"  # default_msec_format
 
     def format(self, record: logging.LogRecord) -> str:
-        if record.name == event_log.name and not (record.args or record.exc_info):
+        if self._fast and record.name == event_log.name and not (record.args or record.exc_info):
             # The event line (masked when it was built): _FORMAT without the general machinery.
             record.message = record.msg
             return f"{self.formatTime(record)} {record.levelname} {record.name} {record.msg}"
