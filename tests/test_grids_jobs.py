@@ -240,7 +240,7 @@ async def test_a_visit_to_the_household_is_contact_and_lost_contact_stays_privat
     await c.one("/走访 8栋1单元101 上门 身体好", user="gw1")
     assert await stage("张三") == "normal"
     event = await LadderEvent.filter(to_stage="normal").select_related("actor").get()
-    assert (event.via, event.actor.display_name) == ("visit", "gw1")
+    assert (event.via, event.actor.name) == ("visit", "gw1")
     # in a group the ladder's commands refuse to speak, and officers out of scope see nothing
     assert "请私聊" in await c.one("/失联", user="secretary", group="g1")
     assert "请私聊" in await c.one("/确认失联 李四", user="secretary", group="g1")
