@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 
+NICKNAME_CHARS = 64  # Identity.nickname, Person.nickname
 # grid_worker (网格员) is a duty in a grid, not a rank: it grants nothing else.
 ROLE_RANK = {"resident": 0, "grid_worker": 0, "member": 1, "officer": 2, "admin": 3}
 
@@ -132,6 +133,7 @@ class IdentityService:
         key = f"{platform}:{user_id}"
         hit = self._callers.get(key)
         now = time.monotonic()
+        nickname = nickname[:NICKNAME_CHARS]  # as stored, so an unchanged one compares equal
         if hit and hit[0] > now and not self._renamed(hit[1], nickname):
             return hit[1]
         generation = self._generation
@@ -157,9 +159,9 @@ class IdentityService:
         """People made by `lianxin admin grant` or an import have no name, and platform
         names change: the account's nickname is what officers then see (and /兑换 finds)
         unless the person has a name of their own (Person.name_of)."""
-        name = nickname[:64]
-        await Identity.note_nickname(record.identity_id, record.person.id, name)
-        record.nickname = record.person.nickname = name
+        # Set first: callers waiting on the same record then see no change to write.
+        record.nickname = record.person.nickname = nickname
+        await Identity.note_nickname(record.identity_id, record.person.id, nickname)
 
     def _lookup(self, platform: str, user_id: str) -> asyncio.Future[_Record | None]:
         fut = self._waiting.get((platform, user_id))
@@ -230,9 +232,10 @@ class IdentityService:
             return person
         try:
             async with in_transaction():
-                person = await Person.create(display_name=name[:64], nickname=nickname[:64])
+                nickname = nickname[:NICKNAME_CHARS]
+                person = await Person.create(display_name=name[:64], nickname=nickname)
                 await Identity.create(
-                    platform=platform, user_id=user_id, person=person, nickname=nickname[:64]
+                    platform=platform, user_id=user_id, person=person, nickname=nickname
                 )
         except IntegrityError:
             # Another request created it first: use theirs.
