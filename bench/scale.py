@@ -219,6 +219,8 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
     else:
         url = await prepare_postgres(args.scale, args.pg_url)
     world = await scale_cases.build(url, args.samples)
+    if args.only:  # iterate on a few commands: keep the cases whose "who label" matches
+        world.cases = [c for c in world.cases if any(o in f"{c.who} {c.label}" for o in args.only)]
     port = free_port()
     cfg = config_file(workdir, url, port)
     with Servers(workdir) as servers:
@@ -236,7 +238,9 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
             mix = await mixed(
                 http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
             )
-            if engine == "postgres" and args.processes > 1:  # several processes, one database
+            if (
+                engine == "postgres" and args.processes > 1 and args.mixed_seconds > 0
+            ):  # several processes, one database
                 more = [server]
                 for _ in range(args.processes - 1):
                     port2 = free_port()
@@ -255,7 +259,8 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
                 mix["multi_rps"], mix["multi_member_p99"] = multi["rps"], multi["member_p99"]
                 mix["multi_errors"], mix["processes"] = multi["errors"], args.processes
         report.add_footprint(engine, start_s, idle, mix, await db_size_mb(url))
-    report.add_jobs(engine, await time_jobs(url))
+    if not args.no_jobs:
+        report.add_jobs(engine, await time_jobs(url))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mixed-seconds", type=float, default=20.0)
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--processes", type=int, default=2, help="PostgreSQL: serve processes")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help='run only the cases whose "who command" contains this (repeatable)',
+    )
+    p.add_argument("--no-jobs", action="store_true", help="skip the job ticks")
     p.add_argument("--results", type=Path, default=RESULTS, help="templates and run copies")
     p.add_argument("--out", type=Path, default=RESULTS / "scale.md")
     args = p.parse_args(argv)

@@ -1,11 +1,19 @@
-"""党务工作台 at district scale: `python -m bench.workbench [--scale 0.1] [--rounds 20]`.
+"""党务工作台 at district scale: every /admin/ page, three scopes, both databases.
 
-Fills a fresh database (a temporary SQLite file, or --db postgres://… of an empty
-database) with a district (models/district: scale 1.0 = 100,000 people, 1,000 branches,
-30,000 requests), starts `lianxin serve` in its own process on 127.0.0.1, logs in as
-the district's officer (the widest scope) and as one branch secretary through
-`lianxin admin login-link`, and times each page: one warm-up, then `rounds` requests one
-after another. Prints p50 / p95 / max per page; it measures, it does not test.
+    python -m bench.workbench [--scale 1.0] [--db sqlite,postgres] [--rounds 10]
+    python -m bench.workbench --db sqlite --scopes district --only requests --rounds 5
+
+Uses the district of scale S (models/district) kept as a template by bench.scale:
+`<results>/district-S.sqlite3` and the PostgreSQL database `lianxin_scale_S` (generated
+when missing), copied for the run (`<results>/workbench-sqlite/run.sqlite3`,
+`lianxin_scale_S_run`, dropped after) and upgraded, so the template is never written.
+Pass `--results DIR` holding a copy of a shared district-S.sqlite3 to use that one.
+Starts `lianxin serve` on 127.0.0.1 against the copy, logs in through `lianxin admin
+login-link` as an officer of a community, a street and the district, and times each page
+of `PAGES`: one request whose time is shown as "first" (caches cold), then `--rounds`
+requests one after another. Prints p50 / p95 / max, first and the server's CPU per
+request (ms; steadier than wall time on a shared machine) per page, and writes the table
+to `--out`. Bounded by `--cap` seconds per database; it measures, it does not test.
 """
 
 from __future__ import annotations
@@ -14,134 +22,233 @@ import argparse
 import asyncio
 import os
 import re
-import socket
+import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
-PAGES = [
-    "/admin/",
-    "/admin/requests",
-    "/admin/requests?overdue=1",
-    "/admin/requests?status=all&page=50",
-    "/admin/approvals",
-    "/admin/people",
-    "/admin/people?category=lost",
-    "/admin/people?q=138",
-    "/admin/activities",
-    "/admin/broadcasts",
-    "/admin/audit",
-]
+from bench.scale import config_file, prepare_postgres, prepare_sqlite
+from bench.servers import REPO, Server, Servers, _clean_env, free_port, lianxin_cmd
+from bot.db import close_db, init_db
+
+RESULTS = REPO / "bench" / "results"
 SECRET = "bench-secret-of-the-workbench-0123456789"
+SCOPES = ("community", "street", "district")
+HEADER = "| page | p50 ms | p95 ms | max ms | first ms | server CPU ms/req |"
+# (name, path): {request}, {person}, {org}, {category}, {day}, {month} come from the scope.
+PAGES = [
+    ("overview", "/admin/"),
+    ("requests", "/admin/requests"),
+    ("requests all", "/admin/requests?status=all"),
+    ("requests all p50", "/admin/requests?status=all&page=50"),
+    ("requests all last", "/admin/requests?status=all&page=100000"),
+    ("requests closed", "/admin/requests?status=closed"),
+    ("requests closed this month", "/admin/requests?status=closed&month=this"),
+    ("requests overdue", "/admin/requests?overdue=1"),
+    ("requests category", "/admin/requests?category={category}&month=this"),
+    ("requests org", "/admin/requests?org={org}"),
+    ("requests day", "/admin/requests?day={day}"),
+    ("requests mine", "/admin/requests?mine=1"),
+    ("request", "/admin/requests/{request}"),
+    ("approvals", "/admin/approvals"),
+    ("people", "/admin/people"),
+    ("people p200", "/admin/people?page=200"),
+    ("people full", "/admin/people?category=full"),
+    ("people probationary", "/admin/people?category=probationary"),
+    ("people flow_in", "/admin/people?category=flow_in"),
+    ("people flow_out", "/admin/people?category=flow_out"),
+    ("people pocket", "/admin/people?category=pocket"),
+    ("people lost", "/admin/people?category=lost"),
+    ("people lost p20", "/admin/people?category=lost&page=20"),
+    ("people search name", "/admin/people?q={name}"),
+    ("people search phone", "/admin/people?q=1381"),
+    ("person", "/admin/people/{person}"),
+    ("activities", "/admin/activities"),
+    ("activities last month", "/admin/activities?month={month}"),
+    ("broadcasts", "/admin/broadcasts"),
+    ("ledgers", "/admin/ledgers"),
+    ("audit", "/admin/audit"),
+    ("sessions", "/admin/sessions"),
+    ("import", "/admin/import"),
+]
 
 
-async def officers(url: str) -> dict[str, str]:
-    """The district's first officer and one branch secretary, as PLATFORM:USER."""
-    from bot.db import close_db, init_db
-    from models.people import Identity, RoleGrant
+# -- the databases (the templates and run copies of bench.scale) ----------------------------
+async def drop_postgres(url: str) -> None:
+    server, _, name = url.rpartition("/")
+    admin = await asyncpg.connect(f"{server}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def officers(url: str) -> dict[str, dict[str, str]]:
+    """Per scope: the first officer of an organisation of that kind (PLATFORM:USER) and the
+    values its pages use (a request and a person in scope, a child organisation, …)."""
+    from datetime import timedelta
+
+    from bot.clock import local
+    from models.people import Identity, Organization, Person, RoleGrant
+    from models.requests import ServiceRequest
 
     await init_db(url)
     try:
         found = {}
-        for kind in ("district", "branch"):
+        for kind in SCOPES:
             grant = await RoleGrant.filter(role="officer", org__kind=kind).order_by("id").first()
+            if grant is None:
+                continue
+            org = await Organization.get(id=grant.org_id)
             ident = await Identity.filter(person_id=grant.person_id).first()
-            found[kind] = f"{ident.platform}:{ident.user_id}"
+            under = {"org__path__startswith": org.path}
+            req = await ServiceRequest.filter(**under).order_by("-id").first()
+            child = await Organization.filter(parent_id=org.id).order_by("path").first() or org
+            person = await Person.filter(home_org__path__startswith=org.path).order_by("id").first()
+            when = local(req.created_at if req else None)  # type: ignore[arg-type]
+            last = when.replace(day=1) - timedelta(days=1)
+            found[kind] = {
+                "who": f"{ident.platform}:{ident.user_id}",
+                "org_name": org.name,
+                "request": req.number if req else "Q0000000000",
+                "person": str(person.id if person else 0),
+                "org": child.code,
+                "category": req.category if req else "other",
+                "day": when.date().isoformat(),
+                "month": last.strftime("%Y-%m"),
+                "name": (person.name or "王")[:1] if person else "王",
+            }
         return found
     finally:
         await close_db()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def admin_config(workdir: Path, url: str, port: int) -> Path:
+    """bench.scale's server config with the workbench on."""
+    path = config_file(workdir, url, port)
+    admin = f'secret = "{SECRET}"\npublic_url = "http://127.0.0.1:{port}"'
+    path.write_text(path.read_text("utf-8") + f"\n[admin]\nenabled = true\n{admin}\n", "utf-8")
+    return path
 
 
-async def login(session: aiohttp.ClientSession, base: str, env: dict[str, str], who: str) -> None:
+# -- measuring ----------------------------------------------------------------------------
+async def login(http: aiohttp.ClientSession, base: str, cfg: Path, who: str) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "admin", "login-link", who],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
+        [*lianxin_cmd(), "admin", "login-link", who, "--config", str(cfg)],
+        env=_clean_env(), capture_output=True, text=True, timeout=120, check=True,
     ).stdout  # fmt: skip
-    path = re.search(r"/admin/login\?token=[\w-]+", out).group(0)
-    async with session.get(base + path) as page:
+    path = re.search(r"/admin/login\?token=[\w-]+", out).group(0)  # type: ignore[union-attr]
+    async with http.get(base + path) as page:
         html = await page.text()
-    csrf = re.search(r'name="_csrf" value="([^"]+)"', html).group(1)
+    csrf = re.search(r'name="_csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
     token = path.split("=", 1)[1]
-    async with session.post(f"{base}/admin/login", data={"token": token, "_csrf": csrf}) as r:
-        assert r.status == 200, r.status
+    # Not following the redirect: the first GET of the overview is the timed warm-up.
+    form = {"token": token, "_csrf": csrf}
+    async with http.post(f"{base}/admin/login", data=form, allow_redirects=False) as r:
+        assert r.status == 302, r.status
 
 
-async def measure(base: str, env: dict[str, str], who: str, rounds: int) -> list[str]:
+def pct(times: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    s = sorted(times)
+    return s[max(0, min(len(s) - 1, int(-(-q * len(s) // 1)) - 1))]
+
+
+async def measure(
+    server: Server, cfg: Path, scope: dict[str, str], args: argparse.Namespace, deadline: float
+) -> list[tuple[str, float, float, float, float, float]]:
+    rows = []
     jar = aiohttp.CookieJar(unsafe=True)
-    lines = []
-    async with aiohttp.ClientSession(cookie_jar=jar) as session:
-        await login(session, base, env, who)
-        for path in PAGES:
-            times = []
-            for i in range(rounds + 1):
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        await login(http, server.base, cfg, scope["who"])
+        for name, path in PAGES:
+            if args.only and not any(o in name for o in args.only.split(",")):
+                continue
+            if time.monotonic() > deadline:
+                print(f"  (cap reached: {name} and after not measured)")
+                break
+            url = server.base + path.format(**scope)
+            times: list[float] = []
+            cpu0 = 0.0
+            for i in range(args.rounds + 1):
+                if i == 1:  # the first is the warm-up (shown as "first": caches are cold)
+                    cpu0 = server.cpu_seconds()
                 started = time.perf_counter()
-                async with session.get(base + path) as resp:
+                async with http.get(url, allow_redirects=False) as resp:
                     await resp.read()
                     assert resp.status == 200, (path, resp.status)
-                if i:  # the first is the warm-up
-                    times.append((time.perf_counter() - started) * 1000)
-            times.sort()
-            p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-            lines.append(f"| {path} | {times[len(times) // 2]:.0f} | {p95:.0f} | {times[-1]:.0f} |")
+                times.append((time.perf_counter() - started) * 1000)
+            cpu = (server.cpu_seconds() - cpu0) * 1000 / args.rounds
+            first, times = times[0], times[1:]
+            row = (name, pct(times, 0.5), pct(times, 0.95), max(times), first, cpu)
+            print(
+                f"  {name:28} p50 {row[1]:6.0f}  p95 {row[2]:6.0f}  first {first:6.0f}  "
+                f"cpu {cpu:6.0f}",
+                flush=True,
+            )
+            rows.append(row)
+    return rows
+
+
+async def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
+    workdir = args.results / f"workbench-{engine}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    prepare = prepare_sqlite(args.scale, workdir) if engine == "sqlite" else None
+    url = await (prepare or prepare_postgres(args.scale, args.pg_url))
+    lines: list[str] = []
+    try:
+        scopes = await officers(url)
+        port = free_port()
+        cfg = admin_config(workdir, url, port)
+        with Servers(workdir) as servers:
+            argv = [*lianxin_cmd(), "serve", "--config", str(cfg)]
+            server = servers.start("lianxin", argv, port, workdir)
+            servers.wait_ready(server, timeout=60)
+            deadline = time.monotonic() + args.cap
+            for kind in args.scopes.split(","):
+                if kind not in scopes:
+                    continue
+                scope = scopes[kind]
+                title = f"{engine}, {kind} officer ({scope['org_name']}), S={args.scale:g}"
+                print(f"\n{title}, {args.rounds} requests each", flush=True)
+                rows = await measure(server, cfg, scope, args, deadline)
+                lines += [f"\n### {title}\n", HEADER, "|---|---:|---:|---:|---:|---:|"]
+                for name, p50, p95, top, first, cpu in rows:
+                    mark = " **>300**" if p95 >= 300 else ""
+                    cells = f"{p50:.0f} | {p95:.0f}{mark} | {top:.0f} | {first:.0f} | {cpu:.0f}"
+                    lines.append(f"| {name} | {cells} |")
+    finally:
+        if engine == "postgres":
+            await drop_postgres(url)
     return lines
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.workbench", description=__doc__)
-    p.add_argument("--scale", type=float, default=0.1)
-    p.add_argument("--db", help="an empty database (default: a temporary SQLite file)")
-    p.add_argument("--rounds", type=int, default=20)
-    args = p.parse_args()
-    tmp = tempfile.TemporaryDirectory()
-    url = args.db or f"sqlite://{Path(tmp.name) / 'district.sqlite3'}"
-    from models.district.cli import seed_district
-
-    if asyncio.run(seed_district(url, args.scale)) != 0:
-        return 1
-    who = asyncio.run(officers(url))
-    port = free_port()
-    env = {
-        **os.environ,
-        "LIANXIN_DATABASE__URL": url,
-        "LIANXIN_ADMIN__ENABLED": "true",
-        "LIANXIN_ADMIN__SECRET": SECRET,
-        "LIANXIN_ADMIN__PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "LIANXIN_BROADCASTS__TICK_SECONDS": "0",
-        "LIANXIN_BROADCASTS__LEADER_POLL_SECONDS": "0",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):  # up within 20 s
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        for kind in ("district", "branch"):
-            print(
-                f"\n{kind} officer ({who[kind]}), scale {args.scale}, {args.rounds} requests each"
-            )
-            print("| page | p50 ms | p95 ms | max ms |\n|---|---|---|---|")
-            for line in asyncio.run(measure(base, env, who[kind], args.rounds)):
-                print(line, flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        tmp.cleanup()
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both")
+    p.add_argument("--pg-url", default=os.environ.get("LIANXIN_TEST_PG_URL", ""))
+    p.add_argument("--scopes", default=",".join(SCOPES), help="community, street, district")
+    p.add_argument("--only", default="", help="pages whose name contains one of these (a,b)")
+    p.add_argument("--rounds", type=int, default=10, help="timed requests per page")
+    p.add_argument("--cap", type=float, default=300.0, help="seconds per database")
+    p.add_argument("--results", type=Path, default=RESULTS, help="templates and run copies")
+    p.add_argument("--out", type=Path, default=RESULTS / "workbench.md")
+    args = p.parse_args(argv)
+    args.results.mkdir(parents=True, exist_ok=True)
+    lines = [f"# Workbench pages at S={args.scale:g} ({time.strftime('%Y-%m-%d %H:%M')})"]
+    for engine in [e.strip() for e in args.db.split(",") if e.strip()]:
+        if engine == "postgres" and not args.pg_url:
+            print("postgres: not measured (no --pg-url / LIANXIN_TEST_PG_URL)")
+            continue
+        lines += asyncio.run(bench_engine(engine, args))
+    text = "\n".join(lines) + "\n"
+    args.out.write_text(text, "utf-8")
+    print(f"\nwritten to {args.out}")
     return 0
 
 

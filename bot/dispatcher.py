@@ -92,8 +92,7 @@ class Dispatcher(Routing):
             return answer.replies
         finally:
             elapsed = time.perf_counter() - started
-            self.rt.metrics.events.labels(inb.platform, answer.label or "-", answer.outcome).inc()
-            self.rt.metrics.latency.labels(inb.platform).observe(elapsed)
+            self.rt.metrics.count_event(inb.platform, answer.label or "-", answer.outcome, elapsed)
             log_event(
                 platform=inb.platform,
                 chat=inb.chat_id,

@@ -74,6 +74,15 @@ async def db_url(request: pytest.FixtureRequest, tmp_path, pg_url: str, sqlite_t
     return pg_url
 
 
+@pytest.fixture(autouse=True)
+def _forget_wide_figures() -> None:
+    """Figures of wide scopes kept by an earlier test (models/widecache.py) are not this
+    test's: its database is another one."""
+    from models import widecache
+
+    widecache.forget()
+
+
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[str]:
     """The database opened for direct model use in the test itself."""

@@ -224,8 +224,10 @@ async def test_officer_views_and_phone_masking(town):
     assert "登记党员 2 人，其中口袋党员（组织关系未转入）1 人" in stats
     stats2 = await c.one("/党员统计", user="sq2")
     assert "已流出 1 人" in stats2
-    # the lost-contact ladder (tests/test_grids_ladder.py) answers only in private
-    assert "请私聊" in await c.one("/失联", user="secretary", group="g1")
+    # the lost-contact ladder (tests/test_grids_jobs.py) answers in private only
+    sent = "/失联 的结果已私信发送给您，请查看与我的私聊。"
+    assert await c.one("/失联", user="secretary", group="g1") == sent
+    assert "没有疑似失联或失联的党员" in await private_answer("secretary")
     assert "没有疑似失联或失联的党员" in await c.one("/失联", user="zb1")
     assert "只有党务工作者" in await c.one("/流动党员", user="bob")
 

@@ -124,6 +124,28 @@ def test_locked_sqlite_never_wedges_the_server(tmp_path):
         assert proc.wait(timeout=4) == 0
 
 
+def test_sigterm_stops_the_server_while_another_process_holds_the_lock(tmp_path):
+    db = tmp_path / "s.sqlite3"
+    env = {"LIANXIN_SERVER__SHUTDOWN_TIMEOUT": "3"}
+    with served(db, env) as (proc, base):
+        locker = subprocess.Popen(
+            [sys.executable, "-c", LOCKER, str(db), "60"], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert locker.stdout.readline().strip() == "locked"
+            assert say(base, "/改称呼", event_id="term-1")["replies"] == [KEPT]
+            proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            assert proc.wait(timeout=10) == 0
+            assert time.monotonic() - started < 3 + 1.5  # shutdown_timeout, and a margin
+        finally:
+            locker.kill()
+            locker.wait()
+    # what was kept is still there for the next start
+    with served(db) as (_, base):
+        assert any(ASK_NAME in p for p in pushes_for(base, "amy"))
+
+
 # -- 2. outages: the message is kept, replayed once, answered through the sender ----
 
 
@@ -253,11 +275,19 @@ def test_serve_refuses_a_missing_or_unmigrated_database(tmp_path):
     for url in (f"sqlite://{tmp_path}/none.sqlite3", f"sqlite://{tmp_path}/empty.sqlite3"):
         (tmp_path / "empty.sqlite3").touch()
         env = {**os.environ, "LIANXIN_DATABASE__URL": url}
-        for args in (["serve"], ["export", "members", "--org", "SQ001"]):
+        for args in (
+            ["serve"],
+            ["export", "members", "--org", "SQ001"],
+            ["demo"],
+            ["admin", "grant", "console:amy", "officer", "SQ001"],
+            ["send", "console:amy", "你好"],
+            ["chat"],
+        ):
             done = subprocess.run(
                 [sys.executable, "-m", "bot.cli", *args],
                 env=env,
                 cwd=tmp_path,
+                stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
                 timeout=60,
@@ -268,12 +298,18 @@ def test_serve_refuses_a_missing_or_unmigrated_database(tmp_path):
         assert not (tmp_path / "none.sqlite3").exists()  # no empty database left behind
 
 
+def take_away(base: str, db: Path) -> Path:
+    """Move the database file away under the running server; where it went."""
+    moved = db.with_name("elsewhere.sqlite3")
+    db.rename(moved)
+    assert wait_for(lambda: status(base) == 503, 10.0)
+    return moved
+
+
 def test_kept_messages_survive_a_crash_and_are_replayed_at_start(tmp_path):
     db = tmp_path / "s.sqlite3"
-    moved = tmp_path / "elsewhere.sqlite3"
     with served(db) as (proc, base):
-        db.rename(moved)
-        assert wait_for(lambda: status(base) == 503, 10.0)
+        moved = take_away(base, db)
         assert say(base, "/改称呼", event_id="crash-1")["replies"] == [KEPT]
         proc.kill()  # kill -9: only the fsynced journal remembers the message
         proc.wait()
@@ -281,3 +317,26 @@ def test_kept_messages_survive_a_crash_and_are_replayed_at_start(tmp_path):
     with served(db) as (_, base):
         assert [p for p in pushes_for(base, "amy") if ASK_NAME in p]
         assert say(base, "小周")["replies"] == ["好的，以后就称呼您“小周”。"]
+
+
+def test_kept_messages_are_replayed_in_arrival_order(tmp_path):
+    """Two messages of one person during an outage: the answer to the question asked in
+    the first only makes sense after it, and a group's message is answered in the group."""
+    db = tmp_path / "s.sqlite3"
+    with served(db) as (_, base):
+        moved = take_away(base, db)
+        assert say(base, "/改称呼", event_id="order-1")["replies"] == [KEPT]
+        assert say(base, "小周", event_id="order-2")["replies"] == [KEPT]
+        body = {"user": "bob", "text": "/我", "group": True, "chat": "g1", "id": "order-3"}
+        assert json.loads(_get(f"{base}/console", body)[1])["replies"] == [KEPT]
+        moved.rename(db)
+        amy = pushes_for(base, "amy")
+        assert [p for p in amy if ASK_NAME in p or "小周" in p] == [
+            amy[0],
+            "好的，以后就称呼您“小周”。",
+        ], amy
+        # bob's answer went to the group he asked in
+        body = {"user": "carl", "text": "/帮助", "group": True, "chat": "g1"}
+        g1 = json.loads(_get(f"{base}/console", body)[1])["pushes"]
+        assert any("平台身份：console:bob" in p for p in g1), g1
+        assert say(base, "/我")["replies"][0].startswith("您好，小周！")

@@ -16,7 +16,7 @@ from models.deliveries import Delivery
 from models.grids.households import Visit
 from models.grids.ladder import ContactLadder, LadderEvent
 from models.people import Organization, Person
-from tests.conftest import Console, grant_officer, make_config
+from tests.conftest import Console, grant_officer, make_config, private_answer
 from tests.jobs import fire_job
 from tests.test_grids_chat import add_household, grant
 
@@ -241,8 +241,11 @@ async def test_a_visit_to_the_household_is_contact_and_lost_contact_stays_privat
     assert await stage("张三") == "normal"
     event = await LadderEvent.filter(to_stage="normal").select_related("actor").get()
     assert (event.via, event.actor.name) == ("visit", "gw1")
-    # in a group the ladder's commands refuse to speak, and officers out of scope see nothing
-    assert "请私聊" in await c.one("/失联", user="secretary", group="g1")
+    # in a group the ladder answers in private (/确认失联 refuses to speak there), and
+    # officers out of scope see nothing
+    sent = "/失联 的结果已私信发送给您，请查看与我的私聊。"
+    assert await c.one("/失联 李四", user="secretary", group="g1") == sent
+    assert (await private_answer("secretary")).startswith("李四：")
     assert "请私聊" in await c.one("/确认失联 李四", user="secretary", group="g1")
     await grant_officer("sq2", "SQ002")
     assert "没有找到党员“李四”" in await c.one("/失联 李四", user="sq2")

@@ -9,6 +9,7 @@ from openpyxl import load_workbook
 
 from bot.app import RUNTIME
 from models.checkin import MemberRegistration
+from models.deliveries import Delivery
 from models.people import Person
 from tests.test_checkin_chat import number_in, register
 from tests.webtools import admin_config, login, post_form, two_communities
@@ -134,6 +135,7 @@ async def test_activities_publish_list_cancel(client, town):
             "when": f"{day.month}月{day.day}日 14:00-16:00",
             "place": "党群服务中心",
             "capacity": "20人",
+            "extra": "所有人",
         },
         "/admin/activities",
     )
@@ -145,6 +147,18 @@ async def test_activities_publish_list_cancel(client, town):
     act = await Activity.get(title="主题党日：垃圾分类")
     detail = await (await client.get(f"/admin/activities/{act.id}")).text()
     assert "已报名 0，候补 0，签到 0" in detail
+    # an edit from the page tells the signed-up exactly as /修改活动 does
+    assert "报名成功" in await c.one(f"/报名 {act.id}", user="bob")
+    await post_form(
+        client,
+        f"/admin/activities/{act.id}/edit",
+        {"field": "地点", "value": "党群服务中心二楼"},
+        f"/admin/activities/{act.id}",
+    )
+    assert (await Activity.get(id=act.id)).place == "党群服务中心二楼"
+    assert await client.app[RUNTIME].settle()  # the notice goes out after the commit
+    told = await Delivery.filter(target="console:bob", purpose="activity").first()
+    assert told.text.startswith("活动变更：") and "地点：党群服务中心二楼" in told.text
     await post_form(
         client,
         f"/admin/activities/{act.id}/cancel",
@@ -194,3 +208,25 @@ async def test_broadcasts_listed_and_cancelled(client, town):
     other = await Broadcast.get(content__contains="光明社区")
     await post_form(client, f"/admin/broadcasts/{other.id}/cancel", {}, "/admin/broadcasts")
     assert (await Broadcast.get(id=other.id)).status == "active"
+
+
+async def test_a_big_scope_keeps_its_people_counts_for_minutes(client, town, monkeypatch):
+    """Above BIG_SCOPE_BRANCHES the category counts are kept 5 minutes (the page says
+    since when); the list itself is read each time."""
+    from bot.clock import ManualClock
+    from handlers.workbench import figures
+
+    c = town
+    await c.one(f"/确认 {number_in(await register(c, user='bob', name='张三'))}", user="secretary")
+    await login(client, c, "secretary")
+    monkeypatch.setattr(figures, "BIG_SCOPE_BRANCHES", -1)
+    runtime = client.app[RUNTIME]
+    clock = runtime.clock = ManualClock(runtime.clock.now())
+    page = await (await client.get("/admin/people")).text()
+    assert "全部党员 1<" in page and "人数截至" in page
+    await c.one(f"/确认 {number_in(await register(c, user='eve', name='王五'))}", user="secretary")
+    page = await (await client.get("/admin/people?category=all")).text()
+    assert "全部党员 1<" in page and "王五" in page
+    clock.advance(minutes=figures.FIGURES_SECONDS / 60 + 1)
+    page = await (await client.get("/admin/people")).text()
+    assert "全部党员 2<" in page and "人数截至" in page

@@ -22,7 +22,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from bot.config import Config
 from bot.runtime import Runtime
-from bot.web.common import RUNTIME, guard, helpers
+from bot.web.common import CACHE, RUNTIME, guard, helpers
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -44,6 +44,7 @@ def create_admin_app(runtime: Runtime) -> web.Application:
     cfg = runtime.config.admin
     app = web.Application()
     app[RUNTIME] = runtime
+    app[CACHE] = {}
     # Fernet needs 32 bytes: the configured secret of any length, hashed to them.
     key = hashlib.sha256(cfg.secret.encode()).digest()
     setup_session(

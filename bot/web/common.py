@@ -5,15 +5,18 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from bot.clock import local
 from bot.identity import Caller
@@ -22,7 +25,11 @@ from bot.runtime import Runtime
 from bot.text import mask_phones
 from models.web import WebSession
 
+M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 RUNTIME = web.AppKey("admin_runtime", Runtime)
+# Figures kept for a few minutes (kept()): key → (good until, value, computed at).
+CACHE = web.AppKey("admin_cache", dict)
 # Pages anyone may open: the login pages and the static files.
 PUBLIC = {"login", "login_wait", "static"}
 # Forms may carry a roster file (the app's own body limit is for webhooks).
@@ -82,6 +89,23 @@ async def load_officer(request: web.Request) -> Officer | None:
         return None
     await row.touch(address(request), now=runtime_of(request).clock.now())
     return Officer(row, caller)
+
+
+async def kept(
+    request: web.Request, key: tuple[Any, ...], seconds: int, compute: Callable[[], Awaitable[T]]
+) -> tuple[T, datetime]:
+    """compute()'s value, worked out at most once every `seconds` in this process (on the
+    runtime's clock), and when it was worked out (pages say 数据截至 HH:MM)."""
+    store: dict[tuple[Any, ...], tuple[datetime, Any, datetime]] = request.app[CACHE]
+    now = runtime_of(request).clock.now()
+    hit = store.get(key)
+    if hit is not None and now < hit[0]:
+        return hit[1], hit[2]
+    value = await compute()
+    if len(store) > 1000:
+        store.clear()
+    store[key] = (now + timedelta(seconds=seconds), value, now)
+    return value, now
 
 
 async def csrf_token(request: web.Request) -> str:
@@ -171,6 +195,14 @@ class Pager:
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.size
+
+
+async def paged(query: QuerySet[M], p: Pager, order: tuple[str, ...], *related: str) -> list[M]:
+    """One page of `query` in `order`: its ids first, then those rows with `related`, so a
+    deep page's OFFSET steps over narrow index entries, not joined wide rows."""
+    ids = await query.order_by(*order).offset(p.offset).limit(p.size).values_list("id", flat=True)
+    found = {r.pk: r for r in await query.model.filter(id__in=ids).select_related(*related)}
+    return [found[i] for i in ids if i in found]
 
 
 def pager(request: web.Request, total: int, size: int = PAGE_SIZE) -> Pager:

@@ -8,7 +8,7 @@ from bot.inbound import Reply
 from bot.registry import Arg
 from bot.text import fold_width
 from handlers.activities.common import router, say, service, settings, tell_promoted
-from models.activities import Activity, Signup, visible_upcoming, week_range
+from models.activities import Activity, Signup, visible_upcoming_page, week_range
 
 
 def page_of(ctx: Ctx, word: str) -> int | None:
@@ -28,17 +28,16 @@ async def activities(ctx: Ctx) -> Reply:
         return await detail(ctx, arg)
     page = max(page or 1, 1)
     now = ctx.now()
-    rows = await visible_upcoming(await home_org(ctx), ctx.caller, now)
     size = settings(ctx).page_size
-    pages = max((len(rows) + size - 1) // size, 1)
-    shown = rows[(page - 1) * size : page * size]
+    shown, total = await visible_upcoming_page(await home_org(ctx), ctx.caller, now, page, size)
+    pages = max((total + size - 1) // size, 1)
     week_end = week_range(now)[1]
     return say(
         ctx,
         "act_menu",
         this_week=[a for a in shown if a.starts_at < week_end],
         later=[a for a in shown if a.starts_at >= week_end],
-        total=len(rows),
+        total=total,
         page=page,
         pages=pages,
     )

@@ -47,7 +47,7 @@ async def one_member(ctx: Ctx, query: str) -> Person:
     "lost",
     permission=OFFICER,
     args=[Arg("member", required=False, rest=True)],
-    private_only=True,
+    answer_privately=True,  # names and histories: in a group, sent to the officer in private
 )
 async def lost(ctx: Ctx) -> Reply:
     """失联党员排查：疑似失联、待确认、已失联的党员；写上姓名看一个人的阶梯和经过。"""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from bot.web.common import officer_of, page, runtime_of
+from bot.web.common import kept, officer_of, page, runtime_of
 from handlers.workbench import figures
 from models.activities import compliance
 
@@ -21,22 +20,24 @@ CHART_BRANCHES = 8
 # compliance() costs a few queries per branch and meeting; its answer changes slowly, so
 # it is kept for a few minutes per (branches, hour) in this process.
 Report = list[dict[str, Any]]
-_MEETINGS: dict[tuple[Any, ...], tuple[float, tuple[Report, Report]]] = {}
 MEETINGS_SECONDS = 300
 
 
 async def meetings(branches: list[Any], now: datetime) -> tuple[Report, Report]:
     """This period's and last month's 三会一课 report (models.activities.compliance)."""
-    key = (tuple(b.id for b in branches), now.strftime("%Y%m%d%H"))
-    hit = _MEETINGS.get(key)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
     (start, _), _ = figures.months(now)
-    value = (await compliance(branches, now), await compliance(branches, start - timedelta(days=1)))
-    if len(_MEETINGS) > 1000:
-        _MEETINGS.clear()
-    _MEETINGS[key] = (time.monotonic() + MEETINGS_SECONDS, value)
-    return value
+    return await compliance(branches, now), await compliance(branches, start - timedelta(days=1))
+
+
+async def numbers(paths: list[str], now: datetime) -> dict[str, Any]:
+    """The overview's figures for a scope: KPIs and the request charts' data."""
+    counts = await figures.filed(paths, now)
+    return {
+        "kpis": await figures.kpis(paths, now, counts),
+        "per_day": figures.requests_per_day(counts, now),
+        "by_category": figures.requests_by_category(counts, now),
+        "by_org": await figures.requests_by_org(paths, now),
+    }
 
 
 def held_pct(report: Report) -> float | None:
@@ -51,15 +52,23 @@ async def overview(request: web.Request) -> web.Response:
     officer = officer_of(request)
     paths = officer.paths
     now = runtime_of(request).clock.now()
-    kpis = await figures.kpis(paths, now)
     branches, branch_count = await figures.branches_in(paths, CHART_BRANCHES)
-    this, last = await meetings(branches, now)
+    key = (tuple(b.id for b in branches), now.strftime("%Y%m%d%H"))
+    (this, last), _ = await kept(
+        request, ("meetings", *key), MEETINGS_SECONDS, lambda: meetings(branches, now)
+    )
+    as_of = None
+    if branch_count > figures.BIG_SCOPE_BRANCHES:
+        found, as_of = await kept(
+            request, ("overview", *paths), figures.FIGURES_SECONDS, lambda: numbers(paths, now)
+        )
+    else:
+        found = await numbers(paths, now)
+    kpis = dict(found["kpis"])
     kpis["meetings_held_pct"] = (held_pct(this), held_pct(last))
     labels: dict[str, Any] = runtime_of(request).templates.commands.get("request_labels", {})
     categories: dict[str, str] = labels.get("category", {})
-    per_day = await figures.requests_per_day(paths, now)
-    by_category = await figures.requests_by_category(paths, now)
-    by_org = await figures.requests_by_org(paths, now)
+    per_day, by_category, by_org = found["per_day"], found["by_category"], found["by_org"]
     charts = {
         "per_day": {
             "title": f"近 {figures.DAYS} 天每天收到的诉求",
@@ -97,4 +106,5 @@ async def overview(request: web.Request) -> web.Response:
         charts=charts,
         branch_count=branch_count,
         shown_branches=len(branches),
+        as_of=as_of,
     )

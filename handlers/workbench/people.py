@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q, RawSQL
 
-from bot.web.common import officer_of, page, pager, runtime_of
+from bot.web.common import kept, officer_of, page, paged, pager, runtime_of
+from handlers.workbench import figures
 from models.activities import Signup
 from models.checkin import (
     CheckIn,
@@ -68,7 +69,14 @@ async def people(request: web.Request) -> web.Response:
     category = request.query.get("category", "all")
     if category not in CATEGORIES:
         category = "all"
-    counts = await category_counts(members, paths)
+    as_of = None
+    if await figures.is_big(paths):  # a district's counts read all its members: kept
+        key = ("people", *paths)
+        counts, as_of = await kept(
+            request, key, figures.FIGURES_SECONDS, lambda: category_counts(members, paths)
+        )
+    else:
+        counts = await category_counts(members, paths)
     query = request.query.get("q", "").strip()
     rungs: list[Any] = []
     if query:
@@ -87,14 +95,10 @@ async def people(request: web.Request) -> web.Response:
         by_id = {x.id: x for x in found}
         rows = [by_id[r.person_id] for r in rungs]
     else:
+        # counts[category] is this list's length, counted in category_counts' one pass.
+        p = pager(request, counts[category])
         selected = members.filter(CATEGORIES[category])
-        p = pager(request, await selected.count())
-        rows = (
-            await selected.select_related("home_org", "local_org")
-            .order_by("id")
-            .offset(p.offset)
-            .limit(p.size)
-        )
+        rows = await paged(selected, p, ("id",), "home_org", "local_org")
     return await page(
         request,
         "people.html",
@@ -104,6 +108,7 @@ async def people(request: web.Request) -> web.Response:
         category=category,
         query=query,
         pager=p,
+        as_of=as_of,
     )
 
 

@@ -10,7 +10,7 @@ from tortoise.expressions import Q
 
 from bot.clock import day_start
 from bot.web.actions import act, one_line, token
-from bot.web.common import officer_of, page, pager, runtime_of
+from bot.web.common import officer_of, page, paged, pager, runtime_of
 from handlers.workbench.figures import months, org_q, overdue_q
 from models.errors import DomainError
 from models.people import Organization
@@ -70,13 +70,8 @@ async def queue(request: web.Request) -> web.Response:
     q, f = await filtered(request)
     total = await ServiceRequest.filter(q).count()
     p = pager(request, total)
-    rows = (
-        await ServiceRequest.filter(q)
-        .select_related("org", "handler", "assignee_org")
-        .order_by("due_at", "id")
-        .offset(p.offset)
-        .limit(p.size)
-    )
+    order = ("due_at", "id")
+    rows = await paged(ServiceRequest.filter(q), p, order, "org", "handler", "assignee_org")
     return await page(
         request,
         "requests.html",

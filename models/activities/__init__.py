@@ -20,6 +20,7 @@ from models.activities.calendar import (
     ended_recently,
     reminders_due,
     visible_upcoming,
+    visible_upcoming_page,
     week_activities,
 )
 from models.activities.compliance import branches_page, compliance
@@ -108,6 +109,7 @@ __all__ = [
     "quarter_range",
     "reminders_due",
     "visible_upcoming",
+    "visible_upcoming_page",
     "week_activities",
     "week_range",
 ]

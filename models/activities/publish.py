@@ -46,6 +46,19 @@ def members_of(caller: CallerLike, org: Organization) -> bool:
     )
 
 
+def open_to(caller: CallerLike, audience: str, org: Organization) -> bool:
+    """May join an activity of `org` for `audience`: "org" = the publishing organisation's
+    subtree, "members" = any member, "everyone" = residents too. Officers of its scope
+    always may."""
+    if caller.is_officer_of(org):
+        return True
+    if audience == "everyone":
+        return True
+    if audience == "members":
+        return caller.has_role("member")
+    return members_of(caller, org)
+
+
 def need_org(org: Organization | None) -> Organization:
     """The organisation an officer acts for (Ctx.acting_org), or the refusal that they
     hold none (an admin publishing, keeping a catalogue or adjusting a ledger)."""
@@ -160,15 +173,7 @@ class Activity(Seats, Attending, Model):
             raise DomainError("act_not_your_scope", number=self.id, org_name=self.org.name)
 
     def open_to(self, caller: CallerLike) -> bool:
-        """May join: "org" = the publishing organisation's subtree, "members" = any member,
-        "everyone" = residents too. Officers of its scope always may."""
-        if caller.is_officer_of(self.org):
-            return True
-        if self.audience == "everyone":
-            return True
-        if self.audience == "members":
-            return caller.has_role("member")
-        return members_of(caller, self.org)
+        return open_to(caller, self.audience, self.org)
 
     def check_visible(self, caller: CallerLike) -> None:
         if not self.open_to(caller):

@@ -132,13 +132,19 @@ class CheckIn(Model):
         """/流动党员: check-ins to these organisations, open ones first, and their count."""
         query = cls.filter(org_scope_q(paths))
         total = await query.count()
-        rows = (
-            await query.select_related("person", "person__home_org", "person__local_org", "org")
-            .order_by("left_at", "-checked_in_at", "-id")
+        # The page's ids first, sorted on the check-ins alone; the joins only for those
+        # (sorting a district's 20,000 joined rows for 10 took 50–90 ms).
+        ids = await (
+            query.order_by("left_at", "-checked_in_at", "-id")
             .offset((page - 1) * size)
             .limit(size)
+            .values_list("id", flat=True)
         )
-        return rows, total
+        found = await cls.filter(id__in=ids).select_related(
+            "person", "person__home_org", "person__local_org", "org"
+        )
+        by_id = {c.id: c for c in found}
+        return [by_id[i] for i in ids if i in by_id], total
 
     @classmethod
     async def recent_of(cls, person_id: int, limit: int = 5) -> list[CheckIn]:

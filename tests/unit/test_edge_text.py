@@ -63,3 +63,26 @@ def test_arguments_are_bounded_where_declared():
 
     cmd = Command("x", ("x",), noop, args=(Arg("number"), Arg("note", rest=True)))
     assert cmd.args_ok(["12", "好"]) and not cmd.args_ok(["1" * 30, "好"])
+
+
+def test_log_lines_mask_phones_and_id_cards(caplog):
+    """Whatever a log line quotes (an event line, a traceback's message) is masked."""
+    import logging
+
+    from bot.logs import _MaskingFormatter, log_event
+
+    formatter = _MaskingFormatter("%(name)s %(message)s")
+    record = logging.LogRecord(
+        "lianxin.dispatcher",
+        logging.ERROR,
+        "",
+        0,
+        "内容：%s",
+        ("电话13812341234 11010519491231002X",),
+        None,
+    )
+    line = formatter.format(record)
+    assert line == "lianxin.dispatcher 内容：电话138****1234 1101**********002X"
+    caplog.set_level(logging.INFO, logger="lianxin.event")
+    log_event(platform="console", text="找我13812341234")
+    assert caplog.records[-1].getMessage() == '{"platform": "console", "text": "找我138****1234"}'

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0017_reply_pages')]
+    dependencies = [('models', '0020_registration_home_index')]
 
     initial = False
 
