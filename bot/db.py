@@ -169,12 +169,27 @@ async def analyze() -> None:
     (`org_id IN (SELECT …)`) as selective and walks a district's rows by org instead of
     the month's by date (100× slower). Sampled (analysis_limit), so it stays well under
     a second at district scale; PostgreSQL's autovacuum keeps its own, this only
-    refreshes them after an upgrade."""
+    refreshes them after an upgrade. On PostgreSQL the database also gets
+    random_page_cost 1.1 (data on SSD or in memory, as on the small servers this runs
+    on): with the default 4 the planner reads all 100,000 people rather than look up the
+    few hundred of a community (25–30 ms instead of 1–3 ms); a role that may not alter
+    the database keeps the default."""
     conn = connections.get("default")
     if conn.capabilities.dialect == "sqlite":
         await conn.execute_script("PRAGMA analysis_limit=400; ANALYZE;")
-    else:
-        await conn.execute_script("ANALYZE")
+        return
+    await conn.execute_script(PG_PLANNER)
+    await conn.execute_script("ANALYZE")
+
+
+PG_PLANNER = """
+DO $$
+BEGIN
+    EXECUTE format('ALTER DATABASE %I SET random_page_cost = 1.1', current_database());
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'random_page_cost left as it is (not the owner of the database)';
+END $$;
+"""
 
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"

@@ -43,11 +43,13 @@ class DbHealth:
         self.down = False
         self.reason = ""
         self._file_id: tuple[int, int] | None = None
+        self._checked: str | None = None  # this pass's _file_problem (usable)
         self._probing: asyncio.Task[bool] | None = None
 
     # -- cheap checks -------------------------------------------------------
     def remember_file(self) -> None:
         """Call after opening the database: the SQLite file we are writing to."""
+        self._checked = None
         if self.path is not None:
             try:
                 st = os.stat(self.path)
@@ -67,7 +69,26 @@ class DbHealth:
         return ""
 
     def usable(self) -> bool:
-        return not self.down and not self._file_problem()
+        return not self.down and not self._file_problem_this_pass()
+
+    def _file_problem_this_pass(self) -> str:
+        """`_file_problem`, looked at once per pass of the event loop (a stat costs as much
+        as a tenth of a small request). Every event handled in a pass arrived before the
+        pass began, so a file deleted before an event arrived is still seen."""
+        if self._checked is not None or self.path is None:
+            return self._checked or ""
+        problem = self._file_problem()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return problem
+        self._checked = problem
+        # Runs first in the next pass, before the callbacks of what that pass reads.
+        loop.call_soon(self._forget_check)
+        return problem
+
+    def _forget_check(self) -> None:
+        self._checked = None
 
     def mark_down(self, reason: str) -> None:
         if not self.down:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -42,6 +44,22 @@ class Metrics:
             ["platform", "outcome"],
             registry=self.registry,
         )
+
+        # labels() validates and locks on every call: each event's children, found once.
+        self._event_children: dict[tuple[str, str, str], Any] = {}
+        self._latency_children: dict[str, Any] = {}
+
+    def count_event(self, platform: str, command: str, outcome: str, seconds: float) -> None:
+        """One handled event: lianxin_events_total and lianxin_event_seconds."""
+        key = (platform, command, outcome)
+        counter = self._event_children.get(key)
+        if counter is None:
+            counter = self._event_children[key] = self.events.labels(*key)
+        counter.inc()
+        latency = self._latency_children.get(platform)
+        if latency is None:
+            latency = self._latency_children[platform] = self.latency.labels(platform)
+        latency.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -34,13 +34,21 @@ class Templates:
         # {{ some_datetime | when }}: a stored (UTC) time on the configured clock, for
         # templates rendered without a formatter (refused.j2 gets only the error's details).
         self.env.filters["when"] = fmt
-        # fmt(dt): the same as a function, which services' templates call.
+        # fmt(dt): the same as a function, which services' templates call. Globals are
+        # set here only: render() copies them into each template once.
         self.env.globals["fmt"] = fmt
         self._memo: dict[Hashable, str] = {}
+        self._loaded: dict[str, jinja2.Template] = {}  # by name (auto_reload is off anyway)
         self._vocabularies: dict[str, dict[str, Any]] = {}
 
     def render(self, _template: str, /, **variables: Any) -> str:
-        template = self.env.get_template(f"{_template}.j2")
+        template = self._loaded.get(_template)
+        if template is None:
+            template = self.env.get_template(f"{_template}.j2")
+            # jinja chains the template's globals over the environment's and walks the
+            # chain on every render; ours are all set in __init__: one flat dict.
+            template.globals = dict(template.globals)
+            self._loaded[_template] = template
         return template.render(**variables).strip()
 
     def memo(self, key: Hashable, produce: Callable[[], str]) -> str:

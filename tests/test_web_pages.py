@@ -95,3 +95,73 @@ async def test_actions_outside_scope_are_refused(client, console, town):
     resp = await post_form(client, f"{path}/accept", {}, "/admin/requests")
     assert resp.status == 302
     assert (await ServiceRequest.get(number=town["theirs"])).status == "received"
+
+
+def received_in(html: str) -> str:
+    return re.search(r'id="kpi-received".*?class="value">(\d+)<', html, re.S).group(1)
+
+
+async def test_a_big_scope_keeps_its_figures_for_minutes(client, console, town, monkeypatch):
+    """Figures of a scope above BIG_SCOPE_BRANCHES are worked out at most every 5 minutes
+    and the page says when; a smaller scope's are always fresh."""
+    from bot.app import RUNTIME
+    from bot.clock import ManualClock
+    from handlers.workbench import figures
+
+    html = await login(client, console, "secretary")
+    assert received_in(html) == "1" and "数据截至" not in html
+    await console.one("/诉求 5号楼电梯坏了", user="bob", group="g1")
+    assert received_in(await (await client.get("/admin/")).text()) == "2"
+    monkeypatch.setattr(figures, "BIG_SCOPE_BRANCHES", -1)
+    runtime = client.app[RUNTIME]
+    clock = runtime.clock = ManualClock(runtime.clock.now())
+    first = await (await client.get("/admin/")).text()
+    assert received_in(first) == "2" and "数据截至" in first
+    await console.one("/诉求 6号楼电梯也坏了", user="bob", group="g1")
+    assert received_in(await (await client.get("/admin/")).text()) == "2"
+    clock.advance(minutes=figures.FIGURES_SECONDS / 60 + 1)
+    later = await (await client.get("/admin/")).text()
+    assert received_in(later) == "3" and "数据截至" in later
+
+
+def kpi(html: str, key: str) -> tuple[str, str]:
+    """(this month, last month) of one KPI card."""
+    card = re.search(rf'id="kpi-{key}".*?class="value">([^<]*)<.*?上月 ([^<↑↓\s]*)', html, re.S)
+    assert card, key
+    return card.group(1), card.group(2)
+
+
+async def test_activity_figures_count_my_scope_by_month(client, console, town):
+    """Held = open and ended, by start month; attendances at any activity of the month."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.app import RUNTIME
+    from bot.clock import ManualClock
+    from models.activities import Activity, Signup
+    from models.people import Organization, Person
+
+    now = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+    client.app[RUNTIME].clock = ManualClock(now)
+    mine, theirs = await Organization.get(code="SQ001"), await Organization.get(code="SQ002")
+    people = await Person.all().order_by("id").limit(3)
+
+    async def activity(org, starts, hours=2, status="open", attended=0, absent=0):
+        a = await Activity.create(
+            org=org, title="t", starts_at=starts, ends_at=starts + timedelta(hours=hours),
+            signup_deadline=starts, status=status, created_at=now, updated_at=now,
+        )  # fmt: skip
+        for i, who in enumerate(people[: attended + absent]):
+            at = starts if i < attended else None
+            await Signup.create(
+                activity=a, person=who, status="confirmed", attended_at=at,
+                created_at=now, updated_at=now,
+            )  # fmt: skip
+
+    await activity(mine, now - timedelta(days=2), attended=2, absent=1)  # held
+    await activity(mine, now - timedelta(hours=1), attended=1)  # not ended yet
+    await activity(mine, now - timedelta(days=3), status="cancelled")
+    await activity(mine, now - timedelta(days=30), attended=1)  # last month, held
+    await activity(theirs, now - timedelta(days=2), attended=3)  # another community's
+    html = await login(client, console, "secretary")
+    assert kpi(html, "activities_held") == ("1", "1")
+    assert kpi(html, "attended") == ("3", "1")

@@ -156,6 +156,7 @@ async def test_activities_publish_list_cancel(client, town):
         f"/admin/activities/{act.id}",
     )
     assert (await Activity.get(id=act.id)).place == "党群服务中心二楼"
+    assert await client.app[RUNTIME].settle()  # the notice goes out after the commit
     told = await Delivery.filter(target="console:bob", purpose="activity").first()
     assert told.text.startswith("活动变更：") and "地点：党群服务中心二楼" in told.text
     await post_form(
@@ -207,3 +208,25 @@ async def test_broadcasts_listed_and_cancelled(client, town):
     other = await Broadcast.get(content__contains="光明社区")
     await post_form(client, f"/admin/broadcasts/{other.id}/cancel", {}, "/admin/broadcasts")
     assert (await Broadcast.get(id=other.id)).status == "active"
+
+
+async def test_a_big_scope_keeps_its_people_counts_for_minutes(client, town, monkeypatch):
+    """Above BIG_SCOPE_BRANCHES the category counts are kept 5 minutes (the page says
+    since when); the list itself is read each time."""
+    from bot.clock import ManualClock
+    from handlers.workbench import figures
+
+    c = town
+    await c.one(f"/确认 {number_in(await register(c, user='bob', name='张三'))}", user="secretary")
+    await login(client, c, "secretary")
+    monkeypatch.setattr(figures, "BIG_SCOPE_BRANCHES", -1)
+    runtime = client.app[RUNTIME]
+    clock = runtime.clock = ManualClock(runtime.clock.now())
+    page = await (await client.get("/admin/people")).text()
+    assert "全部党员 1<" in page and "人数截至" in page
+    await c.one(f"/确认 {number_in(await register(c, user='eve', name='王五'))}", user="secretary")
+    page = await (await client.get("/admin/people?category=all")).text()
+    assert "全部党员 1<" in page and "王五" in page
+    clock.advance(minutes=figures.FIGURES_SECONDS / 60 + 1)
+    page = await (await client.get("/admin/people")).text()
+    assert "全部党员 2<" in page and "人数截至" in page

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise import connections
-from tortoise.expressions import F, Q, RawSQL
+from tortoise.expressions import F, Q, RawSQL, Subquery
 from tortoise.functions import Count
 
 from bot.clock import day_start, local, month_range, zone
@@ -27,6 +27,11 @@ from models.people import Organization
 from models.requests import OPEN_STATUSES, ServiceRequest, scope_q
 
 DAYS = 30
+# A scope of more branches than this (a district): figures that read most of its rows are
+# kept FIGURES_SECONDS per process (bot.web.common.kept) and the page says when they were
+# worked out (数据截至 HH:MM).
+BIG_SCOPE_BRANCHES = 200
+FIGURES_SECONDS = 300
 
 
 def _pg() -> bool:
@@ -118,19 +123,29 @@ def request_month(counts: Filed, closed: dict[str, dict[str, Any]], month: str) 
     }
 
 
-async def other_month(
-    paths: list[str], start: datetime, end: datetime, now: datetime
-) -> dict[str, Any]:
-    acts = Activity.filter(
-        org_q(paths, "org__"), status="open", starts_at__gte=start, starts_at__lt=end
+async def activity_months(paths: list[str], now: datetime) -> dict[str, dict[str, int]]:
+    """Per local month (YYYY-MM) of last month and this one, by start: activities held
+    (open and ended) and attendances at any of them; the sign-ups in one grouped pass."""
+    (_, e), (ps, _) = months(now)
+    acts = Activity.filter(org_q(paths, "org__"), starts_at__gte=ps, starts_at__lt=e)
+    rows = await acts.values("id", "status", "starts_at", "ends_at")
+    attended = (
+        await Signup.filter(activity_id__in=Subquery(acts.values("id")), attended_at__isnull=False)
+        .annotate(n=Count("id"))
+        .group_by("activity_id")
+        .values("activity_id", "n")
     )
-    held = await acts.filter(ends_at__lte=now).count()
-    attended = await Signup.filter(
-        org_q(paths, "activity__org__"),
-        activity__starts_at__gte=start,
-        activity__starts_at__lt=end,
-        attended_at__isnull=False,
-    ).count()
+    per_activity = {int(r["activity_id"]): int(r["n"]) for r in attended}
+    found: dict[str, dict[str, int]] = {}
+    for a in rows:
+        month = found.setdefault(local(a["starts_at"]).strftime("%Y-%m"), {"held": 0, "n": 0})
+        ended = a["ends_at"] is not None and a["ends_at"] <= now
+        month["held"] += a["status"] == "open" and ended
+        month["n"] += per_activity.get(a["id"], 0)
+    return found
+
+
+async def other_month(paths: list[str], start: datetime, end: datetime) -> dict[str, Any]:
     flow_in = await CheckIn.filter(
         org_q(paths, "org__"), checked_in_at__gte=start, checked_in_at__lt=end
     ).count()
@@ -153,8 +168,6 @@ async def other_month(
     )
     s = sums[0] if sums else {}
     return {
-        "activities_held": held,
-        "attended": attended,
         "flow_in": flow_in,
         "flow_out": flow_out,
         "lost": lost,
@@ -166,10 +179,20 @@ async def other_month(
 async def kpis(paths: list[str], now: datetime, counts: Filed) -> dict[str, tuple[Any, Any]]:
     """name → (this month, last month); `counts` from filed()."""
     (s, e), (ps, pe) = months(now)
-    this_key, last_key = month_keys(now)
     closed = await closed_months(paths, now)
-    this = {**request_month(counts, closed, this_key), **await other_month(paths, s, e, now)}
-    last = {**request_month(counts, closed, last_key), **await other_month(paths, ps, pe, now)}
+    acts = await activity_months(paths, now)
+    found = []
+    for key, start, end in zip(month_keys(now), (s, ps), (e, pe), strict=True):
+        a = acts.get(key, {})
+        found.append(
+            {
+                **request_month(counts, closed, key),
+                "activities_held": a.get("held", 0),
+                "attended": a.get("n", 0),
+                **await other_month(paths, start, end),
+            }
+        )
+    this, last = found
     return {k: (this[k], last[k]) for k in this}
 
 
@@ -227,6 +250,12 @@ async def requests_by_org(paths: list[str], now: datetime) -> list[tuple[Organiz
 async def branches_in(paths: list[str], limit: int) -> tuple[list[Organization], int]:
     q = Organization.filter(org_q(paths), kind="branch")
     return await q.order_by("path").limit(limit), await q.count()
+
+
+async def is_big(paths: list[str]) -> bool:
+    """More branches than BIG_SCOPE_BRANCHES in scope."""
+    count = await Organization.filter(org_q(paths), kind="branch").count()
+    return count > BIG_SCOPE_BRANCHES
 
 
 def overdue_q(now: datetime) -> Q:

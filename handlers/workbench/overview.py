@@ -21,10 +21,6 @@ CHART_BRANCHES = 8
 # it is kept for a few minutes per (branches, hour) in this process.
 Report = list[dict[str, Any]]
 MEETINGS_SECONDS = 300
-# A scope of more branches than this (a district) has its figures kept for FIGURES_SECONDS:
-# they read most of the district's requests, and the page says when they were worked out.
-BIG_SCOPE_BRANCHES = 200
-FIGURES_SECONDS = 300
 
 
 async def meetings(branches: list[Any], now: datetime) -> tuple[Report, Report]:
@@ -62,9 +58,9 @@ async def overview(request: web.Request) -> web.Response:
         request, ("meetings", *key), MEETINGS_SECONDS, lambda: meetings(branches, now)
     )
     as_of = None
-    if branch_count > BIG_SCOPE_BRANCHES:
+    if branch_count > figures.BIG_SCOPE_BRANCHES:
         found, as_of = await kept(
-            request, ("overview", *paths), FIGURES_SECONDS, lambda: numbers(paths, now)
+            request, ("overview", *paths), figures.FIGURES_SECONDS, lambda: numbers(paths, now)
         )
     else:
         found = await numbers(paths, now)

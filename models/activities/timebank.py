@@ -228,18 +228,24 @@ async def people_of(org: Organization) -> set[int]:
     return ids
 
 
-def belongs_q(org: Organization) -> Q:
+def belongs_parts(org: Organization) -> list[Q]:
     """`person_id` of someone belonging to the organisation's subtree (as `people_of`),
-    by subqueries: a district's 50,000 ids are never bound as parameters."""
+    as three conditions (home branch, local organisation, a member's or officer's role),
+    each by subqueries: a district's 50,000 ids are never bound as parameters. The
+    person's own columns go through the join (a lookup by key per row), not a subquery
+    over every person (SQLite re-read it: seconds for a district)."""
     orgs = orgs_under([org.path])
     grants = RoleGrant.filter(org_id__in=orgs, role__in=MEMBER_ROLES)
-    # The person's own columns through the join (a lookup by key per row), not a
-    # subquery over every person (SQLite re-read it: seconds for a district).
-    return (
-        Q(person__home_org_id__in=orgs)
-        | Q(person__local_org_id__in=orgs)
-        | Q(person_id__in=Subquery(grants.values("person_id")))
-    )
+    return [
+        Q(person__home_org_id__in=orgs),
+        Q(person__local_org_id__in=orgs),
+        Q(person_id__in=Subquery(grants.values("person_id"))),
+    ]
+
+
+def belongs_q(org: Organization) -> Q:
+    """Any of belongs_parts."""
+    return Q(*belongs_parts(org), join_type="OR")
 
 
 async def leaderboard(
@@ -259,17 +265,24 @@ async def _leaderboard(
     org: Organization, now: datetime, kind: str | None, limit: int
 ) -> list[tuple[Person, int]]:
     start, end = month_range(now)
-    query = PointsEntry.filter(belongs_q(org), created_at__gte=start, created_at__lt=end)
-    if kind is not None:
-        query = query.filter(kind=kind)
-    rows = (
-        await query.annotate(total=Sum("points"))
-        .group_by("person_id")
-        .order_by("-total", "person_id")
-        .limit(limit)
-        .values("person_id", "total")
-    )
-    best = [(r["person_id"], int(r["total"])) for r in rows if r["total"] and r["total"] > 0]
+    # The top of each way of belonging, merged: a person's total is the same whichever
+    # way they belong, so the best `limit` of the union are among these. One query with
+    # the OR made PostgreSQL hash every person and grant (50–70 ms for a branch).
+    totals: dict[int, int] = {}
+    for part in belongs_parts(org):
+        query = PointsEntry.filter(part, created_at__gte=start, created_at__lt=end)
+        if kind is not None:
+            query = query.filter(kind=kind)
+        for r in (
+            await query.annotate(total=Sum("points"))
+            .group_by("person_id")
+            .order_by("-total", "person_id")
+            .limit(limit)
+            .values("person_id", "total")
+        ):
+            if r["total"] and r["total"] > 0:
+                totals[r["person_id"]] = int(r["total"])
+    best = sorted(totals.items(), key=lambda pt: (-pt[1], pt[0]))[:limit]
     people = {p.id: p for p in await Person.filter(id__in=[p for p, _ in best])}
     return [(people[p], t) for p, t in best]
 
@@ -281,7 +294,7 @@ async def find_person(text: str, scope: list[str]) -> Person:
     if name.startswith("#") and name[1:].isdigit():
         found = await Person.filter(id=int(name[1:]))
     else:
-        found = await Person.filter(Q(real_name=name) | Q(display_name=name)).order_by("id")
+        found = await Person.filter(Person.name_q(name)).order_by("id")
     if "/" not in scope:
         allowed: set[int] = set()
         for path in scope:

@@ -89,7 +89,7 @@ class MemberRegistration(Model):
 
     class Meta:
         table = "member_registration"
-        indexes = (("org_id", "status"), ("person_id", "status"))
+        indexes = (("org_id", "status"), ("person_id", "status"), ("home_org_id", "status"))
 
     @property
     def pocket(self) -> bool:

@@ -24,7 +24,7 @@ from models.checkin.rules import (
     RELATION_POCKET,
     lost_cutoff,
 )
-from models.people import Person
+from models.people import Person, orgs_under
 from models.people import scope_q as org_scope_q
 
 
@@ -65,17 +65,18 @@ async def lost_contact_names(paths: list[str], days: int, now: datetime) -> list
     rows = (
         await Person.filter(lost_q(paths, days, now))
         .order_by("id")
-        .values_list("id", "real_name", "display_name", "phone")
+        .values_list(*Person.NAME_FIELDS)
     )
-    return [(pid, Person.name_of(pid, real, shown, phone)) for pid, real, shown, phone in rows]
+    return [(row[0], Person.name_from(row)) for row in rows]
 
 
 async def find_people(paths: list[str], query: str) -> list[Person]:
-    """By name (part of it) or by the last digits of the mobile number."""
+    """By name or platform nickname (part of it) or by the last digits of the mobile
+    number."""
     query = fold_width(query or "").strip()
     if not query:
         return []
-    q = Q(phone__endswith=query) if query.isdigit() else Q(real_name__contains=query)
+    q = Q(phone__endswith=query) if query.isdigit() else Person.name_q(query, contains=True)
     return (
         await Person.filter(scope_q(paths), q)
         .select_related("home_org", "local_org")
@@ -94,16 +95,36 @@ async def summary(paths: list[str], days: int, now: datetime) -> dict[str, int]:
     return await widecache.figures(key, paths, now, lambda: _summary(paths, days, now))
 
 
+def _scope_parts(paths: list[str]) -> list[Q]:
+    """scope_q as three disjoint conditions joined by AND only: home branch in scope; else
+    local organisation in scope; else a confirmed registration from outside. An OR of
+    subqueries makes PostgreSQL read every person (25 ms for a community of 600)."""
+    orgs = orgs_under(paths)
+    home_out = Q(home_org_id__isnull=True) | ~Q(home_org_id__in=orgs)
+    local_out = Q(local_org_id__isnull=True) | ~Q(local_org_id__in=orgs)
+    confirmed = REGISTRATION.target("confirm")
+    outside = MemberRegistration.filter(org_scope_q(paths), status=confirmed, home_org_id=None)
+    return [
+        Q(home_org_id__in=orgs),
+        Q(local_org_id__in=orgs) & home_out,
+        Q(id__in=Subquery(outside.values("person_id"))) & home_out & local_out,
+    ]
+
+
 async def _summary(paths: list[str], days: int, now: datetime) -> dict[str, int]:
-    people = (
-        await Person.filter(scope_q(paths), relation_status__in=MEMBER_RELATIONS)
-        .annotate(
-            registered=Count("id"),
-            pocket=Count("id", _filter=Q(relation_status=RELATION_POCKET)),
-            lost=Count("id", _filter=unseen_q(days, now)),
-        )
-        .values("registered", "pocket", "lost")
-    )[0]
+    people = {"registered": 0, "pocket": 0, "lost": 0}
+    for part in _scope_parts(paths):
+        row = (
+            await Person.filter(part, relation_status__in=MEMBER_RELATIONS)
+            .annotate(
+                registered=Count("id"),
+                pocket=Count("id", _filter=Q(relation_status=RELATION_POCKET)),
+                lost=Count("id", _filter=unseen_q(days, now)),
+            )
+            .values("registered", "pocket", "lost")
+        )[0]
+        for k in people:
+            people[k] += row[k] or 0
     here = CheckIn.filter(org_scope_q(paths))
     open_rows = here.filter(left_at__isnull=True)
     left = here.filter(left_at__isnull=False).exclude(

@@ -106,6 +106,7 @@ class ServiceRequest(Access, FollowUp, Queries, Model):
             ("assignee_org_id", "status"),  # what was forwarded into a subtree (#15)
             ("closed_at",),  # 公开: this month's figures (#15)
             ("rejected_at",),
+            ("handler_id", "due_at"),  # the workbench's 我的 queue, earliest due first (#13)
         )
 
     # -- filing ---------------------------------------------------------------
