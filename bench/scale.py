@@ -130,7 +130,8 @@ async def send(http: aiohttp.ClientSession, base: str, msg: scale_cases.Msg) -> 
     return elapsed, reply
 
 
-async def run_cases(http, base, world, report: Report, engine: str, seconds: float) -> None:
+async def run_cases(http, server, world, report: Report, engine: str, seconds: float) -> None:
+    base = server.base
     for case in world.cases:
         started = time.perf_counter()
         steps = case.steps or (case.label,)
@@ -138,6 +139,9 @@ async def run_cases(http, base, world, report: Report, engine: str, seconds: flo
         errors, replies = 0, {}
         if not case.write:  # one untimed message first (caches, connections)
             await send(http, base, case.samples[0][0])
+        # The server's own CPU per message: unlike wall time, barely moved by other
+        # work on the machine (the database server's CPU is not in it).
+        cpu0 = server.cpu_seconds()
         for sample in case.samples:
             if time.perf_counter() - started > seconds and len(times[steps[0]]) >= 3:
                 break
@@ -148,9 +152,13 @@ async def run_cases(http, base, world, report: Report, engine: str, seconds: flo
                 errors += reply.startswith("!")
             if reply == "!timeout":
                 break
+        sent = sum(len(t) for t in times.values())
+        cpu_ms = 1000 * (server.cpu_seconds() - cpu0) / max(sent, 1)
         for step in steps:
             label = case.label if not case.steps else f"{case.label} · {step}"
-            report.add_case(engine, case.who, label, times[step], errors, replies.get(step, ""))
+            report.add_case(
+                engine, case.who, label, times[step], errors, replies.get(step, ""), cpu_ms
+            )
 
 
 async def mixed(http, bases, world, clients: int, seconds: float, pids: list[int]) -> dict:
@@ -234,13 +242,14 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
         idle = rss_mb(server.proc.pid)
         timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
         async with aiohttp.ClientSession(timeout=timeout) as http:
-            await run_cases(http, server.base, world, report, engine, args.case_seconds)
+            await run_cases(http, server, world, report, engine, args.case_seconds)
+            cpu0 = server.cpu_seconds()
             mix = await mixed(
                 http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
             )
-            if (
-                engine == "postgres" and args.processes > 1 and args.mixed_seconds > 0
-            ):  # several processes, one database
+            mix["cpu_ms"] = 1000 * (server.cpu_seconds() - cpu0) / max(mix["n"], 1)
+            # several processes, one database
+            if engine == "postgres" and args.processes > 1 and args.mixed_seconds > 0:
                 more = [server]
                 for _ in range(args.processes - 1):
                     port2 = free_port()

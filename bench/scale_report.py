@@ -28,7 +28,7 @@ class Report:
         if engine not in self.engines:
             self.engines.append(engine)
 
-    def add_case(self, engine, who, label, times, errors, sample) -> None:
+    def add_case(self, engine, who, label, times, errors, sample, cpu_ms=0.0) -> None:
         self._engine(engine)
         row = self.data["cases"].setdefault(f"{who}|{label}", {})
         row[engine] = {
@@ -38,6 +38,7 @@ class Report:
             "n": len(times),
             "errors": errors,
             "sample": sample[:80],
+            "cpu_ms": cpu_ms,
         }
 
     def add_footprint(self, engine, start_s, idle_mb, mix, db_mb) -> None:
@@ -54,7 +55,11 @@ class Report:
 
     def render(self) -> str:
         e = self.engines
-        head = "| who | command | " + " | ".join(f"{x} p50 / p95 / p99 ms (n)" for x in e) + " |"
+        head = (
+            "| who | command | "
+            + " | ".join(f"{x} p50 / p95 / p99 ms (n) · server CPU ms" for x in e)
+            + " |"
+        )
         lines = [
             f"# bench-scale: district S = {self.scale:g}",
             "",
@@ -76,6 +81,7 @@ class Report:
                 err = f" {c['errors']} err" if c["errors"] else ""
                 cells.append(
                     f"{c['p50']:.0f} / {c['p95']:.0f} / {c['p99']:.0f} ({c['n']}){err}{flag}"
+                    f" · {c.get('cpu_ms', 0):.1f}"
                 )
             lines.append(f"| {who} | `{label}` | " + " | ".join(cells) + " |")
         lines += ["", "| measure | " + " | ".join(e) + " |", "|---|" + "---|" * len(e)]
@@ -86,6 +92,7 @@ class Report:
             ("mixed: member p99 ms (goal < 100)", "member_p99", "{:.0f}"),
             ("mixed: officer view p99 ms", "officer_p99", "{:.0f}"),
             ("mixed: requests / errors", None, None),
+            ("mixed: server CPU ms per request", "cpu_ms", "{:.1f}"),
             ("mixed, N processes alternately: req/s", "multi_rps", "{:.0f}"),
             ("mixed, N processes: member p99 ms / errors", "multi", None),
             ("start-up to /healthz 200 s", "start_s", "{:.2f}"),

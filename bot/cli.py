@@ -356,6 +356,7 @@ async def chat(config: Config, user: str, group: str | None) -> int:
                 chat_id=group or user,
                 text=line,
                 display_name=user,
+                nickname=user,
                 is_group=bool(group),
             )
             for reply in await runtime.dispatcher.handle(inbound):

@@ -120,13 +120,11 @@ class Ctx:
     async def person(self) -> Person:
         """The asker's Person record, created the first time it is needed."""
         inb = self.inbound
-        return await self.runtime.identity.ensure_person(
-            inb.platform, inb.user_id, inb.display_name
-        )
+        return await self.runtime.identity.ensure_person(inb.platform, inb.user_id, inb.nickname)
 
     async def refresh_caller(self) -> None:
         inb = self.inbound
         self.runtime.identity.invalidate(inb.user_key)
         self.caller = await self.runtime.identity.resolve(
-            inb.platform, inb.user_id, inb.display_name
+            inb.platform, inb.user_id, inb.display_name, inb.nickname
         )

@@ -36,6 +36,6 @@ async def seed(if_empty: bool = False) -> bool:
         orgs[code] = org
     identity = IdentityService()
     for platform, user_id, name, role, code in DEMO_PEOPLE:
-        person = await identity.ensure_person(platform, user_id, name)
+        person = await identity.ensure_person(platform, user_id, name=name)
         created_any |= await identity.grant(person, role, orgs[code], granted_by="demo")
     return created_any

@@ -125,7 +125,9 @@ class Dispatcher(Routing):
                 "%s: refused an event with a %d-character user id", inb.platform, len(inb.user_id)
             )
             return _Answer([], "", "bad_id")
-        caller = await self.rt.identity.resolve(inb.platform, inb.user_id, inb.display_name)
+        caller = await self.rt.identity.resolve(
+            inb.platform, inb.user_id, inb.display_name, inb.nickname
+        )
         if caller.person_id is not None and self.rt.seen is not None:
             contact = self.rt.seen.note(caller.person_id)  # 失联排查: a message is contact
             if contact is not None:

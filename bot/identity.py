@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 
+NICKNAME_CHARS = 64  # Identity.nickname, Person.nickname
 # grid_worker (网格员) is a duty in a grid, not a rank: it grants nothing else.
 ROLE_RANK = {"resident": 0, "grid_worker": 0, "member": 1, "officer": 2, "admin": 3}
 
@@ -54,6 +55,8 @@ class Caller:
     person_id: int | None = None
     real_name: str | None = None
     roles: tuple[RoleView, ...] = field(default=())
+    # This account's stored platform nickname: a different one sent is a change to keep.
+    nickname: str = ""
 
     @property
     def user_key(self) -> str:
@@ -96,16 +99,18 @@ class Caller:
         return any(path.startswith(o.path) for o in self._officer_orgs)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Record:
     person: Person
     roles: tuple[RoleView, ...]
+    identity_id: int
+    nickname: str  # Identity.nickname
 
     def caller(self, platform: str, user_id: str, display_name: str) -> Caller:
         p = self.person
-        return Caller(
-            platform, user_id, p.display_name or display_name, p.id, p.real_name, self.roles
-        )
+        # A chosen name, else the platform's latest, else what this chat calls them.
+        called = p.display_name or p.nickname or display_name
+        return Caller(platform, user_id, called, p.id, p.real_name, self.roles, self.nickname)
 
 
 class IdentityService:
@@ -120,16 +125,21 @@ class IdentityService:
         self._generation = 0
 
     # -- callers ---------------------------------------------------------
-    async def resolve(self, platform: str, user_id: str, display_name: str = "") -> Caller:
+    async def resolve(
+        self, platform: str, user_id: str, display_name: str = "", nickname: str = ""
+    ) -> Caller:
+        """`display_name`: what this chat calls the sender (a group card); `nickname`: the
+        platform's account-wide name, kept on the identity when it changes."""
         key = f"{platform}:{user_id}"
         hit = self._callers.get(key)
         now = time.monotonic()
-        if hit and hit[0] > now:
+        nickname = nickname[:NICKNAME_CHARS]  # as stored, so an unchanged one compares equal
+        if hit and hit[0] > now and not self._renamed(hit[1], nickname):
             return hit[1]
         generation = self._generation
         record = await self._lookup(platform, user_id)
-        if record is not None and display_name and not record.person.display_name:
-            await self._store_nickname(record.person, display_name)
+        if record is not None and nickname and nickname != record.nickname:
+            await self._store_nickname(record, nickname)
         caller = record.caller(platform, user_id, display_name) if record else None
         caller = caller or Caller(platform, user_id, display_name)
         if generation == self._generation:
@@ -140,12 +150,18 @@ class IdentityService:
         return caller
 
     @staticmethod
-    async def _store_nickname(person: Person, display_name: str) -> None:
-        """People made by `lianxin admin grant` or an import have no name: the platform's
-        nickname, when it sends one, is what officers then see (and /兑换 finds)."""
-        name = display_name[:64]
-        await Person.filter(id=person.id, display_name="").update(display_name=name)
-        person.display_name = name
+    def _renamed(caller: Caller, nickname: str) -> bool:
+        """A known person's account now sends another nickname (no query to know)."""
+        return bool(nickname) and caller.person_id is not None and nickname != caller.nickname
+
+    @staticmethod
+    async def _store_nickname(record: _Record, nickname: str) -> None:
+        """People made by `lianxin admin grant` or an import have no name, and platform
+        names change: the account's nickname is what officers then see (and /兑换 finds)
+        unless the person has a name of their own (Person.name_of)."""
+        # Set first: callers waiting on the same record then see no change to write.
+        record.nickname = record.person.nickname = nickname
+        await Identity.note_nickname(record.identity_id, record.person.id, nickname)
 
     def _lookup(self, platform: str, user_id: str) -> asyncio.Future[_Record | None]:
         fut = self._waiting.get((platform, user_id))
@@ -194,12 +210,18 @@ class IdentityService:
                 RoleView(g.role, OrgView.of(g.org) if g.org else None)
             )
         return {
-            (i.platform, i.user_id): _Record(i.person, tuple(roles.get(i.person_id, ())))
+            (i.platform, i.user_id): _Record(
+                i.person, tuple(roles.get(i.person_id, ())), i.id, i.nickname
+            )
             for i in identities
         }
 
-    async def ensure_person(self, platform: str, user_id: str, display_name: str = "") -> Person:
-        """The caller's Person, created on first need; safe under concurrent first messages."""
+    async def ensure_person(
+        self, platform: str, user_id: str, nickname: str = "", *, name: str = ""
+    ) -> Person:
+        """The caller's Person, created on first need; safe under concurrent first messages.
+        `nickname` (the platform's account-wide name) is kept on the new identity and as
+        the person's nickname; `name` (a seed's) is a name of their own (display_name)."""
         identity = (
             await Identity.filter(platform=platform, user_id=user_id)
             .select_related("person")
@@ -210,8 +232,11 @@ class IdentityService:
             return person
         try:
             async with in_transaction():
-                person = await Person.create(display_name=display_name[:64])
-                await Identity.create(platform=platform, user_id=user_id, person=person)
+                nickname = nickname[:NICKNAME_CHARS]
+                person = await Person.create(display_name=name[:64], nickname=nickname)
+                await Identity.create(
+                    platform=platform, user_id=user_id, person=person, nickname=nickname
+                )
         except IntegrityError:
             # Another request created it first: use theirs.
             identity = await Identity.get(platform=platform, user_id=user_id).prefetch_related(

@@ -16,7 +16,7 @@ from typing import Any
 # back out, and bidi overrides/isolates (U+202A–202E, U+2066–2069) make what officers
 # read differ from what was typed.
 _UNSAFE = re.compile("[\x00\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
-# As long as the columns that keep them (Identity.user_id, Person.display_name).
+# As long as the columns that keep them (Identity.user_id, Identity.nickname).
 MAX_ID_CHARS = 128
 MAX_NAME_CHARS = 64
 
@@ -32,7 +32,8 @@ class Inbound:
     user_id: str  # platform user id without prefix (openid, QQ number, console name)
     chat_id: str  # group id in groups, else the user id
     text: str = ""
-    display_name: str = ""
+    display_name: str = ""  # what this chat calls the sender (a group card, per group)
+    nickname: str = ""  # the account's platform-wide name, when the platform sends one
     is_group: bool = False
     mentioned_bot: bool = False
     # "text", or an event name: subscribe, unsubscribe, scan, click, view,
@@ -45,15 +46,21 @@ class Inbound:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # One scan of all five for the usual case of nothing to remove.
-        joined = f"{self.user_id}{self.chat_id}{self.text}{self.display_name}{self.event_id}"
+        # One scan of all six for the usual case of nothing to remove.
+        joined = (
+            f"{self.user_id}{self.chat_id}{self.text}{self.display_name}"
+            f"{self.nickname}{self.event_id}"
+        )
         if _UNSAFE.search(joined):
             self.user_id = clean_text(self.user_id)
             self.chat_id = clean_text(self.chat_id)
             self.text = clean_text(self.text)
             self.display_name = clean_text(self.display_name)
+            self.nickname = clean_text(self.nickname) if self.nickname else self.nickname
             self.event_id = clean_text(self.event_id)
         self.display_name = self.display_name[:MAX_NAME_CHARS].strip()
+        if self.nickname:
+            self.nickname = self.nickname[:MAX_NAME_CHARS].strip()
         if self.extra:
             self.extra = {
                 k: clean_text(v) if isinstance(v, str) else v for k, v in self.extra.items()

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from tortoise import fields
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
 from bot.targets import chat_target
 from bot.text import fold_width, mask_phones
@@ -108,8 +109,12 @@ class Person(Model):
     """一个人，可在多个平台有身份（微信 openid、QQ 号）。"""
 
     id = fields.IntField(primary_key=True)
+    # A name someone chose (/改称呼, an officer, a seed); the platform's is `nickname`.
     display_name = fields.CharField(max_length=64, default="")
     real_name = fields.CharField(max_length=64, null=True)
+    # The platform nickname that changed last on any of this person's identities
+    # (Identity.nickname keeps each account's): a copy, so lists never join identities.
+    nickname = fields.CharField(max_length=64, default="", db_default="")
     phone = fields.CharField(max_length=20, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField(null=True)
@@ -147,9 +152,31 @@ class Person(Model):
             raise DomainError("display_name_length", limit=cls.DISPLAY_NAME_MAX)
         return name
 
+    # What a list reads to call people: values_list(*NAME_FIELDS) → name_from(row).
+    NAME_FIELDS = ("id", "real_name", "display_name", "nickname", "phone")
+
     @property
     def name(self) -> str:
-        return self.name_of(self.id, self.real_name, self.display_name, self.phone)
+        return self.name_of(
+            self.id, self.real_name, self.display_name, nickname=self.nickname, phone=self.phone
+        )
+
+    @classmethod
+    def name_from(cls, row: tuple[Any, ...]) -> str:
+        """`name_of` for a row read as values_list(*NAME_FIELDS)."""
+        pid, real, display, nickname, phone = row
+        return cls.name_of(pid, real, display, nickname=nickname, phone=phone)
+
+    @staticmethod
+    def name_q(name: str, *, contains: bool = False) -> Q:
+        """People an officer names: by their name or their platform nickname."""
+        op = "__contains" if contains else ""
+        cols = ("real_name", "display_name", "nickname")
+        return Q(*[Q(**{f"{c}{op}": name}) for c in cols], join_type="OR")
+
+    def called(self, name: str) -> bool:
+        """Whether `name` is exactly one of this person's names (see `name_q`)."""
+        return bool(name) and name in (self.real_name, self.display_name, self.nickname)
 
     def covered_by(self, viewer: Viewer) -> bool:
         """Whether `viewer` is an officer over this person: of their home branch or of the
@@ -165,12 +192,19 @@ class Person(Model):
 
     @staticmethod
     def name_of(
-        person_id: int, real_name: str | None, display_name: str | None, phone: str | None = None
+        person_id: int,
+        real_name: str | None,
+        display_name: str | None,
+        *,
+        nickname: str | None = None,
+        phone: str | None = None,
     ) -> str:
-        """How a person is called (also for rows read as plain values): the name, else the
-        platform nickname, else "居民（尾号1234）"; never a bare "#7"."""
-        if real_name or display_name:
-            return real_name or display_name or ""
+        """How a person is shown, everywhere (also for rows read as plain values): a name
+        a person gave (registered, imported, seeded, /改称呼) wins, else the latest
+        platform nickname, else "居民（尾号1234）" from the phone, else "居民（编号7）";
+        never a bare "#7"."""
+        if real_name or display_name or nickname:
+            return real_name or display_name or nickname or ""
         digits = "".join(c for c in phone or "" if c.isdigit())
         return f"居民（尾号{digits[-4:]}）" if len(digits) >= 4 else f"居民（编号{person_id}）"
 
@@ -184,11 +218,21 @@ class Identity(Model):
     person = fields.ForeignKeyField("models.Person", related_name="identities")
     person_id: int  # the column tortoise adds, for type checkers
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The account's platform-wide name as last sent (OneBot v11 sender.nickname, never
+    # the per-group card): compared in memory, written only when it changes.
+    nickname = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "identity"
         unique_together = (("platform", "user_id"),)
         indexes = (("person_id",),)  # where to reach a person (every notice, #15)
+
+    @classmethod
+    async def note_nickname(cls, identity_id: int, person_id: int, nickname: str) -> None:
+        """The account's nickname changed: keep it, and as the person's latest."""
+        async with in_transaction():
+            await cls.filter(id=identity_id).update(nickname=nickname)
+            await Person.filter(id=person_id).update(nickname=nickname)
 
     @classmethod
     async def targets_of(cls, person_ids: Iterable[int]) -> dict[int, list[str]]:

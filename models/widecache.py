@@ -23,6 +23,7 @@ WIDE_ORGS = 100  # organisations in the scope from which it counts as wide (a st
 MAX_ENTRIES = 256
 
 _kept: dict[Hashable, tuple[datetime, Any]] = {}
+_width: dict[tuple[str, ...], tuple[datetime, bool]] = {}  # is_wide, asked at most once a TTL
 
 
 async def is_wide(paths: Iterable[str]) -> bool:
@@ -46,7 +47,13 @@ async def figures(
         value: T = hit[1]
         return value
     value = await count()
-    if await is_wide(paths):
+    scope = tuple(sorted(paths))
+    width = _width.get(scope)
+    if width is None or not width[0] <= now < width[0] + TTL:
+        if len(_width) >= 4 * MAX_ENTRIES:
+            _width.clear()
+        width = _width[scope] = (now, await is_wide(scope))
+    if width[1]:
         if len(_kept) >= MAX_ENTRIES:  # the oldest goes first
             del _kept[min(_kept, key=lambda k: _kept[k][0])]
         _kept[key] = (now, value)
@@ -56,3 +63,4 @@ async def figures(
 def forget() -> None:
     """Drop every kept figure (tests)."""
     _kept.clear()
+    _width.clear()

@@ -264,7 +264,7 @@ async def test_attend_code_lockout_timebank_and_points(town):
     assert "没有找到“nobody”" in await c.one("/兑换 nobody 1 米", user="secretary")
     assert "没有找到“bob”" in await c.one("/兑换 bob 0.5 米", user="sq2")  # not in scope
     assert "只有党务工作者" in await c.one("/兑换 bob 0.5 米", user="carol")
-    entries = await TimeBankEntry.filter(person__display_name="bob").order_by("id")
+    entries = await TimeBankEntry.filter(person__nickname="bob").order_by("id")
     assert [(e.kind, e.hours) for e in entries] == [
         ("credit", Decimal("2.0")),
         ("redeem", Decimal("-1.5")),

@@ -49,19 +49,19 @@ async def test_nickname_is_stored_for_people_made_elsewhere(town, client):
     """People made by `lianxin admin grant` or an import had no name: officers saw "#12"."""
     rt = client.server.app[RUNTIME]
     person = await rt.identity.ensure_person("console", "grantee")  # as the CLI does
-    assert (await Person.get(id=person.id)).display_name == ""
+    assert (await Person.get(id=person.id)).name == f"居民（编号{person.id}）"
     await town.say("/我", user="grantee", name="李四")
-    assert (await Person.get(id=person.id)).display_name == "李四"
-    # a name of their own is kept
+    assert (await Person.get(id=person.id)).name == "李四"
+    # the platform's name changed: followed (tests/test_nicknames.py: never over a real name)
     await town.say("/我", user="grantee", name="别的昵称")
-    assert (await Person.get(id=person.id)).display_name == "李四"
+    assert (await Person.get(id=person.id)).name == "别的昵称"
 
 
 async def test_people_without_a_name_are_labelled_not_numbered(db):
     assert Person(id=7, display_name="", phone="13800001234").name == "居民（尾号1234）"
     assert Person(id=7, display_name="").name == "居民（编号7）"
     assert Person(id=7, display_name="小王").name == "小王"
-    assert Person.name_of(7, None, "", None) == "居民（编号7）"
+    assert Person.name_of(7, None, "", phone=None) == "居民（编号7）"
 
 
 async def test_pending_registration_shows_in_my_info(town):

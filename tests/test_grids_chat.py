@@ -77,7 +77,7 @@ async def test_visit_in_one_line_shows_progress_and_offers_a_request(grids):
     req = await ServiceRequest.get().select_related("org", "requester")
     assert filed.startswith(f"已把这次走访转为诉求，编号 {req.number}，交“和平社区第一网格”办理。")
     assert "类别：其他　地点：5栋3单元301" in filed
-    assert (req.org.code, req.requester.display_name, req.content) == (
+    assert (req.org.code, req.requester.name, req.content) == (
         "WG01",
         "gw1",
         "反映下水道堵",

@@ -240,7 +240,7 @@ async def test_a_visit_to_the_household_is_contact_and_lost_contact_stays_privat
     await c.one("/走访 8栋1单元101 上门 身体好", user="gw1")
     assert await stage("张三") == "normal"
     event = await LadderEvent.filter(to_stage="normal").select_related("actor").get()
-    assert (event.via, event.actor.display_name) == ("visit", "gw1")
+    assert (event.via, event.actor.name) == ("visit", "gw1")
     # in a group the ladder answers in private (/确认失联 refuses to speak there), and
     # officers out of scope see nothing
     sent = "/失联 的结果已私信发送给您，请查看与我的私聊。"

@@ -62,7 +62,7 @@ async def test_self_reported_hours(town):  # noqa: F811
     assert (await last_to("bob")).startswith("您登记的志愿时长（敬老院陪老人聊天 2.0 小时）已确认")
     await c.one(f"/驳回时长 {second} 当天没有下雪", user="secretary")
     assert "原因：当天没有下雪" in await last_to("bob")
-    bob = await Person.get(display_name="bob")
+    bob = await Person.get(nickname="bob")
     assert await balance(bob.id) == Decimal("2.0")
     assert "自报确认 +2.0 小时" in await c.one("/时间银行", user="bob")
 
@@ -76,7 +76,7 @@ async def test_appeal_then_adjustments_with_reasons(town):  # noqa: F811
     assert "只有党务工作者" in await c.one("/补积分 bob +5 漏记", user="bob")
     text = await c.one("/补积分 bob +5 11月20日主题党日漏记签到", user="secretary")
     assert text.startswith("已调整 bob 的积分 +5 分，原因：11月20日主题党日漏记签到。申诉")
-    assert (await PointsAppeal.get(person__display_name="bob")).status == "resolved"
+    assert (await PointsAppeal.get(person__nickname="bob")).status == "resolved"
     assert (await last_to("bob")) == "您的积分调整 +5 分，原因：11月20日主题党日漏记签到。"
     assert "余额只有 0.0 小时" in await c.one("/补时长 bob -1 扣错", user="secretary")
     text = await c.one("/补时长 bob +2 敬老院服务漏记", user="secretary")
@@ -100,7 +100,7 @@ async def test_catalogue_redeem_and_verify(town):  # noqa: F811
     listing = await c.one("/兑换目录", user="bob")
     assert "理发一次 · 2.0 小时 · 剩 1（和平社区党委）" in listing and "大米 · 10 积分" in listing
     assert "余额只有 0.0 小时" in await c.one("/兑换 理发一次", user="bob")
-    bob = await Person.get(display_name="bob")
+    bob = await Person.get(nickname="bob")
     org = await Organization.get(code="SQ001")
     await TimeBankEntry.create(
         person=bob, org=org, hours=3, kind="credit", created_at=bob.created_at

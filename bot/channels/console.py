@@ -41,6 +41,7 @@ class ConsoleChannel(Channel):
             chat_id=chat,
             text=text,
             display_name=str(body.get("name") or ""),
+            nickname=str(body.get("name") or ""),
             is_group=group,
             mentioned_bot=bool(body.get("mention", False)),
             kind=str(body.get("kind") or "text"),

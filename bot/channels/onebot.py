@@ -244,12 +244,15 @@ class OnebotChannel(Channel):
         sender = data.get("sender")
         if not isinstance(sender, dict):
             sender = {}
-        display = sender.get("card") or sender.get("nickname") or ""
+        # The card differs per group: it greets, but only the nickname is kept.
+        nickname = sender.get("nickname") or ""
+        display = sender.get("card") or nickname
         extra: dict[str, Any] = {}
         anonymous = data.get("anonymous")
         if isinstance(anonymous, dict):
             # Never the flag: it changes per session and is not a person.
             display = anonymous.get("name") or display
+            nickname = ""  # one shared user for every anonymous sender
             extra["anonymous"] = True
         message = data.get("message")
         if message is None:
@@ -265,6 +268,7 @@ class OnebotChannel(Channel):
             chat_id=chat,
             text=text,
             display_name=str(display),
+            nickname=str(nickname),
             is_group=is_group,
             mentioned_bot=mentioned,
             kind=kind,

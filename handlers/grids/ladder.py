@@ -34,7 +34,7 @@ from models.people import Identity, Person
 async def one_member(ctx: Ctx, query: str) -> Person:
     """The member meant, among those in the officer's scope (name part or phone tail)."""
     found = await find_people(ctx.scope_paths(), query)
-    exact = [p for p in found if p.real_name == query.strip()]
+    exact = [p for p in found if p.called(query.strip())]
     if len(exact) == 1 or len(found) == 1:
         return (exact or found)[0]
     if not found:

@@ -17,6 +17,7 @@ from models.checkin import (
     find_people,
     scope_q,
 )
+from models.checkin.views import _scope_parts as scope_parts
 from models.grids import ladder
 from models.people import Person, RoleGrant
 from models.requests import ServiceRequest
@@ -46,13 +47,20 @@ SUMS = {
 }
 
 
-async def category_counts(members: Any, paths: list[str]) -> dict[str, int]:
+async def category_counts(paths: list[str], wide: bool) -> dict[str, int]:
+    """The members in scope per category. A narrow scope is counted over its three disjoint
+    parts (models.checkin.views: AND-only, so PostgreSQL reads a community's rows by index
+    rather than every person) added up; a wide one (most of the people) in one pass."""
     t = Person._meta.db_table
     sums = {k: RawSQL(f"SUM(CASE WHEN {t}.{cond} THEN 1 ELSE 0 END)") for k, cond in SUMS.items()}
-    rows = await members.annotate(n=RawSQL("COUNT(*)"), **sums).values("n", *SUMS)
-    row = rows[0] if rows else {}
-    counts = {"all": int(row.get("n") or 0)}
-    counts.update({k: int(row.get(k) or 0) for k in SUMS})
+    counts = dict.fromkeys(["all", *SUMS], 0)
+    for part in [scope_q(paths)] if wide else scope_parts(paths):
+        members = Person.filter(part, ladder.members_q())
+        rows = await members.annotate(n=RawSQL("COUNT(*)"), **sums).values("n", *SUMS)
+        row = rows[0] if rows else {}
+        counts["all"] += int(row.get("n") or 0)
+        for k in SUMS:
+            counts[k] += int(row.get(k) or 0)
     counts["lost"] = await ladder.ContactLadder.filter(
         ladder.scope_q(paths, "person__"),
         person__relation_status__in=ladder.MEMBER_RELATIONS,
@@ -73,10 +81,10 @@ async def people(request: web.Request) -> web.Response:
     if await figures.is_big(paths):  # a district's counts read all its members: kept
         key = ("people", *paths)
         counts, as_of = await kept(
-            request, key, figures.FIGURES_SECONDS, lambda: category_counts(members, paths)
+            request, key, figures.FIGURES_SECONDS, lambda: category_counts(paths, wide=True)
         )
     else:
-        counts = await category_counts(members, paths)
+        counts = await category_counts(paths, wide=False)
     query = request.query.get("q", "").strip()
     rungs: list[Any] = []
     if query:
@@ -95,7 +103,7 @@ async def people(request: web.Request) -> web.Response:
         by_id = {x.id: x for x in found}
         rows = [by_id[r.person_id] for r in rungs]
     else:
-        # counts[category] is this list's length, counted in category_counts' one pass.
+        # counts[category] is this list's length, counted by category_counts.
         p = pager(request, counts[category])
         selected = members.filter(CATEGORIES[category])
         rows = await paged(selected, p, ("id",), "home_org", "local_org")

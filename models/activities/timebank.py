@@ -294,7 +294,7 @@ async def find_person(text: str, scope: list[str]) -> Person:
     if name.startswith("#") and name[1:].isdigit():
         found = await Person.filter(id=int(name[1:]))
     else:
-        found = await Person.filter(Q(real_name=name) | Q(display_name=name)).order_by("id")
+        found = await Person.filter(Person.name_q(name)).order_by("id")
     if "/" not in scope:
         allowed: set[int] = set()
         for path in scope:

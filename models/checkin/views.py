@@ -65,17 +65,18 @@ async def lost_contact_names(paths: list[str], days: int, now: datetime) -> list
     rows = (
         await Person.filter(lost_q(paths, days, now))
         .order_by("id")
-        .values_list("id", "real_name", "display_name", "phone")
+        .values_list(*Person.NAME_FIELDS)
     )
-    return [(pid, Person.name_of(pid, real, shown, phone)) for pid, real, shown, phone in rows]
+    return [(row[0], Person.name_from(row)) for row in rows]
 
 
 async def find_people(paths: list[str], query: str) -> list[Person]:
-    """By name (part of it) or by the last digits of the mobile number."""
+    """By name or platform nickname (part of it) or by the last digits of the mobile
+    number."""
     query = fold_width(query or "").strip()
     if not query:
         return []
-    q = Q(phone__endswith=query) if query.isdigit() else Q(real_name__contains=query)
+    q = Q(phone__endswith=query) if query.isdigit() else Person.name_q(query, contains=True)
     return (
         await Person.filter(scope_q(paths), q)
         .select_related("home_org", "local_org")

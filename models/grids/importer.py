@@ -165,7 +165,6 @@ def _worker_of(workers: list[tuple[Person, list[str]]], named: str) -> int | Non
     if not named:
         return workers[0][0].id if len(workers) == 1 else None
     for person, accounts in workers:
-        names = {person.real_name, person.display_name, person.phone, *accounts}
-        if named in names:
+        if person.called(named) or named in (person.phone, *accounts):
             return person.id
     return None

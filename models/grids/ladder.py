@@ -221,16 +221,17 @@ class Rung:
 
 
 RUNG_FIELDS = (
-    "person_id", "person__real_name", "person__display_name", "stage", "since",
-    "last_contact_at", "person__home_org_id", "person__local_org_id",
+    "person_id", "person__real_name", "person__display_name", "person__nickname",
+    "person__phone", "stage", "since", "last_contact_at", "person__home_org_id",
+    "person__local_org_id",
 )  # fmt: skip
 
 
 def _rungs(values: Iterable[tuple[Any, ...]], today: date, confirm_months: int) -> list[Rung]:
     out = []
-    for pid, real, display, stage, since, last, home, local_org in values:
+    for pid, real, display, nick, phone, stage, since, last, home, local_org in values:
         n = unreached_months(local(last).date(), today) if last else 0
-        name = Person.name_of(pid, real, display)
+        name = Person.name_of(pid, real, display, nickname=nick, phone=phone)
         out.append(
             Rung(pid, name, stage, since, last, home or local_org, n,
                  may_confirm(stage, n, confirm_months))
