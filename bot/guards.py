@@ -27,6 +27,7 @@ log = logging.getLogger("lianxin.app")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOCAL_ONLY = ("/console", "/metrics")
+_LOCAL_PREFIXES = tuple(p + "/" for p in LOCAL_ONLY)
 
 
 def _too_large(limit: int) -> web.Response:
@@ -61,7 +62,7 @@ def make_guard(
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if path in LOCAL_ONLY or path.startswith(tuple(p + "/" for p in LOCAL_ONLY)):
+        if path in LOCAL_ONLY or path.startswith(_LOCAL_PREFIXES):
             proxied = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
             if not _is_loopback(request.remote) or (proxied and not trust_forwarded):
                 count(path, "not_local")

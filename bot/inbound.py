@@ -46,13 +46,21 @@ class Inbound:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.user_id = clean_text(self.user_id)
-        self.chat_id = clean_text(self.chat_id)
-        self.text = clean_text(self.text)
-        self.display_name = clean_text(self.display_name)[:MAX_NAME_CHARS].strip()
+        # One scan of all six for the usual case of nothing to remove.
+        joined = (
+            f"{self.user_id}{self.chat_id}{self.text}{self.display_name}"
+            f"{self.nickname}{self.event_id}"
+        )
+        if _UNSAFE.search(joined):
+            self.user_id = clean_text(self.user_id)
+            self.chat_id = clean_text(self.chat_id)
+            self.text = clean_text(self.text)
+            self.display_name = clean_text(self.display_name)
+            self.nickname = clean_text(self.nickname) if self.nickname else self.nickname
+            self.event_id = clean_text(self.event_id)
+        self.display_name = self.display_name[:MAX_NAME_CHARS].strip()
         if self.nickname:
-            self.nickname = clean_text(self.nickname)[:MAX_NAME_CHARS].strip()
-        self.event_id = clean_text(self.event_id)
+            self.nickname = self.nickname[:MAX_NAME_CHARS].strip()
         if self.extra:
             self.extra = {
                 k: clean_text(v) if isinstance(v, str) else v for k, v in self.extra.items()

@@ -44,7 +44,7 @@ async def timebank_rows(
     )
     start = day_start(date_from) if date_from else None
     end = day_start(date_to + timedelta(days=1)) if date_to else None
-    codes = await redemption_codes([e.ref for e in entries if e.ref])
+    codes = await redemption_codes([e.ref for e in entries if e.ref], labels["redemption_status"])
     running: dict[int, Decimal] = {}
     rows = []
     for e in entries:
@@ -70,10 +70,9 @@ async def timebank_rows(
     return [head[k] for k in head], rows
 
 
-async def redemption_codes(refs: list[str]) -> dict[str, str]:
-    """ref "red:<id>" of a catalogue redemption → its 核销码 (and whether it was used)."""
+async def redemption_codes(refs: list[str], status: dict[str, str]) -> dict[str, str]:
+    """ref "red:<id>" of a catalogue redemption → its 核销码 and whether it was used
+    (`status`: activity_labels.redemption_status; anything not used reads as issued)."""
     ids = [int(r[4:]) for r in refs if r.startswith("red:") and r[4:].isdigit()]
     rows = await Redemption.filter(id__in=ids).values_list("id", "code", "status")
-    return {
-        f"red:{i}": f"{code}（{'已核销' if st == 'used' else '未核销'}）" for i, code, st in rows
-    }
+    return {f"red:{i}": code + status.get(st, status["issued"]) for i, code, st in rows}

@@ -109,6 +109,7 @@ def test_locked_sqlite_never_wedges_the_server(tmp_path):
         assert say(base, "/改称呼", event_id="lock-1")["replies"] == [KEPT]
         assert status(base) == 503
         assert say(base, "/我", user="bob")["replies"] == [KEPT]
+        assert KEPT in wechat_says(base, "/帮助", 9000)  # WeChat is told too, not dropped
         assert locker.stdout.readline().strip() == "released"
         released = time.monotonic()
         # Within 1 s the database is written again and what waited is replayed.

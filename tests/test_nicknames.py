@@ -13,15 +13,15 @@ import pytest
 from bot.app import RUNTIME
 from models.people import Identity, Organization, Person
 from models.timebank_export import timebank_rows
-from tests.conftest import make_config
 from tests.test_channel_onebot import SECRET, Cqhttp, text
+from tests.webtools import admin_config, login
 
 ZHANG = 55550001
 
 
 @pytest.fixture
 def config(db_url: str):
-    return make_config(db_url, onebot={"enabled": True, "secret": SECRET})
+    return admin_config(db_url, onebot={"enabled": True, "secret": SECRET})
 
 
 @pytest.fixture
@@ -145,3 +145,18 @@ async def test_a_name_chosen_with_rename_outlives_nickname_changes(qq):
     assert "您好，强哥！" in await qq.say("/我", nickname="阿强2")
     person = await Person.get(identities__user_id=str(ZHANG))
     assert (person.name, person.nickname) == ("强哥", "阿强2")
+
+
+async def test_the_workbench_shows_and_finds_people_by_the_same_rule(qq, console, client):
+    # a member on the roster without a name (the account linked, nothing said yet)
+    branch = await Organization.get(code="ZB001")
+    person = await Person.create(phone="13800005678", home_org=branch, relation_status="registered")
+    await Identity.create(platform="onebot", user_id=str(ZHANG), person=person)
+    await login(client, console, "secretary")
+    listed = await (await client.get("/admin/people")).text()
+    assert f'/admin/people/{person.id}">居民（尾号5678）</a>' in listed
+    await qq.say("/我", nickname="王五")
+    found = await (await client.get("/admin/people?q=王五")).text()
+    assert f'/admin/people/{person.id}">王五</a>' in found
+    detail = await (await client.get(f"/admin/people/{person.id}")).text()
+    assert '<h1 id="person-name">王五</h1>' in detail

@@ -298,6 +298,9 @@ async def test_ledgers_show_claims_adjustments_codes_and_attendance(world):
     assert (table[0]["兑换物品"], table[0]["经办人"]) == ("敬老院陪聊", "书记")
     assert (table[1]["原因"], table[1]["申诉编号"]) == ("重复登记", appeal.id)
     assert table[2]["核销码"] == f"{red.code}（未核销）"
+    await red.use(officer, now=T0 + 3 * H)
+    _, used = await timebank_rows("SQ001")
+    assert dict(zip(header, used[2], strict=True))["核销码"] == f"{red.code}（已核销）"
     act = await publish(orgs, people, capacity=1)
     await join(act, people["乙"])
     await join(act, people["丙"])

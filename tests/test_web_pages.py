@@ -165,3 +165,36 @@ async def test_activity_figures_count_my_scope_by_month(client, console, town):
     html = await login(client, console, "secretary")
     assert kpi(html, "activities_held") == ("1", "1")
     assert kpi(html, "attended") == ("3", "1")
+
+
+async def test_flow_and_lost_figures_count_my_scope_by_month(client, console, town):
+    """Flow in / out by the check-in's and the leaving's month; new lost contact by the
+    month the person went onto the ladder; another community's rows not at all."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.app import RUNTIME
+    from bot.clock import ManualClock
+    from models.checkin import CheckIn
+    from models.grids.ladder import ContactLadder
+    from models.people import Organization, Person
+
+    now = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+    client.app[RUNTIME].clock = ManualClock(now)
+    mine, theirs = await Organization.get(code="SQ001"), await Organization.get(code="SQ002")
+    last_month = now - timedelta(days=30)
+    for i, (org, came, left, lost) in enumerate(
+        [
+            (mine, now, None, now),  # in this month, lost this month
+            (mine, last_month, now, last_month),  # in last month, out this month
+            (mine, last_month, last_month, None),  # in and out last month
+            (theirs, now, now, now),  # another community's
+        ]
+    ):
+        who = await Person.create(real_name=f"流动{i}", home_org=org)
+        await CheckIn.create(person=who, org=org, checked_in_at=came, left_at=left)
+        if lost:
+            await ContactLadder.create(person=who, stage="suspected", since=lost)
+    html = await login(client, console, "secretary")
+    assert kpi(html, "flow_in") == ("1", "2")
+    assert kpi(html, "flow_out") == ("1", "1")
+    assert kpi(html, "lost") == ("1", "1")

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.channels.base import Channel
 from bot.inbound import Inbound
+from bot.senders.console import ConsoleSender
 
 
 class ConsoleChannel(Channel):
@@ -50,7 +51,7 @@ class ConsoleChannel(Channel):
         replies = await self.rt.dispatcher.handle(inbound)
         body = {"replies": [r.text for r in replies]}
         sender = self.rt.senders.get("console")
-        if sender is not None:
+        if isinstance(sender, ConsoleSender):
             # What the bot pushed to this person or chat since they last spoke.
             body["pushes"] = sender.take(inbound.user_id, inbound.chat_id)
         return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))

@@ -257,8 +257,9 @@ class OnebotChannel(Channel):
         message = data.get("message")
         if message is None:
             message = data.get("raw_message", "")
-        text, mentioned, kind = message_content(message, self_id)
-        extra.update(image_ref(message))  # also with text: "/回单 … [image]" carries 附图
+        segments = as_segments(message)  # parsed once for the text and the image
+        text, mentioned, kind = segments_content(segments, self_id)
+        extra.update(image_ref(segments))  # also with text: "/回单 … [image]" carries 附图
         message_id = data.get("message_id")
         stamp = data.get("time")
         return Inbound(

@@ -66,7 +66,12 @@ from bot.channels.onebot import MEDIA_KINDS as V11_MEDIA_KINDS
 from bot.channels.onebot import limit_reply, segments_content
 from bot.channels.onebot12_bridges import Bridges
 from bot.inbound import Inbound, Reply
-from bot.senders.onebot12 import action_request, message_params, text_segments
+from bot.senders.onebot12 import (
+    Onebot12Sender,
+    action_request,
+    message_params,
+    text_segments,
+)
 from bot.targets import Target
 from models.bridges import Onebot12Bridge
 
@@ -168,6 +173,7 @@ class Onebot12Channel(Channel):
         if not self._token:
             return
         auth = request.headers.get("Authorization")
+        given: str | None
         if auth is not None:
             scheme, _, given = auth.partition(" ")
             if scheme.lower() != "bearer":
@@ -205,7 +211,7 @@ class Onebot12Channel(Channel):
             raise Refused(400, "bad_fields")
         self._store(self.bridges.saw(impl, platform, self_user))
         sender = self.rt.senders.get("onebot12")
-        if sender is not None:
+        if isinstance(sender, Onebot12Sender):
             sender.remember_self(platform, self_user)
         detail = event["detail_type"]
         if detail not in ("private", "group"):
@@ -284,16 +290,15 @@ class Onebot12Channel(Channel):
                 charset="utf-8",
             )
         sender = self.rt.senders.get("onebot12")
-        if sender is None:
+        outbound = self.rt.outbound
+        if not isinstance(sender, Onebot12Sender) or outbound is None:
             log.warning("onebot12: no api_url, reply to %s dropped", inb.chat_key)
             return web.Response(status=204)
 
         async def send():  # type: ignore[no-untyped-def]
             return await sender.send_message(target, text, mention=mention)
 
-        self.rt.spawn(
-            self.rt.outbound.deliver(target, text, send, purpose="reply"), "onebot12 reply"
-        )
+        self.rt.spawn(outbound.deliver(target, text, send, purpose="reply"), "onebot12 reply")
         return web.Response(status=204)
 
     def _forget_old(self) -> None:

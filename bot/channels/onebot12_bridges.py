@@ -56,7 +56,8 @@ class Bridges:
     def meta(self, event: dict[str, Any], impl_name: str) -> Onebot12Bridge | None:
         """A meta event. Returns the state to store, if due."""
         detail = event.get("detail_type")
-        version = event.get("version") if isinstance(event.get("version"), dict) else {}
+        raw_version = event.get("version")
+        version: dict[str, Any] = raw_version if isinstance(raw_version, dict) else {}
         impl = self._impl(impl_name or str(version.get("impl") or ""))
         changed = False
         if detail == "connect":
@@ -66,7 +67,8 @@ class Bridges:
             if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0:
                 changed, impl.interval_ms = impl.interval_ms != interval, interval
         elif detail == "status_update":
-            status = event.get("status") if isinstance(event.get("status"), dict) else {}
+            raw_status = event.get("status")
+            status: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
             good = bool(status.get("good", True))
             changed, impl.good = impl.good != good, good
             for bot in status.get("bots") or []:

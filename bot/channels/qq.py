@@ -341,6 +341,7 @@ class QQChannel(Channel):
         self, sender: QQSender, target: Target, text: str, msg_id: str, seq: int
     ) -> bool:
         """One passive reply, recorded as a Delivery row; True when it was sent."""
+        assert self.rt.outbound is not None  # a served channel: the runtime is started
         row = await self.rt.outbound.deliver(
             target,
             text,

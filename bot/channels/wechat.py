@@ -36,8 +36,9 @@ Status codes (counted in ``lianxin_rejected_requests_total{platform="wechat"}``)
          an encrypted request that cannot be decrypted (no key configured,
          bad base64/padding); an empty, non-UTF-8 or malformed body; a body
          with a DOCTYPE or ENTITY declaration (refused before any XML parser
-         sees it, and the parser itself is defusedxml with DTDs forbidden, so
-         nothing is ever expanded or fetched); a message without
+         sees it, and the parser itself refuses any DTD, entity declaration or
+         external reference as defusedxml does, so nothing is ever expanded or
+         fetched); a message without
          MsgType/FromUserName or with a bad CreateTime.
     403  the signature (``signature``, or ``msg_signature`` when encrypted) is
          missing or wrong. There is no 401: a missing signature is 403 like a

@@ -53,7 +53,7 @@ Status codes (counted in ``lianxin_rejected_requests_total{platform="wecom"}``):
     400  timestamp, nonce (or echostr on GET) missing, or timestamp not a number;
          an empty, non-UTF-8 or malformed body, or one without Encrypt; a DOCTYPE
          or ENTITY declaration in the body or in the decrypted message (refused
-         before any parser sees it; the parser is defusedxml with DTDs forbidden);
+         before any parser sees it; the parser refuses DTDs as defusedxml does);
          Encrypt / echostr that cannot be decrypted; a decrypted message without
          MsgType / FromUserName or with a bad CreateTime.
     403  msg_signature missing or wrong; the timestamp more than
@@ -64,8 +64,8 @@ Status codes (counted in ``lianxin_rejected_requests_total{platform="wecom"}``):
          counted as ``lianxin_events_total{platform="wecom",command="-",
          outcome="channel_error"}`` and answered with an empty body.
 
-The XML helpers (DTD check, defusedxml parsing, signature, encrypted envelope,
-CDATA reply) and the late-reply machinery are bot/channels/tencent.py's; the
+The XML helpers (DTD check, parsing with defusedxml's guards, signature, encrypted
+envelope, CDATA reply) and the late-reply machinery are bot/channels/tencent.py's; the
 WeChat channel shares them.
 """
 

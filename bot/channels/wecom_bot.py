@@ -79,6 +79,11 @@ MAX_STREAM_BYTES = 20480
 MEDIA_KINDS = {"image": "image", "file": "file", "video": "video"}
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A JSON object field, or {} when it is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def _empty() -> web.Response:
     return web.Response(status=200, body=b"", content_type="text/plain")
 
@@ -201,7 +206,7 @@ class WecomBotChannel(Channel):
         return msg, nonce
 
     def _inbound(self, msg: dict[str, Any], kind: str, text: str) -> Inbound:
-        sender = msg.get("from") if isinstance(msg.get("from"), dict) else {}
+        sender = _dict(msg.get("from"))
         user = sender.get("userid")
         if not isinstance(user, str) or not user:
             raise Refused(400, "missing_fields")
@@ -245,7 +250,7 @@ class WecomBotChannel(Channel):
         return self._stream_reply(stream, nonce)
 
     def _refresh(self, msg: dict[str, Any], nonce: str) -> web.Response:
-        info = msg.get("stream") if isinstance(msg.get("stream"), dict) else {}
+        info = _dict(msg.get("stream"))
         stream = self.streams.get(str(info.get("id") or ""))
         if stream is None:
             # Forgotten (expired, or before a restart): end it rather than spin.
@@ -254,7 +259,7 @@ class WecomBotChannel(Channel):
         return self._stream_reply(stream, nonce)
 
     async def _event(self, msg: dict[str, Any], nonce: str) -> web.Response:
-        event = msg.get("event") if isinstance(msg.get("event"), dict) else {}
+        event = _dict(msg.get("event"))
         if event.get("eventtype") != "enter_chat":
             log.debug("wecom-bot: ignored event %s", event.get("eventtype"))
             return _empty()

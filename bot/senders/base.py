@@ -126,7 +126,7 @@ async def post_for_body(
     try:
         async with session.post(url, data=payload, headers=headers, timeout=timeout) as resp:
             status = resp.status
-            raw = await resp.read()
+            raw: bytes = await resp.read()
     except TimeoutError:
         return Attempt(SendResult(False, None, f"{name} 接口超时"), transient=True)
     except aiohttp.ClientError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -81,6 +82,7 @@ class OnebotSender(Sender):
     async def send(self, target: Target, reply: Reply) -> SendResult:
         if not target.id.isdigit():
             return SendResult(False, None, f"QQ 号/群号必须是数字：{target.id}", permanent=True)
+        body: dict[str, Any]
         if target.kind == "user":
             action, body = "send_private_msg", {"user_id": int(target.id)}
         elif target.kind == "group":

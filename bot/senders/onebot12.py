@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from typing import Any
 
 import aiohttp
 
@@ -103,7 +104,7 @@ def is_transient(retcode: int) -> bool:
     return retcode // 1000 in TRANSIENT_RANGES or retcode // 10000 == 2
 
 
-def message_params(target: Target) -> tuple[str, dict] | None:
+def message_params(target: Target) -> tuple[str, dict[str, Any]] | None:
     """(self.platform, send_message params without the message) of
     ``onebot12:<platform>:<user_id>`` / ``onebot12-group:<platform>:<group_id>``."""
     platform, sep, ident = target.id.partition(":")
@@ -115,10 +116,14 @@ def message_params(target: Target) -> tuple[str, dict] | None:
 
 
 def action_request(
-    platform: str, params: dict, segments: list[dict], bot: str | None, echo: str
-) -> dict:
+    platform: str,
+    params: dict[str, Any],
+    segments: list[dict[str, Any]],
+    bot: str | None,
+    echo: str,
+) -> dict[str, Any]:
     """The ``send_message`` action request (also what an opted-in webhook answer carries)."""
-    request: dict = {
+    request: dict[str, Any] = {
         "action": "send_message",
         "params": {**params, "message": segments},
         "echo": echo,
@@ -128,9 +133,9 @@ def action_request(
     return request
 
 
-def text_segments(text: str, mention: str | None = None) -> list[dict]:
+def text_segments(text: str, mention: str | None = None) -> list[dict[str, Any]]:
     """The message as OneBot 12 segments: an optional @ in front, then the text."""
-    segments: list[dict] = []
+    segments: list[dict[str, Any]] = []
     if mention:
         segments.append({"type": "mention", "data": {"user_id": mention}})
         text = " " + text
@@ -193,7 +198,9 @@ class Onebot12Sender(Sender):
             result = await self._send(platform, params, text_segments(text))
         return result
 
-    async def _send(self, platform: str, params: dict, segments: list[dict]) -> SendResult:
+    async def _send(
+        self, platform: str, params: dict[str, Any], segments: list[dict[str, Any]]
+    ) -> SendResult:
         request = action_request(
             platform, params, segments, self.selves.get(platform), str(next(self._echo))
         )

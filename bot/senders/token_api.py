@@ -26,6 +26,7 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -211,7 +212,7 @@ class TokenSender(Sender):
                 )
                 try:
                     await self.tokens.refresh(
-                        self.token_key, lambda stale=token: self._replace_token(stale), token
+                        self.token_key, partial(self._replace_token, token), token
                     )
                 except TokenError as exc:
                     return self._token_failure(exc, attempts)

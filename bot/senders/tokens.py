@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -177,7 +178,11 @@ class TokenCache:
 
     async def _store(self, key: str, token: str, expires_at: datetime) -> None:
         """update_or_create that survives two processes inserting the same key."""
-        values = {"token": token, "expires_at": expires_at, "updated_at": self._now()}
+        values: dict[str, Any] = {
+            "token": token,
+            "expires_at": expires_at,
+            "updated_at": self._now(),
+        }
         try:
             if await AccessToken.filter(key=key).update(**values):
                 return

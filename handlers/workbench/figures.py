@@ -145,51 +145,58 @@ async def activity_months(paths: list[str], now: datetime) -> dict[str, dict[str
     return found
 
 
-async def other_month(paths: list[str], start: datetime, end: datetime) -> dict[str, Any]:
-    flow_in = await CheckIn.filter(
-        org_q(paths, "org__"), checked_in_at__gte=start, checked_in_at__lt=end
-    ).count()
-    flow_out = await CheckIn.filter(
-        org_q(paths, "org__"), left_at__gte=start, left_at__lt=end
-    ).count()
-    lost = await ContactLadder.filter(
-        people_scope_q(paths, "person__"),
-        stage__in=("suspected", "lost"),
-        since__gte=start,
-        since__lt=end,
-    ).count()
-    t = BroadcastFiring._meta.db_table
-    sums = (
-        await BroadcastFiring.filter(
-            org_q(paths, "broadcast__org__"), fire_at__gte=start, fire_at__lt=end
-        )
-        .annotate(sent=RawSQL(f"SUM({t}.sent)"), failed=RawSQL(f"SUM({t}.failed)"))
-        .values("sent", "failed")
+async def per_month(query: Any, column: str, now: datetime, **sums: str) -> dict[str, Any]:
+    """`query`'s rows of last month and this month (by `column`) per local month: how many
+    (n) and the SUM of each of `sums`' columns."""
+    (_, e), (ps, _) = months(now)
+    t = query.model._meta.db_table
+    extra = {k: RawSQL(f"SUM({t}.{c})") for k, c in sums.items()}
+    rows = (
+        await query.filter(**{f"{column}__gte": ps, f"{column}__lt": e})
+        .annotate(month=RawSQL(_local(t, column, now, month=True)))
+        .annotate(n=RawSQL(f"COUNT({t}.id)"), **extra)
+        .group_by("month")
+        .values("month", "n", *extra)
     )
-    s = sums[0] if sums else {}
-    return {
-        "flow_in": flow_in,
-        "flow_out": flow_out,
-        "lost": lost,
-        "broadcasts_sent": int(s.get("sent") or 0),
-        "broadcasts_failed": int(s.get("failed") or 0),
+    return {str(r["month"]): r for r in rows}
+
+
+async def other_months(paths: list[str], now: datetime) -> dict[str, dict[str, int]]:
+    """Flow members in / out, new lost contact, broadcasts sent / failed, per local month
+    (YYYY-MM) of last month and this month: one grouped query each."""
+    here = CheckIn.filter(org_q(paths, "org__"))
+    lost = ContactLadder.filter(people_scope_q(paths, "person__"), stage__in=("suspected", "lost"))
+    fired = BroadcastFiring.filter(org_q(paths, "broadcast__org__"))
+    found = {
+        "flow_in": await per_month(here, "checked_in_at", now),
+        "flow_out": await per_month(here, "left_at", now),
+        "lost": await per_month(lost, "since", now),
     }
+    sums = await per_month(fired, "fire_at", now, sent="sent", failed="failed")
+    out: dict[str, dict[str, int]] = {}
+    for key in month_keys(now):
+        month = {k: int(v.get(key, {}).get("n") or 0) for k, v in found.items()}
+        fire = sums.get(key, {})
+        month["broadcasts_sent"] = int(fire.get("sent") or 0)
+        month["broadcasts_failed"] = int(fire.get("failed") or 0)
+        out[key] = month
+    return out
 
 
 async def kpis(paths: list[str], now: datetime, counts: Filed) -> dict[str, tuple[Any, Any]]:
     """name → (this month, last month); `counts` from filed()."""
-    (s, e), (ps, pe) = months(now)
     closed = await closed_months(paths, now)
     acts = await activity_months(paths, now)
+    others = await other_months(paths, now)
     found = []
-    for key, start, end in zip(month_keys(now), (s, ps), (e, pe), strict=True):
+    for key in month_keys(now):
         a = acts.get(key, {})
         found.append(
             {
                 **request_month(counts, closed, key),
                 "activities_held": a.get("held", 0),
                 "attended": a.get("n", 0),
-                **await other_month(paths, start, end),
+                **others[key],
             }
         )
     this, last = found
