@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(bench_engine(engine, args, report))
     text = report.render()
     print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, "utf-8")
     args.out.with_suffix(".json").write_text(json.dumps(report.data, ensure_ascii=False), "utf-8")
     return 0

@@ -28,6 +28,7 @@ from models.grids.ladder import (
     stage_of,
     tasks_due,
 )
+from models.paging import breathe
 from models.people import Identity, Person
 
 
@@ -115,7 +116,8 @@ async def lost_contact_ladder(runtime: Any, now: datetime) -> list[Push]:
                 groups.setdefault(("confirm", stamp, person_id), []).append(t.rung)
     targets = await Identity.targets_of({k[2] for k in groups})
     pushes = []
-    for (task, stamp, person_id), rungs_ in groups.items():
+    for i, ((task, stamp, person_id), rungs_) in enumerate(groups.items()):
+        await breathe(i, 50)  # a district's ~2,000 texts: let members' messages in between
         months = cfg.suspect_months if task == "contact" else cfg.confirm_months
         text = render(runtime, "grid_ladder_task", task=task, rows=rungs_, months=months)
         for target in targets.get(person_id, []):

@@ -151,17 +151,22 @@ def cutoff_for(today: date, months: int) -> datetime:
 async def advance(now: datetime, suspect_months: int = 3) -> list[int]:
     """The month's step: members unreached `suspect_months` whole months become 疑似失联.
 
-    Idempotent (run it as often as you like). Two queries find them, however many
-    members there are; returns the ids that moved.
+    Idempotent (run it as often as you like). Found by the database, however many
+    members there are, and read STEP at a time by id; returns the ids that moved.
     """
     cutoff = cutoff_for(local(now).date(), suspect_months)
     on_ladder = Subquery(ContactLadder.filter(stage__in=(SUSPECTED, LOST)).values("person_id"))
     unreached = Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True, created_at__lt=cutoff)
-    found = (
-        await Person.filter(members_q(), unreached)
-        .exclude(id__in=on_ladder)
-        .values_list("id", "last_seen_at", "created_at")
-    )
+    due = Person.filter(members_q(), unreached).exclude(id__in=on_ladder)
+    found: list[tuple[Any, ...]] = []
+    while True:  # a page at a time, by id (see tasks_due)
+        after = due.filter(id__gt=found[-1][0]) if found else due
+        page = (
+            await after.order_by("id").limit(STEP).values_list("id", "last_seen_at", "created_at")
+        )
+        found += page
+        if len(page) < STEP:
+            break
     if not found:
         return []
     last = {pid: seen or created for pid, seen, created in found}
@@ -177,28 +182,33 @@ async def advance(now: datetime, suspect_months: int = 3) -> list[int]:
         ):
             moved.append(pid)
     fresh = [pid for pid in last if pid not in existing]
-    await ContactLadder.bulk_create(
-        [
-            ContactLadder(person_id=pid, stage=SUSPECTED, since=now, last_contact_at=last[pid])
-            for pid in fresh
-        ],
-        batch_size=1000,
-    )
+    # A district's first run moves thousands: rows built and written a chunk at a time
+    # (building 12,000 model objects in one go held the event loop for a second).
+    for part in chunked(fresh, STEP):
+        await ContactLadder.bulk_create(
+            [
+                ContactLadder(person_id=pid, stage=SUSPECTED, since=now, last_contact_at=last[pid])
+                for pid in part
+            ]
+        )
     moved += fresh
-    await LadderEvent.bulk_create(
-        [
-            LadderEvent(
-                person_id=pid,
-                from_stage=NORMAL,
-                to_stage=SUSPECTED,
-                reason="auto",
-                created_at=now,
-            )
-            for pid in moved
-        ],
-        batch_size=1000,
-    )
+    for part in chunked(moved, STEP):
+        await LadderEvent.bulk_create(
+            [
+                LadderEvent(
+                    person_id=pid,
+                    from_stage=NORMAL,
+                    to_stage=SUSPECTED,
+                    reason="auto",
+                    created_at=now,
+                )
+                for pid in part
+            ]
+        )
     return sorted(moved)
+
+
+STEP = 250  # rows built and inserted between two awaits (~20 ms of CPU)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,15 +281,20 @@ async def tasks_due(now: datetime, confirm_months: int = 6) -> list[Task]:
     today = local(now).date()
     month_start = cutoff_for(today, 0)
     window = (cutoff_for(today, confirm_months + 1), cutoff_for(today, confirm_months))
-    values = (
-        await ContactLadder.filter(
-            Q(since__gte=month_start)
-            | Q(last_contact_at__gte=window[0], last_contact_at__lt=window[1]),
-            stage=SUSPECTED,
-        )
-        .order_by("person_id")
-        .values_list(*RUNG_FIELDS)
+    due = ContactLadder.filter(
+        Q(since__gte=month_start)
+        | Q(last_contact_at__gte=window[0], last_contact_at__lt=window[1]),
+        stage=SUSPECTED,
     )
+    # By person_id a page at a time: a district's first month is thousands of rows, and
+    # turning them all into values in one go held the event loop for half a second.
+    values: list[tuple[Any, ...]] = []
+    while True:
+        after = due.filter(person_id__gt=values[-1][0]) if values else due
+        page = await after.order_by("person_id").limit(STEP).values_list(*RUNG_FIELDS)
+        values += page
+        if len(page) < STEP:
+            break
     tasks = []
     for r in _rungs(values, today, confirm_months):
         new = r.since >= month_start
@@ -335,9 +350,9 @@ async def nearest_officers(orgs: Iterable[Any]) -> dict[int, list[int]]:
     chains = {o.id: [int(x) for x in o.path.strip("/").split("/") if x][::-1] for o in orgs}
     wanted = {i for chain in chains.values() for i in chain}
     held: dict[int, list[int]] = {}
-    grants = await RoleGrant.filter(role="officer", org_id__in=list(wanted)).order_by("id")
-    for g in grants:
-        held.setdefault(g.org_id, []).append(g.person_id)
+    grants = RoleGrant.filter(role="officer", org_id__in=list(wanted)).order_by("id")
+    for org_id, person_id in await grants.values_list("org_id", "person_id"):
+        held.setdefault(org_id, []).append(person_id)
     return {oid: next((held[i] for i in chain if i in held), []) for oid, chain in chains.items()}
 
 
