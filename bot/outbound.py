@@ -253,6 +253,7 @@ class _FiringPump:
         self.keep_going = keep_going
         self.now = now
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.cursor = 0  # rows up to it are taken: a claim never rescans them
         self.unwritten = 0
         self.room = asyncio.Event()
         self.enough = asyncio.Event()
@@ -261,31 +262,29 @@ class _FiringPump:
         self.failure: BaseException | None = None
 
     async def run(self) -> None:
-        cursor = 0  # rows up to it are taken: a claim never rescans them
         waited = False
         try:
             while self.failure is None and self.keep_going():
                 # Rows in `sending` not yet written back: on the wire or just answered.
                 # At most `concurrency` of them, the most a crash can leave uncertain.
                 room = self.concurrency - self.unwritten
-                if room == 0 or (room < self.min_take and not waited):
+                if room <= 0 or (room < self.min_take and not waited):
                     # Room for a larger claim soon, or take what there is (slow posts).
                     self.room.clear()
                     try:
-                        await asyncio.wait_for(self.room.wait(), None if room == 0 else WAIT)
+                        await asyncio.wait_for(self.room.wait(), None if room <= 0 else WAIT)
                     except TimeoutError:
                         waited = True
                     continue
                 waited = False
-                rows = await Delivery.take_pending(self.firing_id, cursor, room)
+                self.unwritten += room  # reserved while the claim is on its way
+                try:
+                    rows = await Delivery.take_pending(self.firing_id, self.cursor, room)
+                finally:
+                    self.unwritten -= room
                 if not rows:
                     break
-                cursor = max(cursor, rows[-1]["id"])
-                self.unwritten += len(rows)
-                for row in rows:
-                    task = asyncio.create_task(self._post(row))
-                    self.in_flight.add(task)
-                    task.add_done_callback(self._done)
+                self._start(rows)
         finally:
             while self.in_flight:
                 await asyncio.wait(list(self.in_flight))
@@ -293,6 +292,16 @@ class _FiringPump:
                 await self.writer
         if self.failure is not None:
             raise self.failure
+
+    def _start(self, rows: list[dict[str, Any]]) -> None:
+        """Post the rows just claimed (now in `sending`)."""
+        if rows:
+            self.cursor = max(self.cursor, rows[-1]["id"])
+        self.unwritten += len(rows)
+        for row in rows:
+            task = asyncio.create_task(self._post(row))
+            self.in_flight.add(task)
+            task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
@@ -321,16 +330,28 @@ class _FiringPump:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.enough.wait(), WAIT)
             batch, self.answered = self.answered, []
+            # The room this write makes is claimed in the same statement (one commit: the
+            # rows in `sending` never number more than `concurrency`).
+            self.unwritten -= len(batch)
+            take = 0
+            if self.failure is None and self.keep_going():
+                take = max(0, self.concurrency - self.unwritten)
+            self.unwritten += take  # reserved while the statement is on its way
             try:
-                await self._write_batch(batch)
+                rows = await self._write_batch(batch, take)
             except Exception as exc:  # the database: stop claiming; run() raises it
+                self.unwritten += len(batch) - take
                 self.failure = self.failure or exc
                 self.room.set()
                 return
-            self.unwritten -= len(batch)
+            self.unwritten -= take
+            self._start(rows)
             self.room.set()
 
-    async def _write_batch(self, batch: list[tuple[dict[str, Any], SendResult]]) -> None:
+    async def _write_batch(
+        self, batch: list[tuple[dict[str, Any], SendResult]], take: int
+    ) -> list[dict[str, Any]]:
+        """Write the answers; with `take`, also claim up to that many rows (returned)."""
         now = self.now()
         outcomes: Counter[tuple[str, str]] = Counter()
         sent, failed = [], []
@@ -344,8 +365,13 @@ class _FiringPump:
             log.warning(
                 "broadcast delivery %s to %s %s: %s", row["id"], row["target"], status, res.reason
             )
-        await Delivery.mark_sent(sent, now)
+        if take:
+            rows = await Delivery.mark_sent_and_take(sent, now, self.firing_id, self.cursor, take)
+        else:
+            rows = []
+            await Delivery.mark_sent(sent, now)
         await Delivery.mark_finished(failed, now)
         if self.outbound.metrics is not None:
             for (platform, status), n in outcomes.items():
                 self.outbound.metrics.sends.labels(platform, status).inc(n)
+        return rows

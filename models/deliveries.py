@@ -68,6 +68,40 @@ class Delivery(Model):
         await conn.execute_query(sql, [_when(conn, now), *ids])
 
     @classmethod
+    async def mark_sent_and_take(
+        cls, ids: Sequence[int], now: datetime, firing_id: int, after_id: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """`mark_sent(ids)` and `take_pending(firing_id, after_id, limit)` in one statement
+        (one round trip, one commit): the claimed rows (id, target, text), by id."""
+        if not ids:
+            return await cls.take_pending(firing_id, after_id, limit)
+        conn = connections.get("default")
+        marks = _marks(conn, len(ids) + 4)
+        when, p1, p2, p3, id_marks = marks[0], marks[1], marks[2], marks[3], marks[4:]
+        # SET reads the old status: a pending row is claimed, a sending one was sent.
+        sql = (
+            "UPDATE delivery SET "
+            "status = CASE WHEN status = 'pending' THEN 'sending' ELSE 'sent' END, "
+            "attempts = CASE WHEN status = 'pending' THEN attempts ELSE 1 END, "
+            f"finished_at = CASE WHEN status = 'pending' THEN finished_at ELSE {when} END "
+            # In the order of the parameters: SQLite binds its "?" marks left to right.
+            f"WHERE (id IN (SELECT id FROM delivery WHERE firing_id = {p1} "
+            f"AND status = 'pending' AND id > {p2} ORDER BY id LIMIT {p3}) "
+            f"AND status = 'pending') OR id IN ({','.join(id_marks)}) "
+            "RETURNING id, target, text, status"
+        )
+        rows = await conn.execute_query_dict(
+            sql, [_when(conn, now), firing_id, after_id, limit, *ids]
+        )
+        taken = [
+            {"id": r["id"], "target": r["target"], "text": r["text"]}
+            for r in rows
+            if r["status"] == "sending"
+        ]
+        taken.sort(key=lambda r: r["id"])
+        return taken
+
+    @classmethod
     async def mark_finished(
         cls, rows: Iterable[tuple[int, str, int | None, str, int]], now: datetime
     ) -> None:
