@@ -73,13 +73,14 @@ class Dispatcher(Routing):
                     self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
             if inb.is_group:  # what a group reads never holds a full phone or ID number
                 answer.replies = [Reply(mask_private(r.text), r.at_sender) for r in answer.replies]
-            if answer.label != "more" and self.rt.config.bot.page_chars:  # one screen each
+            limit = self.rt.config.bot.page_chars
+            if (
+                answer.label != "more"
+                and limit
+                and any(len(r.text) > limit for r in answer.replies)  # else nothing to cut
+            ):  # one screen each
                 answer.replies = await paged(
-                    self.rt.templates,
-                    inb,
-                    answer.replies,
-                    self.rt.config.bot.page_chars,
-                    self.rt.clock.now(),
+                    self.rt.templates, inb, answer.replies, limit, self.rt.clock.now()
                 )
             if answer.outcome == "duplicate":
                 self.rt.metrics.dedup_hits.labels(inb.platform).inc()
