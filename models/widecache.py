@@ -2,7 +2,8 @@
 
 Counting a district (50,000 members, a month of 30,000 requests, the points ledger) costs
 tens to hundreds of milliseconds however it is indexed, and on SQLite every other
-message waits behind it. Such figures (/党员统计, /排行, /公开) are kept per process for
+message waits behind it. Such figures (/党员统计, /排行, /公开, and the order of
+/流动党员's pages, whose rows are still read fresh) are kept per process for
 `TTL` after they were counted, so a district's officers asking again within the minute
 read the same figures; anything narrower (a community, a branch: what members see) is
 counted afresh every time. A minute late is within what a monthly or membership figure

@@ -207,3 +207,19 @@ async def test_phone_shown_by_scope_and_figures(world):
     later = T0 + timedelta(days=91)
     assert [x.id for x in await lost_contact([orgs["SQ001"].path], 90, later)] == [p.id]
     assert await lost_contact([orgs["SQ001"].path], 200, later) == []
+
+
+async def test_flowing_list_puts_open_check_ins_first_on_every_database(world):
+    """/流动党员's order: still here first, whatever the database does with NULLs."""
+    orgs, people = world
+    here = await CheckIn.create(
+        person=people["党员"], org=orgs["SQ001"], checked_in_at=T0 - timedelta(days=30)
+    )
+    gone = await CheckIn.create(
+        person=people["别人"],
+        org=orgs["SQ001"],
+        checked_in_at=T0 - timedelta(days=2),
+        left_at=T0 - timedelta(days=1),
+    )
+    rows, total = await CheckIn.page_in([orgs["SQ001"].path], 1, 10)
+    assert [r.id for r in rows] == [here.id, gone.id] and total == 2

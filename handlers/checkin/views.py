@@ -19,7 +19,7 @@ from models.checkin import CheckIn, MemberRegistration, find_people, summary
 async def flowing(ctx: Ctx) -> Reply:
     """报到到本组织的党员（在的、已离开的），每页 10 条。"""
     page = ctx.page()
-    rows, total = await CheckIn.page_in(ctx.scope_paths(), page, PAGE)
+    rows, total = await CheckIn.page_in(ctx.scope_paths(), page, PAGE, ctx.now())
     pages = max((total + PAGE - 1) // PAGE, 1)
     return say(ctx, "checkin_list", what="flowing", rows=rows, total=total, page=page, pages=pages)
 

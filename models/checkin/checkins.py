@@ -10,9 +10,11 @@ from datetime import datetime
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import RawSQL
 from tortoise.models import Model
 
 from bot.clock import fmt
+from models import widecache
 from models.checkin.contact import touch
 from models.checkin.registration import check_member
 from models.checkin.rules import FLOW_IN, checkin_kind, flow_status_after, open_key
@@ -128,18 +130,33 @@ class CheckIn(Model):
         return self
 
     @classmethod
-    async def page_in(cls, paths: list[str], page: int, size: int) -> tuple[list[CheckIn], int]:
-        """/流动党员: check-ins to these organisations, open ones first, and their count."""
-        query = cls.filter(org_scope_q(paths))
-        total = await query.count()
-        # The page's ids first, sorted on the check-ins alone; the joins only for those
-        # (sorting a district's 20,000 joined rows for 10 took 50–90 ms).
-        ids = await (
-            query.order_by("left_at", "-checked_in_at", "-id")
-            .offset((page - 1) * size)
-            .limit(size)
-            .values_list("id", flat=True)
-        )
+    async def page_in(
+        cls, paths: list[str], page: int, size: int, now: datetime | None = None
+    ) -> tuple[list[CheckIn], int]:
+        """/流动党员: check-ins to these organisations, open ones first, and their count.
+        With `now`, a wide scope's order is reused for a minute (models/widecache.py); the
+        rows themselves are read fresh."""
+
+        async def order() -> tuple[list[int], int]:
+            query = cls.filter(org_scope_q(paths))
+            # The page's ids first, sorted on the check-ins alone; the joins only for those
+            # (sorting a district's 20,000 joined rows for 10 took 50–90 ms).
+            # "open first" said explicitly: NULLs sort first on SQLite but last on
+            # PostgreSQL, so `ORDER BY left_at` alone gave the two databases two orders.
+            ids = await (
+                query.annotate(gone=RawSQL("left_at IS NOT NULL"))
+                .order_by("gone", "left_at", "-checked_in_at", "-id")
+                .offset((page - 1) * size)
+                .limit(size)
+                .values_list("id", flat=True)
+            )
+            return list(ids), await query.count()
+
+        if now is None:
+            ids, total = await order()
+        else:
+            key = ("flowing", tuple(sorted(paths)), page, size)
+            ids, total = await widecache.figures(key, paths, now, order)
         found = await cls.filter(id__in=ids).select_related(
             "person", "person__home_org", "person__local_org", "org"
         )
