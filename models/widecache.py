@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from bot.memo import Memo
 from models.people import Organization
 
 T = TypeVar("T")
@@ -23,8 +24,8 @@ TTL = timedelta(seconds=60)
 WIDE_ORGS = 100  # organisations in the scope from which it counts as wide (a street has ~110)
 MAX_ENTRIES = 256
 
-_kept: dict[Hashable, tuple[datetime, Any]] = {}
-_width: dict[tuple[str, ...], tuple[datetime, bool]] = {}  # is_wide, asked at most once a TTL
+_kept = Memo(MAX_ENTRIES)
+_width = Memo(4 * MAX_ENTRIES)  # is_wide, asked at most once a TTL per scope
 
 
 async def is_wide(paths: Iterable[str]) -> bool:
@@ -42,22 +43,20 @@ async def figures(
 ) -> T:
     """`count()`'s result, or the one kept for `key` if counted less than TTL before `now`
     (the caller's clock). Kept only when the scope `paths` is wide."""
-    paths = list(paths)
-    hit = _kept.get(key)
-    if hit is not None and hit[0] <= now < hit[0] + TTL:
-        value: T = hit[1]
+    hit = _kept.get(key, now, TTL)
+    if hit is not None:
+        value: T = hit[0]
         return value
     value = await count()
     scope = tuple(sorted(paths))
-    width = _width.get(scope)
-    if width is None or not width[0] <= now < width[0] + TTL:
-        if len(_width) >= 4 * MAX_ENTRIES:
-            _width.clear()
-        width = _width[scope] = (now, await is_wide(scope))
-    if width[1]:
-        if len(_kept) >= MAX_ENTRIES:  # the oldest goes first
-            del _kept[min(_kept, key=lambda k: _kept[k][0])]
-        _kept[key] = (now, value)
+    width = _width.get(scope, now, TTL)
+    if width is None:
+        wide = await is_wide(scope)
+        _width.put(scope, wide, now)
+    else:
+        wide = width[0]
+    if wide:
+        _kept.put(key, value, now)
     return value
 
 

@@ -21,6 +21,7 @@ from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from bot.config import Config
+from bot.memo import Memo
 from bot.runtime import Runtime
 from bot.web.common import CACHE, RUNTIME, guard, helpers
 
@@ -44,7 +45,7 @@ def create_admin_app(runtime: Runtime) -> web.Application:
     cfg = runtime.config.admin
     app = web.Application()
     app[RUNTIME] = runtime
-    app[CACHE] = {}
+    app[CACHE] = Memo(1000)
     # Fernet needs 32 bytes: the configured secret of any length, hashed to them.
     key = hashlib.sha256(cfg.secret.encode()).digest()
     setup_session(

@@ -20,6 +20,7 @@ from tortoise.queryset import QuerySet
 
 from bot.clock import local
 from bot.identity import Caller
+from bot.memo import Memo
 from bot.registry import OFFICER
 from bot.runtime import Runtime
 from bot.text import mask_phones
@@ -28,8 +29,8 @@ from models.web import WebSession
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 RUNTIME = web.AppKey("admin_runtime", Runtime)
-# Figures kept for a few minutes (kept()): key → (good until, value, computed at).
-CACHE = web.AppKey("admin_cache", dict)
+# Figures kept for a few minutes (kept()).
+CACHE = web.AppKey("admin_cache", Memo)
 # Pages anyone may open: the login pages and the static files.
 PUBLIC = {"login", "login_wait", "static"}
 # Forms may carry a roster file (the app's own body limit is for webhooks).
@@ -96,15 +97,14 @@ async def kept(
 ) -> tuple[T, datetime]:
     """compute()'s value, worked out at most once every `seconds` in this process (on the
     runtime's clock), and when it was worked out (pages say 数据截至 HH:MM)."""
-    store: dict[tuple[Any, ...], tuple[datetime, Any, datetime]] = request.app[CACHE]
+    store = request.app[CACHE]
     now = runtime_of(request).clock.now()
-    hit = store.get(key)
-    if hit is not None and now < hit[0]:
-        return hit[1], hit[2]
+    hit = store.get(key, now, timedelta(seconds=seconds))
+    if hit is not None:
+        value: T = hit[0]
+        return value, hit[1]
     value = await compute()
-    if len(store) > 1000:
-        store.clear()
-    store[key] = (now + timedelta(seconds=seconds), value, now)
+    store.put(key, value, now)
     return value, now
 
 
