@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -30,6 +31,7 @@ import asyncpg
 from bench import scale_cases
 from bench.fanout import TOKEN as API_TOKEN
 from bench.payloads import ONEBOT_SECRET, WECHAT_APPID
+from bench.run import machine_cpu_seconds
 from bench.scale_report import Report, pct
 from bench.servers import PYTHON, REPO, Servers, free_port, lianxin_cmd
 from bot.db import close_db, init_db, upgrade
@@ -40,6 +42,15 @@ FAILED = "抱歉，处理时出了点问题"
 REFUSED = ("请私聊我使用", "您的请求没有执行")
 WECHAT_SECRET = "bench-wechat-secret"
 TIMEOUT_S = 30.0  # a reply slower than this counts as an error (and ends its case)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process so far, all its threads (Linux schedstat, nanoseconds)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def rss_mb(pid: int) -> float:
@@ -250,9 +261,13 @@ async def mixed(http, bases, world, clients: int, seconds: float, pids: list[int
             peak.append(sum(rss_mb(p) for p in pids))
             await asyncio.sleep(0.5)
 
-    t0 = time.perf_counter()
+    t0, own0, all0 = time.perf_counter(), time.process_time(), machine_cpu_seconds()
+    srv0 = sum(cpu_seconds(p) for p in pids)
     await asyncio.gather(watch(), *(client(bases[i % len(bases)]) for i in range(clients)))
     took = time.perf_counter() - t0
+    servers = (sum(cpu_seconds(p) for p in pids) - srv0) / took
+    generator = (time.process_time() - own0) / took
+    rest = max(0.0, (machine_cpu_seconds() - all0) / took - servers - generator)
     total = len(lat["member"]) + len(lat["officer"])
     return {
         "rps": total / took,
@@ -262,6 +277,8 @@ async def mixed(http, bases, world, clients: int, seconds: float, pids: list[int
         "n": total,
         "errors": errors,
         "rss_peak": max(peak),
+        # cores busy meanwhile: the bot's processes, this generator, the rest (PostgreSQL)
+        "cores": (servers, generator, rest),
     }
 
 
@@ -323,16 +340,6 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
                 http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
             )
             mix["cpu_ms"] = 1000 * (server.cpu_seconds() - cpu0) / max(mix["n"], 1)
-            if args.mixed_seconds > 0:  # the same load while every job fires district-wide
-                since = datetime.now(UTC)
-                await hold_jobs(url, due=True)
-                jobs = await mixed(
-                    http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
-                )
-                mix["jobs_pushes"] = await sent_since(url, since)
-                mix["jobs_rps"], mix["jobs_member_p99"] = jobs["rps"], jobs["member_p99"]
-                mix["jobs_officer_p99"] = jobs["officer_p99"]
-                mix["rss_peak"] = max(mix["rss_peak"], jobs["rss_peak"])
             # several processes, one database
             if engine == "postgres" and args.processes > 1 and args.mixed_seconds > 0:
                 more = [server]
@@ -352,6 +359,17 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
                 )
                 mix["multi_rps"], mix["multi_member_p99"] = multi["rps"], multi["member_p99"]
                 mix["multi_errors"], mix["processes"] = multi["errors"], args.processes
+                mix["multi_cores"] = multi["cores"]
+            if args.mixed_seconds > 0:  # the same load while every job fires district-wide
+                since = datetime.now(UTC)
+                await hold_jobs(url, due=True)
+                jobs = await mixed(
+                    http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
+                )
+                mix["jobs_pushes"] = await sent_since(url, since)
+                mix["jobs_rps"], mix["jobs_member_p99"] = jobs["rps"], jobs["member_p99"]
+                mix["jobs_officer_p99"] = jobs["officer_p99"]
+                mix["rss_peak"] = max(mix["rss_peak"], jobs["rss_peak"])
         report.add_footprint(engine, start_s, idle, mix, await db_size_mb(url))
     if not args.no_jobs:
         report.add_jobs(engine, await time_jobs(url))
