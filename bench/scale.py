@@ -16,28 +16,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import shutil
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 
 from bench import scale_cases
-from bench.payloads import ONEBOT_SECRET
+from bench.fanout import TOKEN as API_TOKEN
+from bench.payloads import ONEBOT_SECRET, WECHAT_APPID
+from bench.run import machine_cpu_seconds
 from bench.scale_report import Report, pct
-from bench.servers import REPO, Servers, free_port, lianxin_cmd
+from bench.servers import PYTHON, REPO, Servers, free_port, lianxin_cmd
 from bot.db import close_db, init_db, upgrade
 
 RESULTS = REPO / "bench" / "results"
 FAILED = "抱歉，处理时出了点问题"
 # Refusals (private-only, permission) would measure nothing: counted as errors.
 REFUSED = ("请私聊我使用", "您的请求没有执行")
+WECHAT_SECRET = "bench-wechat-secret"
 TIMEOUT_S = 30.0  # a reply slower than this counts as an error (and ends its case)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process so far, all its threads (Linux schedstat, nanoseconds)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def rss_mb(pid: int) -> float:
@@ -47,15 +60,79 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def config_file(workdir: Path, url: str, port: int) -> Path:
+def config_file(workdir: Path, url: str, port: int, onebot_api: str, wechat_api: str) -> Path:
+    """Notices and job pushes go to the fake OneBot and WeChat APIs (the district's people
+    are on both); no quiet hours, so that what a job sends is sent whatever the hour of
+    the run; the leader looks for due jobs every second."""
     path = workdir / "lianxin.toml"
     path.write_text(
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n\n[database]\nurl = "{url}"\n\n'
         "[console]\nenabled = false\n\n[onebot]\nenabled = true\n"
-        f'secret = "{ONEBOT_SECRET}"\n',
+        f'secret = "{ONEBOT_SECRET}"\napi_url = "{onebot_api}"\naccess_token = "{API_TOKEN}"\n\n'
+        f'[wechat]\nenabled = true\ntoken = "bench"\nappid = "{WECHAT_APPID}"\n'
+        f'secret = "{WECHAT_SECRET}"\napi_base = "{wechat_api}"\n\n'
+        '[broadcasts]\ntick_seconds = 1\nquiet_start = "00:00"\nquiet_end = "00:00"\n',
         "utf-8",
     )
     return path
+
+
+def serve_fake_wechat(port: int) -> None:
+    """Child process: the fake api.weixin.qq.com on 127.0.0.1:port."""
+    from aiohttp import web
+
+    from tests.fakes.wechat_api import FakeWechatAPI
+
+    fake = FakeWechatAPI(WECHAT_APPID, WECHAT_SECRET)
+    web.run_app(fake.app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+async def wait_listening(port: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return
+
+
+async def hold_jobs(url: str, due: bool) -> None:
+    """Every service job's row (made here as the server's leader would) due in a day, or
+    due now: the cases are measured without the jobs, one mixed load with all of them."""
+    from bot.config import load_config
+    from bot.runtime import Runtime
+    from models.broadcasts import Broadcast
+
+    rt = Runtime.build(load_config(None, env={"LIANXIN_DATABASE__URL": url}))
+    now = datetime.now(UTC)
+    when = now if due else now + timedelta(days=1)
+    await init_db(url)
+    try:
+        for job in rt.registry.jobs:
+            rule = f"every:{int(job.seconds(rt.config))}"
+            if not await Broadcast.filter(job=job.name).update(next_fire_at=when):
+                await Broadcast.create(
+                    job=job.name, rule=rule, rule_text=rule, audience="job",
+                    audience_ref=job.name, next_fire_at=when,
+                )  # fmt: skip
+    finally:
+        await close_db()
+
+
+async def sent_since(url: str, since: datetime) -> int:
+    """Pushes the server delivered since `since` (the jobs' and the notices')."""
+    from models.deliveries import Delivery
+
+    await init_db(url)
+    try:
+        return await Delivery.filter(status="sent", created_at__gte=since).count()
+    finally:
+        await close_db()
 
 
 # -- the databases ------------------------------------------------------------------------
@@ -184,9 +261,13 @@ async def mixed(http, bases, world, clients: int, seconds: float, pids: list[int
             peak.append(sum(rss_mb(p) for p in pids))
             await asyncio.sleep(0.5)
 
-    t0 = time.perf_counter()
+    t0, own0, all0 = time.perf_counter(), time.process_time(), machine_cpu_seconds()
+    srv0 = sum(cpu_seconds(p) for p in pids)
     await asyncio.gather(watch(), *(client(bases[i % len(bases)]) for i in range(clients)))
     took = time.perf_counter() - t0
+    servers = (sum(cpu_seconds(p) for p in pids) - srv0) / took
+    generator = (time.process_time() - own0) / took
+    rest = max(0.0, (machine_cpu_seconds() - all0) / took - servers - generator)
     total = len(lat["member"]) + len(lat["officer"])
     return {
         "rps": total / took,
@@ -196,6 +277,8 @@ async def mixed(http, bases, world, clients: int, seconds: float, pids: list[int
         "n": total,
         "errors": errors,
         "rss_peak": max(peak),
+        # cores busy meanwhile: the bot's processes, this generator, the rest (PostgreSQL)
+        "cores": (servers, generator, rest),
     }
 
 
@@ -226,12 +309,21 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
         url = await prepare_sqlite(args.scale, workdir)
     else:
         url = await prepare_postgres(args.scale, args.pg_url)
+    await hold_jobs(url, due=False)
     world = await scale_cases.build(url, args.samples)
     if args.only:  # iterate on a few commands: keep the cases whose "who label" matches
         world.cases = [c for c in world.cases if any(o in f"{c.who} {c.label}" for o in args.only)]
-    port = free_port()
-    cfg = config_file(workdir, url, port)
+    port, onebot_port, wechat_port = free_port(), free_port(), free_port()
+    onebot_api, wechat_api = (f"http://127.0.0.1:{p}" for p in (onebot_port, wechat_port))
+    cfg = config_file(workdir, url, port, onebot_api, wechat_api)
     with Servers(workdir) as servers:
+        for name, fake in (
+            ("onebot-api", f"from bench.fanout import _serve_fake; _serve_fake({onebot_port})"),
+            ("wechat-api", f"from bench.scale import serve_fake_wechat as s; s({wechat_port})"),
+        ):
+            fake_port = onebot_port if name == "onebot-api" else wechat_port
+            servers.start(name, [PYTHON, "-c", fake], fake_port, REPO)
+            await wait_listening(fake_port)
         t0 = time.perf_counter()
         server = servers.start(
             "lianxin", [*lianxin_cmd(), "serve", "--config", str(cfg)], port, workdir
@@ -267,6 +359,17 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
                 )
                 mix["multi_rps"], mix["multi_member_p99"] = multi["rps"], multi["member_p99"]
                 mix["multi_errors"], mix["processes"] = multi["errors"], args.processes
+                mix["multi_cores"] = multi["cores"]
+            if args.mixed_seconds > 0:  # the same load while every job fires district-wide
+                since = datetime.now(UTC)
+                await hold_jobs(url, due=True)
+                jobs = await mixed(
+                    http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
+                )
+                mix["jobs_pushes"] = await sent_since(url, since)
+                mix["jobs_rps"], mix["jobs_member_p99"] = jobs["rps"], jobs["member_p99"]
+                mix["jobs_officer_p99"] = jobs["officer_p99"]
+                mix["rss_peak"] = max(mix["rss_peak"], jobs["rss_peak"])
         report.add_footprint(engine, start_s, idle, mix, await db_size_mb(url))
     if not args.no_jobs:
         report.add_jobs(engine, await time_jobs(url))

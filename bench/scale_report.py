@@ -93,8 +93,14 @@ class Report:
             ("mixed: officer view p99 ms", "officer_p99", "{:.0f}"),
             ("mixed: requests / errors", None, None),
             ("mixed: server CPU ms per request", "cpu_ms", "{:.1f}"),
+            ("mixed: cores busy — bot / generator / rest (database)", "cores", None),
+            ("mixed while every job fires: req/s", "jobs_rps", "{:.0f}"),
+            ("… member p99 ms (goal < 100)", "jobs_member_p99", "{:.0f}"),
+            ("… officer view p99 ms", "jobs_officer_p99", "{:.0f}"),
+            ("… job pushes delivered meanwhile", "jobs_pushes", "{:,}"),
             ("mixed, N processes alternately: req/s", "multi_rps", "{:.0f}"),
             ("mixed, N processes: member p99 ms / errors", "multi", None),
+            ("mixed, N processes: cores busy — bots / generator / rest", "multi_cores", None),
             ("start-up to /healthz 200 s", "start_s", "{:.2f}"),
             ("idle RSS MB", "idle_mb", "{:.0f}"),
             ("RSS peak under load MB", "rss_peak", "{:.0f}"),
@@ -112,6 +118,8 @@ class Report:
                         if multi
                         else ""
                     )
+                elif key in ("cores", "multi_cores"):
+                    cells.append(" / ".join(f"{c:.2f}" for c in f[key]) if key in f else "")
                 elif key is None:
                     cells.append(f"{f.get('n', 0)} / {f.get('errors', 0)}" if f else "")
                 else:

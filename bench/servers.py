@@ -171,10 +171,10 @@ class Servers(contextlib.AbstractContextManager):
         raise RuntimeError(f"{server.name} not ready after {timeout:.0f} s:\n{server.log_tail()}")
 
     def __exit__(self, *exc: object) -> None:
-        for s in self.started:
+        # Last started, first stopped: the bot finishes its sends before the fakes go.
+        for s in reversed(self.started):
             if s.proc.poll() is None:
                 s.proc.terminate()
-        for s in self.started:
             try:
                 s.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

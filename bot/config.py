@@ -177,6 +177,9 @@ class BotConfig:
     templates_dir: str = ""
     # Identity cache lifetime; other processes' role changes show up within it.
     identity_cache_seconds: float = 30.0
+    # Officers' views (reports) run this many at a time per process, so that members'
+    # messages are answered between them (bot/lanes.py); 0: no limit.
+    report_concurrency: int = 1
     # Modules whose services run here (bot/services.py): each gives SERVICES, a service
     # or a router; a service may declare its own config section (Router.section).
     services: list[str] = field(default_factory=lambda: ["handlers"])

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import asyncpg.connection
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.backends.sqlite.client import SqliteTransactionContext, SqliteTransactionWrapper
 from tortoise.connection import get_connections
@@ -118,8 +120,26 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+class PooledConnection(asyncpg.connection.Connection):  # type: ignore[misc]
+    """A pooled PostgreSQL connection given back without a reset query.
+
+    asyncpg sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`
+    each time a connection goes back to the pool: one more round trip for every query
+    outside a transaction (a third of the statements the server ran under the mixed
+    load). Nothing here leaves session state on a pooled connection (the leader's
+    advisory lock has a connection of its own; no cursors, LISTEN or SET), and asyncpg
+    still rolls back a transaction left open, with or without the query."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def tortoise_config(url: str) -> dict[str, Any]:
     url = normalise_url(url)
+    connection: str | dict[str, Any] = url
+    if not is_sqlite(url):
+        connection = expand_db_url(url)
+        connection["credentials"]["connection_class"] = PooledConnection
     if is_sqlite(url):
         path = url[len("sqlite://") :]
         if path and path != ":memory:":
@@ -128,8 +148,9 @@ def tortoise_config(url: str) -> dict[str, Any]:
             # WAL + NORMAL: a commit survives a crash of the process, only a power loss
             # can undo the last ones; FULL (SQLite's default) fsyncs on every commit.
             url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
+            connection = url
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,

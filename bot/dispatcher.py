@@ -19,6 +19,7 @@ from bot.context import Ctx
 from bot.db import is_unavailable
 from bot.dialogs import DialogControl
 from bot.inbound import Inbound, Reply
+from bot.lanes import is_report
 from bot.logs import log_event
 from bot.pager import paged
 from bot.routing import Routing, _Answer, _Plan, as_replies
@@ -39,6 +40,11 @@ class _Duplicate(Exception):
     """The event's key was already in the database: roll back, answer as before."""
 
 
+def _masked(reply: Reply) -> Reply:
+    text = mask_private(reply.text)
+    return reply if text is reply.text else Reply(text, reply.at_sender)
+
+
 class Dispatcher(Routing):
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -52,6 +58,7 @@ class Dispatcher(Routing):
         started = time.perf_counter()
         answer = _Answer([], "", "ignored")
         key = f"{inb.platform}\x00{inb.event_id}" if inb.event_id else None
+        self.rt.reports.arrive()  # officers' reports start after the messages in hand
         try:
             if key is not None:
                 seen = self.rt.dedup.seen_locally(key)
@@ -72,7 +79,7 @@ class Dispatcher(Routing):
                     )
                     self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
             if inb.is_group:  # what a group reads never holds a full phone or ID number
-                answer.replies = [Reply(mask_private(r.text), r.at_sender) for r in answer.replies]
+                answer.replies = [_masked(r) for r in answer.replies]
             limit = self.rt.config.bot.page_chars
             if (
                 answer.label != "more"
@@ -92,6 +99,7 @@ class Dispatcher(Routing):
             answer = _Answer([Reply(self.rt.templates.render("error"))], answer.label, "error")
             return answer.replies
         finally:
+            self.rt.reports.leave()
             elapsed = time.perf_counter() - started
             self.rt.metrics.count_event(inb.platform, answer.label or "-", answer.outcome, elapsed)
             log_event(
@@ -157,7 +165,8 @@ class Dispatcher(Routing):
                     inb.platform, inb.event_id, inb.user_key, plan.label
                 ):
                     raise _Duplicate
-                replies = as_replies(await plan.func(plan.ctx))
+                async with self.rt.reports.slot(is_report(plan.ctx.caller, plan.mutates)):
+                    replies = as_replies(await plan.func(plan.ctx))
         except _Duplicate:
             texts = await self.rt.dedup.stored_replies(inb.platform, inb.event_id)
             replies = [Reply(t, at_sender=inb.is_group) for t in texts]

@@ -18,6 +18,7 @@ from bot.db import close_db, init_db
 from bot.dedup import DedupGate
 from bot.dialogs import Dialogs
 from bot.identity import IdentityService
+from bot.lanes import ReportLane
 from bot.metrics import Metrics
 from bot.refusals import Refusals
 from bot.registry import Registry
@@ -75,6 +76,7 @@ class Runtime:
     seen: SeenToday = field(init=False)  # any message is contact (失联排查)
     communities: Communities = field(init=False)  # who lives where
     intake: Intake = field(init=False)  # groups' 自动受理 switches
+    reports: ReportLane = field(init=False)  # officers' views, a few at a time
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -109,6 +111,7 @@ class Runtime:
         from bot.intake import Intake
 
         rt.intake = Intake()
+        rt.reports = ReportLane(config.bot.report_concurrency)
         return rt
 
     async def start(self, *, database: bool = True) -> None:

@@ -4,11 +4,14 @@ the real server and answered, without errors; the table is written (a few second
 from __future__ import annotations
 
 import json
+import sqlite3
+from datetime import UTC, datetime
 
 from bench import scale
 
 
 def test_bench_scale_smoke(tmp_path):
+    started = datetime.now(UTC).isoformat(sep=" ")
     out = tmp_path / "scale.md"
     argv = ["--scale", "0.01", "--db", "sqlite", "--samples", "2", "--mixed-seconds", "1"]
     assert scale.main([*argv, "--results", str(tmp_path), "--out", str(out)]) == 0
@@ -23,4 +26,13 @@ def test_bench_scale_smoke(tmp_path):
     assert cases["resident|/登记 · 是"]["sqlite"]["n"] == 2
     foot = data["footprint"]["sqlite"]
     assert foot["n"] > 0 and foot["errors"] == 0 and foot["idle_mb"] > 0
+    # The second mixed load ran with every job due; the writes' notices reached the fake.
+    assert foot["jobs_rps"] > 0 and "jobs_pushes" in foot
+    db = sqlite3.connect(tmp_path / "scale-run-sqlite" / "run.sqlite3")
+    try:
+        made = "FROM delivery WHERE created_at > ? GROUP BY status"
+        outcomes = dict(db.execute(f"SELECT status, count(*) {made}", (started,)).fetchall())
+    finally:
+        db.close()
+    assert outcomes.get("sent", 0) > 0 and not {"failed", "refused"} & set(outcomes), outcomes
     assert "| officer/street | `/三会一课` |" in out.read_text("utf-8")

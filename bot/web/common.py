@@ -150,7 +150,12 @@ async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
         await check_csrf(request)
     if name not in PUBLIC:
         request[OFFICER_KEY] = officer
-    response = await handler(request)
+    if request.method == "GET" and name not in PUBLIC:
+        # A page is a report: after the members' messages in hand (bot/lanes.py).
+        async with runtime_of(request).reports.page():
+            response = await handler(request)
+    else:
+        response = await handler(request)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
