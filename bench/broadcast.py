@@ -6,13 +6,25 @@ The fake runs in its own process on 127.0.0.1 with no platform limit; the
 database is a fresh SQLite file (the embedded default) for each broadcast. Raw posts
 and broadcasts take turns `ROUNDS` times and the best of each is compared, so that a
 burst of other work on the machine does not decide the ratio.
+
+    python -m bench.broadcast [--rounds 3] [--statements] [--profile FILE]
+
+Next to the wall time, this process's CPU (all threads, SQLite's included) per raw post and
+per delivery: the broadcaster and the raw client both run here, so it is the cost of a
+delivery whoever was the bottleneck. `--statements` counts the SQL statements of the
+broadcast (SQLite's trace callback, BEGIN and COMMIT included; costs a little time);
+`--profile FILE` records the broadcasts (only them) with py-spy, `--format raw`, for
+`python -m bench.profile FILE`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,8 +42,8 @@ ROUNDS = 3
 GOAL = 0.60
 
 
-async def _raw(url: str, n: int, conc: int) -> float:
-    """Seconds for n raw send_group_msg posts with conc in flight."""
+async def _raw(url: str, n: int, conc: int) -> tuple[float, float]:
+    """Seconds and CPU seconds for n raw send_group_msg posts with conc in flight."""
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=conc)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -48,13 +60,22 @@ async def _raw(url: str, n: int, conc: int) -> float:
                 async with session.post(f"{url}/send_group_msg", data=data, headers=headers) as r:
                     await r.read()
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*[worker() for _ in range(conc)])
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
 
-async def _broadcast(url: str, n: int, conc: int, db_file: Path) -> tuple[float, int]:
-    """Seconds from the fire time's tick to the last delivery; deliveries sent."""
+class Options(argparse.Namespace):
+    rounds = ROUNDS
+    statements = False
+    profile: Path | None = None
+
+
+async def _broadcast(
+    url: str, n: int, conc: int, db_file: Path, opts: Options
+) -> tuple[float, int, float, int]:
+    """Seconds from the fire time's tick to the last delivery; deliveries sent; CPU
+    seconds of this process meanwhile; SQL statements (with --statements, else 0)."""
     from bot.config import load_config
     from bot.db import upgrade
     from bot.runtime import Runtime
@@ -88,16 +109,54 @@ async def _broadcast(url: str, n: int, conc: int, db_file: Path) -> tuple[float,
             content="今晚七点停水，请提前储水。", urgent=True,
             next_fire_at=datetime.now(UTC).replace(microsecond=0),
         )  # fmt: skip
-        started = time.perf_counter()
+        count = await _count_statements() if opts.statements else None
+        spy = _spy(opts.profile) if opts.profile else None
+        started, cpu = time.perf_counter(), time.process_time()
         await runtime.broadcaster.tick()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            spy.wait(timeout=60)
+        statements = await count() if count else 0
         firing = await BroadcastFiring.get(broadcast_id=b.id)
-        return elapsed, firing.sent
+        return elapsed, firing.sent, cpu, statements
     finally:
         await runtime.stop()
 
 
-async def broadcast(n: int = TARGETS, conc: int = CONCURRENCY, rounds: int = ROUNDS) -> dict:
+async def _count_statements():  # type: ignore[no-untyped-def]
+    """Count every statement SQLite runs from now on; returns a coroutine function that
+    stops counting and says how many."""
+    from tortoise import connections
+
+    conn = connections.get("default")._connection  # aiosqlite.Connection
+    seen = [0]
+
+    def note(_sql: str) -> None:
+        seen[0] += 1
+
+    await conn._execute(conn._conn.set_trace_callback, note)  # in SQLite's thread
+
+    async def stop() -> int:
+        await conn._execute(conn._conn.set_trace_callback, None)
+        return seen[0]
+
+    return stop
+
+
+def _spy(out: Path) -> subprocess.Popen[bytes]:
+    tool = Path(sys.executable).parent / "py-spy"
+    argv = [str(tool if tool.exists() else shutil.which("py-spy") or "py-spy"), "record"]
+    argv += ["--format", "raw", "--rate", "1000", "--nonblocking", "--pid", str(os.getpid())]
+    proc = subprocess.Popen([*argv, "-o", str(out)], stdout=subprocess.DEVNULL)
+    time.sleep(1)  # let it attach
+    return proc
+
+
+async def broadcast(
+    n: int = TARGETS, conc: int = CONCURRENCY, rounds: int = ROUNDS, opts: Options | None = None
+) -> dict:
+    opts = opts or Options()
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", f"from bench.fanout import _serve_fake; _serve_fake({port})"],
@@ -114,16 +173,19 @@ async def broadcast(n: int = TARGETS, conc: int = CONCURRENCY, rounds: int = ROU
         for _ in range(rounds):
             raws.append(await _raw(url, n, conc))
             with tempfile.TemporaryDirectory() as tmp:
-                runs.append(await _broadcast(url, n, conc, Path(tmp) / "bench.sqlite3"))
+                runs.append(await _broadcast(url, n, conc, Path(tmp) / "bench.sqlite3", opts))
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    raw_seconds = min(raws)
-    elapsed, sent = min(runs, key=lambda r: r[0] if r[1] == n else float("inf"))
+    raw_seconds = min(r[0] for r in raws)
+    elapsed, sent, _, statements = min(runs, key=lambda r: r[0] if r[1] == n else float("inf"))
     return {
+        "raw_cpu_us": 1e6 * min(r[1] for r in raws) / n,
+        "cpu_us": 1e6 * min(r[2] for r in runs) / n,
+        "statements": statements,
         "targets": n,
         "rounds": rounds,
         "sent": sent,
@@ -150,6 +212,21 @@ def report(r: dict) -> str:
     )
 
 
+def costs(r: dict) -> str:
+    """This process's CPU per raw post and per delivery (the least of the rounds)."""
+    line = f"CPU here: {r['raw_cpu_us']:.0f} µs per raw post, {r['cpu_us']:.0f} µs per delivery"
+    if r["statements"]:
+        line += f"; {r['statements']:,} SQL statements for {r['targets']:,} targets"
+    return line
+
+
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=ROUNDS)
+    ap.add_argument("--statements", action="store_true", help="count the SQL statements")
+    ap.add_argument("--profile", type=Path, help="py-spy raw output of the broadcasts")
+    opts = ap.parse_args(namespace=Options())
+    result = asyncio.run(broadcast(rounds=opts.rounds, opts=opts))
     print(HEADER)
-    print(report(asyncio.run(broadcast())))
+    print(report(result))
+    print(costs(result))

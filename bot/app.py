@@ -64,18 +64,6 @@ def load_channel(name: str, runtime: Runtime) -> Channel:
     return channel
 
 
-@web.middleware
-async def never_500(request: web.Request, handler):  # type: ignore[no-untyped-def]
-    """An unexpected failure is logged and answered 503 (platforms retry; dedup holds)."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("unhandled error on %s", request.path)
-        return web.Response(status=503, text="temporarily unavailable")
-
-
 def create_app(config: Config, *, manage_database: bool = True) -> web.Application:
     """Build the app. With manage_database=False the caller has opened the database."""
     runtime = Runtime.build(config)
@@ -92,7 +80,7 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
         runtime.metrics.rejected.labels(by_path.get(path, "http"), reason).inc()
 
     guard = make_guard(s.max_body_bytes, limits, s.client_timeout, s.trust_forwarded, count)
-    app = web.Application(client_max_size=s.max_body_bytes, middlewares=[never_500, guard])
+    app = web.Application(client_max_size=s.max_body_bytes, middlewares=[guard])
     app[RUNTIME] = runtime
     app[CHANNELS] = channels
     for ch in channels:

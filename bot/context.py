@@ -40,7 +40,7 @@ class Ctx:
     service: str = ""
 
     def __post_init__(self) -> None:
-        self.dialog.render = self.render
+        self.dialog.attach(self)
 
     def after_commit(self, work: Callable[[], Awaitable[Any]]) -> None:
         """Run `work()` after the command's transaction commits, never if it rolls back.

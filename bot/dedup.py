@@ -63,7 +63,8 @@ class DedupGate:
         # Tuples of str: the garbage collector stops tracking them, so 50,000 remembered
         # replies do not lengthen its full passes (event-loop stalls at p99).
         self._recent: OrderedDict[str, tuple[str, ...]] = OrderedDict()
-        self._inflight: dict[str, asyncio.Future[tuple[str, ...]]] = {}
+        # A running delivery's key; its future only once a retry waits for it (most never).
+        self._inflight: dict[str, asyncio.Future[tuple[str, ...]] | None] = {}
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -71,14 +72,16 @@ class DedupGate:
     # -- in-process view --------------------------------------------------
     def seen_locally(self, key: str) -> tuple[str, ...] | asyncio.Future[tuple[str, ...]] | None:
         """Replies of a finished delivery, the future of a running one, or None."""
-        if key in self._recent:
-            return self._recent[key]
-        return self._inflight.get(key)
-
-    def begin(self, key: str) -> asyncio.Future[tuple[str, ...]]:
-        fut: asyncio.Future[tuple[str, ...]] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = fut
+        done = self._recent.get(key)
+        if done is not None or key not in self._inflight:
+            return done
+        fut = self._inflight[key]
+        if fut is None:
+            fut = self._inflight[key] = asyncio.get_running_loop().create_future()
         return fut
+
+    def begin(self, key: str) -> None:
+        self._inflight[key] = None
 
     def end(self, key: str, replies: tuple[str, ...] | None) -> None:
         fut = self._inflight.pop(key, None)

@@ -19,6 +19,7 @@ The database keeps ``dialog`` = the dialog's key and ``step`` = the step's name.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -138,8 +139,19 @@ class DialogControl:
         # finish() was called: the dialog is over even if the step is then refused and
         # its transaction rolls back (the dispatcher clears it again afterwards).
         self.finished = False
-        # Set by the dispatcher: renders a template for this asker (Ctx.render).
-        self.render: Callable[..., Reply] | None = None
+        # The Ctx this belongs to (`attach`), held weakly: a Ctx and its DialogControl
+        # pointing at each other made every message's objects wait for the garbage
+        # collector instead of going when the message was answered (issue #15).
+        self._ctx: weakref.ReferenceType[Ctx] | None = None
+
+    def attach(self, ctx: Ctx) -> None:
+        self._ctx = weakref.ref(ctx)
+
+    @property
+    def render(self) -> Callable[..., Reply] | None:
+        """Renders a template for this asker (its Ctx's render), once attached."""
+        ctx = self._ctx() if self._ctx is not None else None
+        return ctx.render if ctx is not None else None
 
     async def start(self, step: Step, *, expires_at: datetime | None = None, **data: Any) -> None:
         """Open ``step``'s dialog at that step with ``data``; an older dialog here is replaced."""
@@ -159,9 +171,10 @@ class DialogControl:
 
     def question(self, step: Step, **variables: Any) -> Reply:
         """The dialog's question for ``step``, without moving (a re-ask)."""
-        assert self.render is not None and step.dialog.ask, f"{step!r} has no ask template"
+        render = self.render
+        assert render is not None and step.dialog.ask, f"{step!r} has no ask template"
         variables = {"data": self.data, "invalid": False, "error": "", **variables}
-        return self.render(step.dialog.ask, step=step.name, **variables)
+        return render(step.dialog.ask, step=step.name, **variables)
 
     async def _save(self, step: Step, expires_at: datetime | None) -> None:
         await self._dialogs.start(

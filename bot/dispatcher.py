@@ -40,6 +40,11 @@ class _Duplicate(Exception):
     """The event's key was already in the database: roll back, answer as before."""
 
 
+def _masked(reply: Reply) -> Reply:
+    text = mask_private(reply.text)
+    return reply if text is reply.text else Reply(text, reply.at_sender)
+
+
 class Dispatcher(Routing):
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -74,7 +79,7 @@ class Dispatcher(Routing):
                     )
                     self.rt.dedup.end(key, tuple(r.text for r in answer.replies) if done else None)
             if inb.is_group:  # what a group reads never holds a full phone or ID number
-                answer.replies = [Reply(mask_private(r.text), r.at_sender) for r in answer.replies]
+                answer.replies = [_masked(r) for r in answer.replies]
             limit = self.rt.config.bot.page_chars
             if (
                 answer.label != "more"

@@ -8,6 +8,8 @@
   its headers is cut off (the connection is closed). Headers that never end
   are cut off by aiohttp's keep-alive timer, which `lianxin serve` sets to the
   same ``client_timeout``.
+* An unexpected failure is logged and answered 503, never 500 (platforms retry; the
+  dedup holds).
 * /console acts as any user and /metrics shows the traffic: only a client on
   this machine may use them, and not through a proxy (a request with
   X-Forwarded-For / Forwarded is refused unless ``server.trust_forwarded``).
@@ -61,44 +63,51 @@ def make_guard(
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # One middleware, the checks and never-500 inline: each layer is a coroutine
+        # entered and resumed on every request (issue #15).
         path = request.path
-        if path in LOCAL_ONLY or path.startswith(_LOCAL_PREFIXES):
-            proxied = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
-            if not _is_loopback(request.remote) or (proxied and not trust_forwarded):
-                count(path, "not_local")
-                return web.Response(status=403, text="local clients only")
-        limit = limit_for(path)
-        length = request.content_length
-        if length is not None and length > limit:
-            count(path, "too_large")
-            return _too_large(limit)
-        if not request.can_read_body or request.content.is_eof():
-            return await _handle(request, handler, limit)
-        stalled: list[bool] = []
-
-        def cut_off() -> None:
-            if not request.content.is_eof() and request.transport is not None:
-                stalled.append(True)
-                count(path, "stalled")
-                log.info("%s: body not received within %.0fs, closing", path, client_timeout)
-                request.transport.close()
-
-        timer = asyncio.get_running_loop().call_later(client_timeout, cut_off)
         try:
-            return await _handle(request, handler, limit)
-        except Exception:
-            if stalled:  # the handler saw the connection go; nobody is listening
-                return web.Response(status=408)
+            if path in LOCAL_ONLY or path.startswith(_LOCAL_PREFIXES):
+                proxied = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+                if not _is_loopback(request.remote) or (proxied and not trust_forwarded):
+                    count(path, "not_local")
+                    return web.Response(status=403, text="local clients only")
+            limit = limit_for(path)
+            length = request.content_length
+            if length is not None and length > limit:
+                count(path, "too_large")
+                return _too_large(limit)
+            if not request.can_read_body or request.content.is_eof():
+                try:
+                    return await handler(request)
+                except web.HTTPRequestEntityTooLarge:
+                    # Stop here: close instead of reading the rest of the body to drain it.
+                    return _too_large(limit)
+            stalled: list[bool] = []
+
+            def cut_off() -> None:
+                if not request.content.is_eof() and request.transport is not None:
+                    stalled.append(True)
+                    count(path, "stalled")
+                    log.info("%s: body not received within %.0fs, closing", path, client_timeout)
+                    request.transport.close()
+
+            timer = asyncio.get_running_loop().call_later(client_timeout, cut_off)
+            try:
+                return await handler(request)
+            except web.HTTPRequestEntityTooLarge:
+                return _too_large(limit)
+            except Exception:
+                if stalled:  # the handler saw the connection go; nobody is listening
+                    return web.Response(status=408)
+                raise
+            finally:
+                timer.cancel()
+        except web.HTTPException:
             raise
-        finally:
-            timer.cancel()
+        except Exception:
+            # Never 500: logged and answered 503 (platforms retry; dedup holds).
+            log.exception("unhandled error on %s", path)
+            return web.Response(status=503, text="temporarily unavailable")
 
     return guard
-
-
-async def _handle(request: web.Request, handler: Handler, limit: int) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPRequestEntityTooLarge:
-        # Stop here: close instead of reading the rest of the body to drain it.
-        return _too_large(limit)

@@ -10,27 +10,24 @@ retries; this layer adds what is the same for all of them:
 * a `Delivery` row for every outcome (pending → sent / failed / refused);
 * with a `dedup_key`, a delivery that was already sent is never sent again.
 
-A broadcast's rows are written beforehand (bot/broadcaster.py) and sent by
-`send_firing`: `concurrency` posts always in flight, a row claimed (pending →
-sending) only when a post frees up, so a row in ``sending`` is on the wire or
-answered and about to be written; the answers are written in group commits (one
-UPDATE for every row sent since the previous write).
+A broadcast's rows are written beforehand (bot/broadcaster/) and sent by
+`send_firing` (bot/firing_pump.py): `concurrency` workers posting, a row claimed
+(pending → sending) only when there is room, the answers written in group commits
+(one UPDATE for every row sent since the previous write, which also claims the next).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from bot.firing_pump import FiringPump
 from bot.inbound import Reply
 from bot.metrics import Metrics
 from bot.senders.base import Sender, SendResult
@@ -93,17 +90,37 @@ class Outbound:
     async def transmit(self, t: Target, text: str) -> SendResult:
         """Hand one text to its platform (refusal and group pacing as in `send`), with no
         Delivery row: for callers that keep their own rows (bot/broadcaster.py)."""
-        why = self.refusal(t)
-        if why is not None:
-            return SendResult(False, None, why, permanent=True)
-        return await self._paced(t, lambda: self.senders[t.platform].send(t, Reply(text)))
+        return await self.transmitter(text)(t)
+
+    def transmitter(self, text: str) -> Callable[[Target], Awaitable[SendResult]]:
+        """`transmit` of one text to many targets (a broadcast's rows): each platform's
+        sender prepares the text once (`Sender.poster`)."""
+        reply = Reply(text)
+        posters: dict[str, Callable[[Target], Awaitable[SendResult]]] = {}
+
+        async def transmit(t: Target) -> SendResult:
+            why = self.refusal(t)
+            if why is not None:
+                return SendResult(False, None, why, permanent=True)
+            post = posters.get(t.platform)
+            if post is None:
+                post = posters[t.platform] = self.senders[t.platform].poster(reply)
+            if t.is_group and self.group_pace_seconds > 0:
+                await self._turn(t)
+            return await post(t)
+
+        return transmit
 
     async def _paced(self, t: Target, call: Callable[[], Awaitable[SendResult]]) -> SendResult:
         if t.is_group and self.group_pace_seconds > 0:
-            wait = self._pace(str(t))
-            if wait > 0:
-                await asyncio.sleep(wait)
+            await self._turn(t)
         return await call()
+
+    async def _turn(self, t: Target) -> None:
+        """Wait for this group's turn (see `_pace`)."""
+        wait = self._pace(str(t))
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     @staticmethod
     def status_of(result: SendResult, attempts: int) -> str:
@@ -222,156 +239,4 @@ class Outbound:
     ) -> None:
         """Send the firing's pending Delivery rows (see the module's doc); returns when
         none is left or `keep_going()` says stop, with every answer written."""
-        await _FiringPump(self, firing_id, max(1, concurrency), keep_going, now).run()
-
-    async def _send_row(self, target: Target, text: str) -> SendResult:
-        try:
-            return await self.transmit(target, text)
-        except Exception as exc:  # one bad target must not stop the others
-            log.exception("send to %s raised", target)
-            return SendResult(False, None, f"{type(exc).__name__}: {exc}")
-
-
-# A claim waits at most this long for more room, answers for others to share their UPDATE.
-WAIT = 0.02
-
-
-class _FiringPump:
-    def __init__(
-        self,
-        outbound: Outbound,
-        firing_id: int,
-        concurrency: int,
-        keep_going: Callable[[], bool],
-        now: Callable[[], datetime],
-    ) -> None:
-        self.outbound = outbound
-        self.firing_id = firing_id
-        self.concurrency = concurrency
-        # A claim waits for this much room: fewer, larger statements, posts still flowing.
-        self.min_take = max(1, concurrency // 2)
-        self.keep_going = keep_going
-        self.now = now
-        self.in_flight: set[asyncio.Task[None]] = set()
-        self.cursor = 0  # rows up to it are taken: a claim never rescans them
-        self.unwritten = 0
-        self.room = asyncio.Event()
-        self.enough = asyncio.Event()
-        self.answered: list[tuple[dict[str, Any], SendResult]] = []
-        self.writer: asyncio.Task[None] | None = None
-        self.failure: BaseException | None = None
-
-    async def run(self) -> None:
-        waited = False
-        try:
-            while self.failure is None and self.keep_going():
-                # Rows in `sending` not yet written back: on the wire or just answered.
-                # At most `concurrency` of them, the most a crash can leave uncertain.
-                room = self.concurrency - self.unwritten
-                if room <= 0 or (room < self.min_take and not waited):
-                    # Room for a larger claim soon, or take what there is (slow posts).
-                    self.room.clear()
-                    try:
-                        await asyncio.wait_for(self.room.wait(), None if room <= 0 else WAIT)
-                    except TimeoutError:
-                        waited = True
-                    continue
-                waited = False
-                self.unwritten += room  # reserved while the claim is on its way
-                try:
-                    rows = await Delivery.take_pending(self.firing_id, self.cursor, room)
-                finally:
-                    self.unwritten -= room
-                if not rows:
-                    break
-                self._start(rows)
-        finally:
-            while self.in_flight:
-                await asyncio.wait(list(self.in_flight))
-            while self.writer is not None and not self.writer.done():
-                await self.writer
-        if self.failure is not None:
-            raise self.failure
-
-    def _start(self, rows: list[dict[str, Any]]) -> None:
-        """Post the rows just claimed (now in `sending`)."""
-        if rows:
-            self.cursor = max(self.cursor, rows[-1]["id"])
-        self.unwritten += len(rows)
-        for row in rows:
-            task = asyncio.create_task(self._post(row))
-            self.in_flight.add(task)
-            task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.in_flight.discard(task)
-
-    async def _post(self, row: dict[str, Any]) -> None:
-        try:
-            target = Target.parse(row["target"])
-        except BadTarget as exc:
-            row["platform"] = "-"
-            result = SendResult(False, None, str(exc), permanent=True)
-        else:
-            row["platform"] = target.platform
-            result = await self.outbound._send_row(target, row["text"])
-        self.answered.append((row, result))
-        if len(self.answered) >= self.min_take:
-            self.enough.set()
-        if self.writer is None or self.writer.done():
-            self.writer = asyncio.create_task(self._write())
-
-    async def _write(self) -> None:
-        """Write the answers that came in, in rounds, until none waits (group commit): a
-        round waits for `min_take` answers or WAIT seconds, whichever comes first."""
-        while self.answered:
-            if len(self.answered) < self.min_take and self.in_flight:
-                self.enough.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.enough.wait(), WAIT)
-            batch, self.answered = self.answered, []
-            # The room this write makes is claimed in the same statement (one commit: the
-            # rows in `sending` never number more than `concurrency`).
-            self.unwritten -= len(batch)
-            take = 0
-            if self.failure is None and self.keep_going():
-                take = max(0, self.concurrency - self.unwritten)
-            self.unwritten += take  # reserved while the statement is on its way
-            try:
-                rows = await self._write_batch(batch, take)
-            except Exception as exc:  # the database: stop claiming; run() raises it
-                self.unwritten += len(batch) - take
-                self.failure = self.failure or exc
-                self.room.set()
-                return
-            self.unwritten -= take
-            self._start(rows)
-            self.room.set()
-
-    async def _write_batch(
-        self, batch: list[tuple[dict[str, Any], SendResult]], take: int
-    ) -> list[dict[str, Any]]:
-        """Write the answers; with `take`, also claim up to that many rows (returned)."""
-        now = self.now()
-        outcomes: Counter[tuple[str, str]] = Counter()
-        sent, failed = [], []
-        for row, res in batch:
-            status = self.outbound.status_of(res, res.attempts)
-            outcomes[row["platform"], status] += 1
-            if res.ok:
-                sent.append(row["id"])
-                continue
-            failed.append((row["id"], status, res.code, res.reason or "", res.attempts))
-            log.warning(
-                "broadcast delivery %s to %s %s: %s", row["id"], row["target"], status, res.reason
-            )
-        if take:
-            rows = await Delivery.mark_sent_and_take(sent, now, self.firing_id, self.cursor, take)
-        else:
-            rows = []
-            await Delivery.mark_sent(sent, now)
-        await Delivery.mark_finished(failed, now)
-        if self.outbound.metrics is not None:
-            for (platform, status), n in outcomes.items():
-                self.outbound.metrics.sends.labels(platform, status).inc(n)
-        return rows
+        await FiringPump(self, firing_id, max(1, concurrency), keep_going, now).run()

@@ -14,6 +14,9 @@ from tortoise.models import Model
 # died; not sent again (a retry could post twice), counted as uncertain instead.
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "refused", "unknown")
 
+# A claimed row of a firing: (id, target, text).
+Row = tuple[int, str, str]
+
 
 class Delivery(Model):
     id = fields.BigIntField(primary_key=True)
@@ -38,10 +41,10 @@ class Delivery(Model):
 
     # -- a firing's rows, a batch per statement (bot/outbound.py RowPump) ----------
     @classmethod
-    async def take_pending(cls, firing_id: int, after_id: int, limit: int) -> list[dict[str, Any]]:
+    async def take_pending(cls, firing_id: int, after_id: int, limit: int) -> list[Row]:
         """Claim up to `limit` pending rows of the firing with id > `after_id` (status
         sending, one conditional UPDATE: two processes never take the same row); their
-        id, target and text, by id."""
+        (id, target, text), by id."""
         conn = connections.get("default")
         p1, p2, p3 = _marks(conn, 3)
         sql = (
@@ -50,9 +53,8 @@ class Delivery(Model):
             f"AND id > {p2} ORDER BY id LIMIT {p3}) AND status = 'pending' "
             "RETURNING id, target, text"
         )
-        rows = await conn.execute_query_dict(sql, [firing_id, after_id, limit])
-        rows.sort(key=lambda r: r["id"])
-        return rows
+        rows = await _returning(conn, sql, [firing_id, after_id, limit])
+        return sorted((r[0], r[1], r[2]) for r in rows)
 
     @classmethod
     async def mark_sent(cls, ids: Sequence[int], now: datetime) -> None:
@@ -70,7 +72,7 @@ class Delivery(Model):
     @classmethod
     async def mark_sent_and_take(
         cls, ids: Sequence[int], now: datetime, firing_id: int, after_id: int, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         """`mark_sent(ids)` and `take_pending(firing_id, after_id, limit)` in one statement
         (one round trip, one commit): the claimed rows (id, target, text), by id."""
         if not ids:
@@ -79,6 +81,7 @@ class Delivery(Model):
         marks = _marks(conn, len(ids) + 4)
         when, p1, p2, p3, id_marks = marks[0], marks[1], marks[2], marks[3], marks[4:]
         # SET reads the old status: a pending row is claimed, a sending one was sent.
+        # RETURNING sees the new one: only the claimed rows' target and text are read.
         sql = (
             "UPDATE delivery SET "
             "status = CASE WHEN status = 'pending' THEN 'sending' ELSE 'sent' END, "
@@ -88,18 +91,11 @@ class Delivery(Model):
             f"WHERE (id IN (SELECT id FROM delivery WHERE firing_id = {p1} "
             f"AND status = 'pending' AND id > {p2} ORDER BY id LIMIT {p3}) "
             f"AND status = 'pending') OR id IN ({','.join(id_marks)}) "
-            "RETURNING id, target, text, status"
+            "RETURNING id, CASE WHEN status = 'sending' THEN target END AS target, "
+            "CASE WHEN status = 'sending' THEN text END AS text, status"
         )
-        rows = await conn.execute_query_dict(
-            sql, [_when(conn, now), firing_id, after_id, limit, *ids]
-        )
-        taken = [
-            {"id": r["id"], "target": r["target"], "text": r["text"]}
-            for r in rows
-            if r["status"] == "sending"
-        ]
-        taken.sort(key=lambda r: r["id"])
-        return taken
+        rows = await _returning(conn, sql, [_when(conn, now), firing_id, after_id, limit, *ids])
+        return sorted((r[0], r[1], r[2]) for r in rows if r[3] == "sending")
 
     @classmethod
     async def mark_finished(
@@ -125,6 +121,15 @@ class Delivery(Model):
         for status, n in rows:
             counts[status] = n
         return counts
+
+
+async def _returning(conn: Any, sql: str, values: list[Any]) -> Sequence[Sequence[Any]]:
+    """The rows of an UPDATE … RETURNING, each in the order of its RETURNING list (named
+    apart: PostgreSQL's come as dicts, since tortoise's execute_query drops them there)."""
+    if conn.capabilities.dialect == "postgres":
+        return [tuple(r.values()) for r in await conn.execute_query_dict(sql, values)]
+    _, rows = await conn.execute_query(sql, values)
+    return rows  # type: ignore[no-any-return]
 
 
 def _marks(conn: Any, n: int) -> list[str]:

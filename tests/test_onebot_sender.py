@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -45,6 +46,27 @@ async def test_group_and_private_requests_as_onebot_expects(fake, session):
         "auto_escape": True,
     }
     assert private.params == {"user_id": 10001, "message": "你好", "auto_escape": True}
+
+
+async def test_one_text_to_many_targets_sends_the_same_bodies(fake, session):
+    """`poster` encodes the text once; every body is still the action's JSON (quotes,
+    backslashes, newlines, CQ codes and emoji escaped as json.dumps does)."""
+    sender = make(fake, session)
+    text = '第一行\n"引号" \\ [CQ:face,id=1] 🎉\t'
+    post = sender.poster(Reply(text))
+    targets = ["onebot-group:123456", "onebot:10001", "onebot-group:007", "onebot-group:12a"]
+    results = [await post(Target.parse(t)) for t in targets]
+    assert [r.ok for r in results] == [True, True, True, False]
+    assert results[3].permanent and "必须是数字" in results[3].reason
+    bodies = [(r.path, r.body) for r in fake.requests]
+    expected = [
+        ("/send_group_msg", {"group_id": 123456, "message": text, "auto_escape": True}),
+        ("/send_private_msg", {"user_id": 10001, "message": text, "auto_escape": True}),
+        ("/send_group_msg", {"group_id": 7, "message": text, "auto_escape": True}),
+    ]
+    assert bodies == [(path, json.dumps(b, ensure_ascii=False).encode()) for path, b in expected]
+    await sender.send(Target.parse("onebot-group:123456"), Reply(text))
+    assert fake.requests[-1].body == fake.requests[0].body
 
 
 async def test_wrong_token_is_permanent(fake, session):

@@ -56,6 +56,7 @@ from aiohttp import web
 
 from bot.channels.base import Channel
 from bot.channels.cqcode import as_segments
+from bot.fastjson import dumps
 from bot.inbound import Inbound, Reply
 
 log = logging.getLogger("lianxin.onebot")
@@ -153,6 +154,8 @@ class OnebotChannel(Channel):
         super().__init__(runtime)
         cfg = runtime.config.onebot
         self._secret: bytes | None = cfg.secret.encode("utf-8") if cfg.secret else None
+        # The key's HMAC state, copied per request instead of set up again.
+        self._mac = hmac.new(self._secret, digestmod=hashlib.sha1) if self._secret else None
         self._token: str = cfg.access_token
         self._max_age = cfg.max_event_age_seconds
         # Wall clock for the replay check (tests pin it).
@@ -171,11 +174,13 @@ class OnebotChannel(Channel):
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         headers = request.headers
-        if self._secret is not None:
+        if self._mac is not None:
             signature = headers.get("X-Signature")
             if not signature:
                 return self.reject(401, "no_signature", "missing X-Signature")
-            expected = b"sha1=" + hmac.new(self._secret, body, hashlib.sha1).hexdigest().encode()
+            mac = self._mac.copy()
+            mac.update(body)
+            expected = b"sha1=" + mac.hexdigest().encode()
             given = signature.strip().lower().encode("utf-8", "replace")
             if not hmac.compare_digest(expected, given):
                 return self.reject(403, "bad_signature", "wrong X-Signature")
@@ -290,7 +295,7 @@ class OnebotChannel(Channel):
             "auto_escape": True,
         }
         return web.Response(
-            body=json.dumps(operation, ensure_ascii=False).encode("utf-8"),
+            body=dumps(operation).encode("utf-8"),
             content_type=_JSON,
             charset="utf-8",
         )

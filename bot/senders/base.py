@@ -59,6 +59,11 @@ class Sender(ABC):
             return await self.send_text(target.id, reply.text)
         return SendResult(False, None, f"{self.platform} cannot post to {target}", permanent=True)
 
+    def poster(self, reply: Reply) -> Callable[[Target], Awaitable[SendResult]]:
+        """`send` of one reply to many targets (a broadcast's rows): a sender that can
+        prepare the reply once (encode it) does so here instead of once per target."""
+        return lambda target: self.send(target, reply)
+
     def refusal(self, target: Target) -> str | None:
         """Why this sender cannot reach the target, or None (checked when scheduling)."""
         caps = self.capabilities

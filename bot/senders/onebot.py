@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -48,6 +48,15 @@ HTTP_REASONS = {
 }
 
 
+LABELS = {"send_private_msg": "onebot send_private_msg", "send_group_msg": "onebot send_group_msg"}
+
+
+def _tail(text: str) -> bytes:
+    """The body after the id: `send_*_msg`'s JSON as json.dumps writes it."""
+    message = json.dumps(text, ensure_ascii=False)
+    return f', "message": {message}, "auto_escape": true}}'.encode()
+
+
 class OnebotSender(Sender):
     platform = "onebot"
     capabilities = CAPABILITIES
@@ -63,6 +72,7 @@ class OnebotSender(Sender):
         rate_period: float = 60.0,
     ) -> None:
         self.api_url = config.api_url.rstrip("/")
+        self._urls = {action: f"{self.api_url}/{action}" for action in LABELS}
         self.session = session
         self.headers = {"Content-Type": "application/json; charset=utf-8"}
         if config.access_token:
@@ -80,30 +90,37 @@ class OnebotSender(Sender):
         return await self.send(Target("onebot", user_id), Reply(text))
 
     async def send(self, target: Target, reply: Reply) -> SendResult:
+        return await self._send(target, _tail(reply.text))
+
+    def poster(self, reply: Reply) -> Callable[[Target], Awaitable[SendResult]]:
+        tail = _tail(reply.text)  # the text is encoded once for every target
+        return lambda target: self._send(target, tail)
+
+    async def _send(self, target: Target, tail: bytes) -> SendResult:
         if not target.id.isdigit():
             return SendResult(False, None, f"QQ 号/群号必须是数字：{target.id}", permanent=True)
-        body: dict[str, Any]
         if target.kind == "user":
-            action, body = "send_private_msg", {"user_id": int(target.id)}
+            action, head = "send_private_msg", b'{"user_id": '
         elif target.kind == "group":
-            action, body = "send_group_msg", {"group_id": int(target.id)}
+            action, head = "send_group_msg", b'{"group_id": '
         else:
             return SendResult(False, None, f"onebot cannot post to {target}", permanent=True)
-        body.update(message=reply.text, auto_escape=True)
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        # = json.dumps({"group_id": int(id), "message": text, "auto_escape": True})
+        payload = head + str(int(target.id)).encode() + tail
+        url = self._urls[action]
         return await with_retries(
-            lambda: self._attempt(action, payload),
+            lambda: self._attempt(url, payload),
             max_attempts=self.max_attempts,
             backoff_base=self.backoff_base,
-            label=f"onebot {action}",
+            label=LABELS[action],
         )
 
-    async def _attempt(self, action: str, payload: bytes) -> Attempt:
+    async def _attempt(self, url: str, payload: bytes) -> Attempt:
         if self._limiter is not None:
             await self._limiter.acquire()
         raw = await post_for_body(
             self.session,
-            f"{self.api_url}/{action}",
+            url,
             payload,
             self.headers,
             self.timeout,

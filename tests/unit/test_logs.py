@@ -74,3 +74,49 @@ def test_long_texts_seen_clean_are_still_masked_when_they_hold_a_number():
     assert ID_NUMBER not in mask_private(with_id) and "1101**********002X" in mask_private(with_id)
     assert mask_private(PHONE) == "138****5678"
     assert mask_private("1381234567") == "1381234567"  # ten digits: not a phone
+
+
+def test_the_direct_event_line_is_the_line_a_record_gives(monkeypatch):
+    from bot import logs
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.setup_logging("INFO")
+        handler = root.handlers[0]
+        assert isinstance(handler, _PassHandler)
+        handler.setStream(stream)
+        assert logs._direct_handler() is handler
+        logs.log_event(platform="onebot", user=PHONE, command="help", ms=1.5)
+        direct = stream.getvalue()
+        monkeypatch.setattr(logs, "_direct_handler", lambda: None)  # the record's way
+        logs.log_event(platform="onebot", user=PHONE, command="help", ms=1.5)
+        through_record = stream.getvalue()[len(direct) :]
+        # Same line but the time (milliseconds may differ between the two calls).
+        assert direct.split(" ", 2)[2] == through_record.split(" ", 2)[2]
+        assert direct.split(" ", 2)[2].startswith("INFO lianxin.event {")
+        assert "138****5678" in direct and PHONE not in direct
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+
+
+def test_a_capture_on_the_way_gets_event_records():
+    from bot import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    seen: list[logging.LogRecord] = []
+    capture = logging.Handler()
+    capture.emit = seen.append  # type: ignore[method-assign]
+    try:
+        logs.setup_logging("INFO")
+        root.handlers[0].setStream(io.StringIO())  # type: ignore[attr-defined]
+        root.addHandler(capture)
+        assert logs._direct_handler() is None
+        logs.log_event(platform="onebot", command="help")
+        assert [r.name for r in seen] == ["lianxin.event"]
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
