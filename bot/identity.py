@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 
 NICKNAME_CHARS = 64  # Identity.nickname, Person.nickname
+LOAD_CHUNK = 500  # callers read by one statement at most
 # grid_worker (网格员) is a duty in a grid, not a rank: it grants nothing else.
 ROLE_RANK = {"resident": 0, "grid_worker": 0, "member": 1, "officer": 2, "admin": 3}
 
@@ -203,8 +204,15 @@ class IdentityService:
                 if not fut.done():
                     fut.set_result(records.get(key))
 
+    @classmethod
+    async def _load(cls, keys: list[tuple[str, str]]) -> dict[tuple[str, str], _Record]:
+        records: dict[tuple[str, str], _Record] = {}
+        for start in range(0, len(keys), LOAD_CHUNK):  # never an unbounded list of ids
+            records.update(await cls._load_chunk(keys[start : start + LOAD_CHUNK]))
+        return records
+
     @staticmethod
-    async def _load(keys: list[tuple[str, str]]) -> dict[tuple[str, str], _Record]:
+    async def _load_chunk(keys: list[tuple[str, str]]) -> dict[tuple[str, str], _Record]:
         by_platform: dict[str, list[str]] = {}
         for platform, user_id in keys:
             by_platform.setdefault(platform, []).append(user_id)

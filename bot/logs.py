@@ -112,8 +112,15 @@ class _PassHandler(logging.StreamHandler[TextIO]):
         if line is None:
             event_log.info(message)
             return
-        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            self._write(line + self.terminator, True)
+        try:
+            with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+                self._write(line + self.terminator, True)
+        except RecursionError:
+            raise
+        except Exception:  # as emit(): a failing stream never fails the message
+            self.handleError(
+                logging.LogRecord(event_log.name, logging.INFO, "", 0, message, None, None)
+            )
 
     def _write(self, line: str, may_wait: bool) -> None:
         if may_wait:

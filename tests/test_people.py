@@ -147,3 +147,20 @@ async def test_a_binding_made_while_the_group_is_read_is_not_lost(db):
     await reading
     view = await identity.chat_org("onebot", "601")
     assert view is not None and view.code == "SQ001"
+
+
+async def test_callers_are_read_in_bounded_statements(db, monkeypatch):
+    import asyncio
+
+    import bot.identity
+
+    monkeypatch.setattr(bot.identity, "LOAD_CHUNK", 2)
+    identity = IdentityService()
+    for i in range(5):
+        person = await identity.ensure_person("onebot", f"c{i}", f"成员{i}")
+        if i % 2 == 0:
+            await identity.grant(person, "member", None)
+    callers = await asyncio.gather(*[identity.resolve("onebot", f"c{i}") for i in range(7)])
+    assert [c.person_id is not None for c in callers] == [True] * 5 + [False] * 2
+    assert [c.top_role for c in callers[:5]] == ["member", "resident"] * 2 + ["member"]
+    assert [c.display_name for c in callers[:5]] == [f"成员{i}" for i in range(5)]

@@ -120,3 +120,23 @@ def test_a_capture_on_the_way_gets_event_records():
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+def test_a_failing_stream_never_fails_the_event(capsys):
+    from bot import logs
+
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("stream gone")
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.setup_logging("INFO")
+        root.handlers[0].setStream(Broken())  # type: ignore[attr-defined]
+        assert logs._direct_handler() is root.handlers[0]
+        logs.log_event(platform="onebot", command="help")  # outside a loop: written at once
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    assert "stream gone" in capsys.readouterr().err  # reported as logging reports it
