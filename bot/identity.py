@@ -12,8 +12,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
@@ -101,16 +101,31 @@ class Caller:
 
 @dataclass(slots=True)
 class _Record:
-    person: Person
+    """What a caller is made of: the identity's row and its person's names."""
+
+    person_id: int
+    display_name: str  # Person.display_name: a name of their own
+    real_name: str | None
+    person_nickname: str  # Person.nickname: the latest platform name
     roles: tuple[RoleView, ...]
     identity_id: int
     nickname: str  # Identity.nickname
 
     def caller(self, platform: str, user_id: str, display_name: str) -> Caller:
-        p = self.person
         # A chosen name, else the platform's latest, else what this chat calls them.
-        called = p.display_name or p.nickname or display_name
-        return Caller(platform, user_id, called, p.id, p.real_name, self.roles, self.nickname)
+        called = self.display_name or self.person_nickname or display_name
+        return Caller(
+            platform, user_id, called, self.person_id, self.real_name, self.roles, self.nickname
+        )
+
+
+# The callers of a batch, one statement: written out, because building it with the ORM
+# (a join and an OR of IN lists) cost more than the rest of a first message (issue #15).
+_CALLERS_SQL = (
+    "SELECT i.platform, i.user_id, i.id, i.nickname, i.person_id, p.display_name,"
+    " p.real_name, p.nickname AS person_nickname"
+    " FROM identity i JOIN person p ON p.id = i.person_id WHERE "
+)
 
 
 class IdentityService:
@@ -118,6 +133,7 @@ class IdentityService:
         self.cache_seconds = cache_seconds
         self._callers: dict[str, tuple[float, Caller]] = {}
         self._chat_orgs: dict[str, tuple[float, OrgView | None]] = {}
+        self._chat_loading: dict[str, asyncio.Future[OrgView | None]] = {}
         # Lookups that arrive together are loaded together (one query for the batch).
         self._waiting: dict[tuple[str, str], asyncio.Future[_Record | None]] = {}
         self._loader: asyncio.Task[None] | None = None
@@ -160,8 +176,8 @@ class IdentityService:
         names change: the account's nickname is what officers then see (and /兑换 finds)
         unless the person has a name of their own (Person.name_of)."""
         # Set first: callers waiting on the same record then see no change to write.
-        record.nickname = record.person.nickname = nickname
-        await Identity.note_nickname(record.identity_id, record.person.id, nickname)
+        record.nickname = record.person_nickname = nickname
+        await Identity.note_nickname(record.identity_id, record.person_id, nickname)
 
     def _lookup(self, platform: str, user_id: str) -> asyncio.Future[_Record | None]:
         fut = self._waiting.get((platform, user_id))
@@ -192,17 +208,29 @@ class IdentityService:
         by_platform: dict[str, list[str]] = {}
         for platform, user_id in keys:
             by_platform.setdefault(platform, []).append(user_id)
-        query: Q | None = None
-        for platform, users in by_platform.items():
-            q = Q(platform=platform, user_id__in=users)
-            query = q if query is None else query | q
-        if query is None:
+        if not by_platform:
             return {}
-        identities = await Identity.filter(query).select_related("person")
-        if not identities:
+        conn = connections.get("default")
+        postgres = conn.capabilities.dialect == "postgres"
+        values: list[str] = []
+
+        def mark() -> str:
+            return f"${len(values)}" if postgres else "?"
+
+        ors = []
+        for platform, users in by_platform.items():
+            values.append(platform)
+            where = f"(i.platform = {mark()} AND i.user_id IN ("
+            marks = []
+            for user in users:
+                values.append(user)
+                marks.append(mark())
+            ors.append(where + ",".join(marks) + "))")
+        rows = await conn.execute_query_dict(_CALLERS_SQL + " OR ".join(ors), values)
+        if not rows:
             return {}
         grants = await RoleGrant.filter(
-            person_id__in=[i.person_id for i in identities]
+            person_id__in=[r["person_id"] for r in rows]
         ).select_related("org")
         roles: dict[int, list[RoleView]] = {}
         for g in grants:
@@ -210,10 +238,16 @@ class IdentityService:
                 RoleView(g.role, OrgView.of(g.org) if g.org else None)
             )
         return {
-            (i.platform, i.user_id): _Record(
-                i.person, tuple(roles.get(i.person_id, ())), i.id, i.nickname
+            (r["platform"], r["user_id"]): _Record(
+                r["person_id"],
+                r["display_name"] or "",
+                r["real_name"],
+                r["person_nickname"] or "",
+                tuple(roles.get(r["person_id"], ())),
+                r["id"],
+                r["nickname"] or "",
             )
-            for i in identities
+            for r in rows
         }
 
     async def ensure_person(
@@ -271,13 +305,24 @@ class IdentityService:
         now = time.monotonic()
         if hit and hit[0] > now:
             return hit[1]
+        # Messages of one group that arrive together wait for one query.
+        loading = self._chat_loading.get(key)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_chat(key, platform, chat_id, now))
+            self._chat_loading[key] = loading
+            loading.add_done_callback(lambda _: self._chat_loading.pop(key, None))
+        return await asyncio.shield(loading)
+
+    async def _load_chat(self, key: str, platform: str, chat_id: str, now: float) -> OrgView | None:
+        generation = self._generation
         binding = (
             await GroupBinding.filter(platform=platform, chat_id=chat_id)
             .select_related("org")
             .first()
         )
         view = OrgView.of(binding.org) if binding else None
-        self._chat_orgs[key] = (now + self.cache_seconds, view)
+        if generation == self._generation:
+            self._chat_orgs[key] = (now + self.cache_seconds, view)
         return view
 
     async def bind_chat(
@@ -298,6 +343,7 @@ class IdentityService:
         return binding
 
     def forget_chat(self, platform: str, chat_id: str) -> None:
+        self._generation += 1  # a binding being read now is not kept
         self._chat_orgs.pop(f"{platform}:{chat_id}", None)
 
     async def bootstrap_admins(self, admins: list[str]) -> None:

@@ -36,7 +36,7 @@ def strip_mentions(text: str) -> str:
     return _LEADING_MENTIONS.sub("", text, count=1)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class CommandText:
     word: str  # the command word as typed, folded ("帮助", "help")
     rest: str  # the original text after the command word, trimmed
@@ -46,8 +46,27 @@ _COMMAND_WORD = re.compile(r"[^\s:：,，;；。、]+")
 _MENTION_SPACE = {0x2005: 0x20}
 
 
+# Short texts come again and again ("/帮助", "/我"): their split is kept (a pure function).
+_SPLITS: dict[str, CommandText | None] = {}
+_SPLIT_KEEP_CHARS = 32
+_SPLIT_KEEP = 4096
+
+
 def split_command(text: str) -> CommandText | None:
     """Return the command word and the rest, or None when the text is not a command."""
+    if len(text) > _SPLIT_KEEP_CHARS:
+        return _split_command(text)
+    try:
+        return _SPLITS[text]
+    except KeyError:
+        pass
+    if len(_SPLITS) >= _SPLIT_KEEP:
+        _SPLITS.clear()
+    parsed = _SPLITS[text] = _split_command(text)
+    return parsed
+
+
+def _split_command(text: str) -> CommandText | None:
     folded = fold_width(strip_mentions(fold_width(text))).strip()
     if not folded or folded[0] not in COMMAND_PREFIXES:
         return None

@@ -112,3 +112,38 @@ def asyncio_task(coro):
     import asyncio
 
     return asyncio.ensure_future(coro)
+
+
+async def test_a_group_read_by_messages_arriving_together_is_one_query(db, monkeypatch):
+    import asyncio
+
+    from models.people import GroupBinding
+
+    await seed()
+    org = await Organization.get(code="SQ001")
+    identity = IdentityService(cache_seconds=3600)
+    await identity.bind_chat("onebot", "600", org, None)
+    queries = []
+    real_filter = GroupBinding.filter
+
+    def counting_filter(*args, **kwargs):
+        queries.append(kwargs)
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(GroupBinding, "filter", counting_filter)
+    views = await asyncio.gather(*[identity.chat_org("onebot", "600") for _ in range(10)])
+    assert len(queries) == 1
+    assert {v.code if v else None for v in views} == {"SQ001"}
+    assert await identity.chat_org("onebot", "600") == views[0]  # kept: no query
+    assert len(queries) == 1
+
+
+async def test_a_binding_made_while_the_group_is_read_is_not_lost(db):
+    await seed()
+    org = await Organization.get(code="SQ001")
+    identity = IdentityService(cache_seconds=3600)
+    reading = asyncio_task(identity.chat_org("onebot", "601"))  # not bound yet
+    await identity.bind_chat("onebot", "601", org, None)
+    await reading
+    view = await identity.chat_org("onebot", "601")
+    assert view is not None and view.code == "SQ001"
