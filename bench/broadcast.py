@@ -7,20 +7,24 @@ database is a fresh SQLite file (the embedded default) for each broadcast. Raw p
 and broadcasts take turns `ROUNDS` times and the best of each is compared, so that a
 burst of other work on the machine does not decide the ratio.
 
-    python -m bench.broadcast [--rounds 3] [--statements] [--profile FILE]
+    python -m bench.broadcast [--rounds 3] [--statements] [--profile FILE] [--default-gc]
 
-Next to the wall time, this process's CPU (all threads, SQLite's included) per raw post and
-per delivery: the broadcaster and the raw client both run here, so it is the cost of a
-delivery whoever was the bottleneck. `--statements` counts the SQL statements of the
-broadcast (SQLite's trace callback, BEGIN and COMMIT included; costs a little time);
-`--profile FILE` records the broadcasts (only them) with py-spy, `--format raw`, for
-`python -m bench.profile FILE`.
+Both sides are timed with the collector set as `lianxin serve` sets it once started (the
+heap frozen, the young generation's threshold raised; the broadcaster runs there in
+production); `--default-gc` keeps the interpreter's defaults. Next to the wall time, this
+process's CPU (all threads, SQLite's included) per raw post and per delivery: the
+broadcaster and the raw client both run here, so it is the cost of a delivery whoever was
+the bottleneck. `--statements` counts the SQL statements of the broadcast (SQLite's trace
+callback, BEGIN and COMMIT included; costs a little time); `--profile FILE` records the
+broadcasts (only them) with py-spy, `--format raw`, for `python -m bench.profile FILE`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import shutil
@@ -42,7 +46,7 @@ ROUNDS = 3
 GOAL = 0.60
 
 
-async def _raw(url: str, n: int, conc: int) -> tuple[float, float]:
+async def _raw(url: str, n: int, conc: int, opts: Options) -> tuple[float, float]:
     """Seconds and CPU seconds for n raw send_group_msg posts with conc in flight."""
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=conc)
@@ -60,15 +64,38 @@ async def _raw(url: str, n: int, conc: int) -> tuple[float, float]:
                 async with session.post(f"{url}/send_group_msg", data=data, headers=headers) as r:
                     await r.read()
 
-        started, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*[worker() for _ in range(conc)])
-        return time.perf_counter() - started, time.process_time() - cpu
+        with _as_serve(opts):
+            started, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*[worker() for _ in range(conc)])
+            return time.perf_counter() - started, time.process_time() - cpu
 
 
 class Options(argparse.Namespace):
     rounds = ROUNDS
     statements = False
     profile: Path | None = None
+    default_gc = False
+
+
+@contextlib.contextmanager
+def _as_serve(opts: Options):  # type: ignore[no-untyped-def]
+    """The collector set as `lianxin serve` sets it once started (bot/cli.py: the heap
+    frozen, the young generation's threshold raised), for the timed part of either side;
+    with --default-gc, the interpreter's defaults (what this process has otherwise)."""
+    if opts.default_gc:
+        yield
+        return
+    from bot.cli import GC_YOUNG_THRESHOLD
+
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 async def _broadcast(
@@ -110,10 +137,11 @@ async def _broadcast(
             next_fire_at=datetime.now(UTC).replace(microsecond=0),
         )  # fmt: skip
         count = await _count_statements() if opts.statements else None
-        spy = _spy(opts.profile) if opts.profile else None
-        started, cpu = time.perf_counter(), time.process_time()
-        await runtime.broadcaster.tick()
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        with _as_serve(opts):
+            spy = _spy(opts.profile) if opts.profile else None
+            started, cpu = time.perf_counter(), time.process_time()
+            await runtime.broadcaster.tick()
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
             spy.wait(timeout=60)
@@ -168,10 +196,10 @@ async def broadcast(
     url = f"http://127.0.0.1:{port}"
     try:
         await _wait_up(url)
-        await _raw(url, 500, conc)  # warm-up
+        await _raw(url, 500, conc, opts)  # warm-up
         raws, runs = [], []
         for _ in range(rounds):
-            raws.append(await _raw(url, n, conc))
+            raws.append(await _raw(url, n, conc, opts))
             with tempfile.TemporaryDirectory() as tmp:
                 runs.append(await _broadcast(url, n, conc, Path(tmp) / "bench.sqlite3", opts))
     finally:
@@ -186,6 +214,7 @@ async def broadcast(
         "raw_cpu_us": 1e6 * min(r[1] for r in raws) / n,
         "cpu_us": 1e6 * min(r[2] for r in runs) / n,
         "statements": statements,
+        "default_gc": opts.default_gc,
         "targets": n,
         "rounds": rounds,
         "sent": sent,
@@ -217,7 +246,8 @@ def costs(r: dict) -> str:
     line = f"CPU here: {r['raw_cpu_us']:.0f} µs per raw post, {r['cpu_us']:.0f} µs per delivery"
     if r["statements"]:
         line += f"; {r['statements']:,} SQL statements for {r['targets']:,} targets"
-    return line
+    gc_note = "the interpreter's defaults" if r["default_gc"] else "as lianxin serve sets it"
+    return line + f"; collector {gc_note} on both sides"
 
 
 if __name__ == "__main__":
@@ -225,6 +255,7 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=ROUNDS)
     ap.add_argument("--statements", action="store_true", help="count the SQL statements")
     ap.add_argument("--profile", type=Path, help="py-spy raw output of the broadcasts")
+    ap.add_argument("--default-gc", action="store_true", help="collector left at its defaults")
     opts = ap.parse_args(namespace=Options())
     result = asyncio.run(broadcast(rounds=opts.rounds, opts=opts))
     print(HEADER)

@@ -383,9 +383,10 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
     if not args.only or any("broadcast" in o for o in args.only):
         from bench import broadcast
 
-        line = broadcast.report(await broadcast.broadcast())
-        print(f"\n{broadcast.HEADER}\n{line}")
-        md += f"\n\n{broadcast.HEADER}\n{line}\n"
+        result = await broadcast.broadcast()
+        line = broadcast.report(result)
+        print(f"\n{broadcast.HEADER}\n{line}\n{broadcast.costs(result)}")
+        md += f"\n\n{broadcast.HEADER}\n{line}\n\n{broadcast.costs(result)}\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(md, "utf-8")
     print(f"\nwritten to {RESULTS.relative_to(REPO)}")

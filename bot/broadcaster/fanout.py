@@ -64,9 +64,15 @@ class Fanout:
                 "INSERT INTO delivery (target, platform, purpose, dedup_key, text, status, "
                 "firing_id, created_at, reason, attempts) VALUES "
                 + ",".join(marks)
-                + " ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
+                + " ON CONFLICT (dedup_key) DO NOTHING"
             )
-            written += len(await conn.execute_query_dict(sql, values))
+            # The rows inserted (a key written before is not). SQLite counts its changes
+            # (no row back: each would be a step of its own); tortoise reads PostgreSQL's
+            # "INSERT 0 n" as 0, so there the ids come back.
+            if postgres:
+                written += len(await conn.execute_query_dict(sql + " RETURNING id", values))
+            else:
+                written += (await conn.execute_query(sql, values))[0]
         return written
 
     # -- sending ---------------------------------------------------------------------
