@@ -60,20 +60,26 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def config_file(workdir: Path, url: str, port: int, onebot_api: str, wechat_api: str) -> Path:
-    """Notices and job pushes go to the fake OneBot and WeChat APIs (the district's people
-    are on both); no quiet hours, so that what a job sends is sent whatever the hour of
-    the run; the leader looks for due jobs every second."""
+def config_file(
+    workdir: Path, url: str, port: int, onebot_api: str = "", wechat_api: str = ""
+) -> Path:
+    """Notices and job pushes go to the fake OneBot and WeChat APIs when given (the
+    district's people are on both); no quiet hours, so that what a job sends is sent
+    whatever the hour of the run; the leader looks for due jobs every second."""
     path = workdir / "lianxin.toml"
-    path.write_text(
+    text = (
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n\n[database]\nurl = "{url}"\n\n'
-        "[console]\nenabled = false\n\n[onebot]\nenabled = true\n"
-        f'secret = "{ONEBOT_SECRET}"\napi_url = "{onebot_api}"\naccess_token = "{API_TOKEN}"\n\n'
-        f'[wechat]\nenabled = true\ntoken = "bench"\nappid = "{WECHAT_APPID}"\n'
-        f'secret = "{WECHAT_SECRET}"\napi_base = "{wechat_api}"\n\n'
-        '[broadcasts]\ntick_seconds = 1\nquiet_start = "00:00"\nquiet_end = "00:00"\n',
-        "utf-8",
+        f'[console]\nenabled = false\n\n[onebot]\nenabled = true\nsecret = "{ONEBOT_SECRET}"\n'
     )
+    if onebot_api:
+        text += f'api_url = "{onebot_api}"\naccess_token = "{API_TOKEN}"\n'
+    if wechat_api:
+        text += (
+            f'\n[wechat]\nenabled = true\ntoken = "bench"\nappid = "{WECHAT_APPID}"\n'
+            f'secret = "{WECHAT_SECRET}"\napi_base = "{wechat_api}"\n'
+        )
+    text += '\n[broadcasts]\ntick_seconds = 1\nquiet_start = "00:00"\nquiet_end = "00:00"\n'
+    path.write_text(text, "utf-8")
     return path
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from bench.scale import config_file, prepare_postgres, prepare_sqlite
+from bench.scale import config_file, hold_jobs, prepare_postgres, prepare_sqlite
 from bench.servers import REPO, Server, Servers, _clean_env, free_port, lianxin_cmd
 from bot.db import close_db, init_db
 
@@ -202,6 +202,7 @@ async def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
     lines: list[str] = []
     try:
         scopes = await officers(url)
+        await hold_jobs(url, due=False)  # pages are measured without the jobs firing
         port = free_port()
         cfg = admin_config(workdir, url, port)
         with Servers(workdir) as servers:
