@@ -1,6 +1,6 @@
 """The workbench benchmark at a tiny district (S = 0.01, SQLite): it logs in as an
-officer through `lianxin admin login-link`, times the overview and the queue (each must answer 200), and writes
-its table (a few seconds)."""
+officer through `lianxin admin login-link`, times the overview and the queue (each must
+answer 200), and writes its table (a few seconds)."""
 
 from __future__ import annotations
 
