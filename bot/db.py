@@ -136,10 +136,7 @@ class PooledConnection(asyncpg.connection.Connection):  # type: ignore[misc]
 
 def tortoise_config(url: str) -> dict[str, Any]:
     url = normalise_url(url)
-    connection: str | dict[str, Any] = url
-    if not is_sqlite(url):
-        connection = expand_db_url(url)
-        connection["credentials"]["connection_class"] = PooledConnection
+    connection: str | dict[str, Any]
     if is_sqlite(url):
         path = url[len("sqlite://") :]
         if path and path != ":memory:":
@@ -148,7 +145,10 @@ def tortoise_config(url: str) -> dict[str, Any]:
             # WAL + NORMAL: a commit survives a crash of the process, only a power loss
             # can undo the last ones; FULL (SQLite's default) fsyncs on every commit.
             url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
-            connection = url
+        connection = url
+    else:
+        connection = expand_db_url(url)
+        connection["credentials"]["connection_class"] = PooledConnection
     return {
         "connections": {"default": connection},
         "apps": {
