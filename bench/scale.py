@@ -108,24 +108,21 @@ async def wait_listening(port: int, seconds: float = 20) -> None:
 
 
 async def hold_jobs(url: str, due: bool) -> None:
-    """Every service job's row (made here as the server's leader would) due in a day, or
-    due now: the cases are measured without the jobs, one mixed load with all of them."""
+    """Every service job's row (made by the broadcaster's own sync_jobs, as a leader does
+    at start) due in a day, or due now: the cases are measured without the jobs, one
+    mixed load with all of them."""
+    from bot.broadcaster import Broadcaster
     from bot.config import load_config
     from bot.runtime import Runtime
     from models.broadcasts import Broadcast
 
     rt = Runtime.build(load_config(None, env={"LIANXIN_DATABASE__URL": url}))
     now = datetime.now(UTC)
-    when = now if due else now + timedelta(days=1)
     await init_db(url)
     try:
-        for job in rt.registry.jobs:
-            rule = f"every:{int(job.seconds(rt.config))}"
-            if not await Broadcast.filter(job=job.name).update(next_fire_at=when):
-                await Broadcast.create(
-                    job=job.name, rule=rule, rule_text=rule, audience="job",
-                    audience_ref=job.name, next_fire_at=when,
-                )  # fmt: skip
+        await Broadcaster(rt).sync_jobs()
+        later = now if due else now + timedelta(days=1)
+        await Broadcast.filter(job__not_isnull=True).update(next_fire_at=later)
     finally:
         await close_db()
 
