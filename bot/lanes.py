@@ -57,7 +57,15 @@ class ReportLane:
         """`async with lane.slot(is_report(...)):` around the work of an arrived message."""
         if not report or self._slots is None:
             return nullcontext()
-        return _Slot(self)
+        return self._report()
+
+    @asynccontextmanager
+    async def _report(self) -> AsyncIterator[None]:
+        await self._enter()
+        try:
+            yield
+        finally:
+            self._exit()
 
     @asynccontextmanager
     async def page(self) -> AsyncIterator[None]:
@@ -103,16 +111,3 @@ class ReportLane:
         self.running -= 1
         self._slots.release()
         self.arrive()  # back to an ordinary message until handle() ends
-
-
-class _Slot:
-    __slots__ = ("lane",)
-
-    def __init__(self, lane: ReportLane) -> None:
-        self.lane = lane
-
-    async def __aenter__(self) -> None:
-        await self.lane._enter()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.lane._exit()
