@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -33,7 +32,7 @@ from bench.fanout import TOKEN as API_TOKEN
 from bench.payloads import ONEBOT_SECRET, WECHAT_APPID
 from bench.run import machine_cpu_seconds
 from bench.scale_report import Report, pct
-from bench.servers import PYTHON, REPO, Servers, free_port, lianxin_cmd
+from bench.servers import PYTHON, REPO, Servers, cpu_seconds, free_port, lianxin_cmd
 from bot.db import close_db, init_db, upgrade
 
 RESULTS = REPO / "bench" / "results"
@@ -42,15 +41,6 @@ FAILED = "抱歉，处理时出了点问题"
 REFUSED = ("请私聊我使用", "您的请求没有执行")
 WECHAT_SECRET = "bench-wechat-secret"
 TIMEOUT_S = 30.0  # a reply slower than this counts as an error (and ends its case)
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process so far, all its threads (Linux schedstat, nanoseconds)."""
-    total = 0
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            total += int((task / "schedstat").read_text().split()[0])
-    return total / 1e9
 
 
 def rss_mb(pid: int) -> float:

@@ -21,6 +21,15 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process so far, all its threads, to the nanosecond (Linux schedstat)."""
+    total = 0
+    with contextlib.suppress(OSError):  # the process or one of its threads just ended
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
 @dataclass
 class Server:
     name: str
@@ -34,11 +43,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time of the server process so far, all threads, to the nanosecond (Linux)."""
-        total = 0
-        with contextlib.suppress(OSError):  # the process or one of its threads just ended
-            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-                total += int((task / "schedstat").read_text().split()[0])
-        return total / 1e9
+        return cpu_seconds(self.proc.pid)
 
     def log_tail(self, lines: int = 15) -> str:
         try:
