@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,19 @@ class PooledConnection(asyncpg.connection.Connection):  # type: ignore[misc]
 
     def get_reset_query(self) -> str:
         return ""
+
+
+def placeholders(conn: Any, n: int, first: int = 1) -> list[str]:
+    """`n` parameter marks for a written-out statement on `conn`: $first, $first+1, …
+    on PostgreSQL (asyncpg), ? on SQLite."""
+    if conn.capabilities.dialect == "postgres":
+        return [f"${i}" for i in range(first, first + n)]
+    return ["?"] * n
+
+
+def driver_time(conn: Any, when: datetime) -> Any:
+    """A datetime as the raw driver takes it (SQLite: the text tortoise writes)."""
+    return when if conn.capabilities.dialect == "postgres" else when.isoformat(sep=" ")
 
 
 def tortoise_config(url: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
-from bot.db import is_unavailable
+from bot.db import driver_time, is_unavailable, placeholders
 from models.events import InboundEvent
 
 log = logging.getLogger("lianxin.dedup")
@@ -152,20 +152,14 @@ class DedupGate:
     async def _insert(self, batch: list[_Pending]) -> set[int]:
         """Write the batch; returns id() of the entries that were new."""
         conn = connections.get("default")
-        postgres = conn.capabilities.dialect == "postgres"
-        stamp = datetime.now(UTC)
-        now: datetime | str = stamp if postgres else stamp.isoformat(sep=" ")
+        now = driver_time(conn, datetime.now(UTC))
         # One key twice in one batch: the first wins, the second is a duplicate.
         unique: dict[tuple[str, str], _Pending] = {}
         for p in batch:
             unique.setdefault((p.platform, p.event_key), p)
         rows, values = [], []
         for i, p in enumerate(unique.values()):
-            if postgres:
-                b = i * 5
-                rows.append(f"(${b + 1},${b + 2},${b + 3},${b + 4},${b + 5})")
-            else:
-                rows.append("(?,?,?,?,?)")
+            rows.append("(" + ",".join(placeholders(conn, 5, first=i * 5 + 1)) + ")")
             values += [p.platform, p.event_key, p.user_key, p.command, now]
         sql = (
             "INSERT INTO inbound_event (platform, event_key, user_key, command, created_at) "

@@ -16,6 +16,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot.db import placeholders
 from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 
 NICKNAME_CHARS = 64  # Identity.nickname, Person.nickname
@@ -219,21 +220,12 @@ class IdentityService:
         if not by_platform:
             return {}
         conn = connections.get("default")
-        postgres = conn.capabilities.dialect == "postgres"
         values: list[str] = []
-
-        def mark() -> str:
-            return f"${len(values)}" if postgres else "?"
-
         ors = []
         for platform, users in by_platform.items():
-            values.append(platform)
-            where = f"(i.platform = {mark()} AND i.user_id IN ("
-            marks = []
-            for user in users:
-                values.append(user)
-                marks.append(mark())
-            ors.append(where + ",".join(marks) + "))")
+            first, *marks = placeholders(conn, 1 + len(users), first=len(values) + 1)
+            values += [platform, *users]
+            ors.append(f"(i.platform = {first} AND i.user_id IN ({','.join(marks)}))")
         rows = await conn.execute_query_dict(_CALLERS_SQL + " OR ".join(ors), values)
         if not rows:
             return {}

@@ -10,6 +10,8 @@ from tortoise import connections, fields
 from tortoise.functions import Count
 from tortoise.models import Model
 
+from bot.db import driver_time, placeholders
+
 # sending: handed to the platform, no answer yet. unknown: was sending when the process
 # died; not sent again (a retry could post twice), counted as uncertain instead.
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "refused", "unknown")
@@ -46,7 +48,7 @@ class Delivery(Model):
         sending, one conditional UPDATE: two processes never take the same row); their
         (id, target, text), by id."""
         conn = connections.get("default")
-        p1, p2, p3 = _marks(conn, 3)
+        p1, p2, p3 = placeholders(conn, 3)
         sql = (
             "UPDATE delivery SET status = 'sending' WHERE id IN ("
             f"SELECT id FROM delivery WHERE firing_id = {p1} AND status = 'pending' "
@@ -62,12 +64,12 @@ class Delivery(Model):
         if not ids:
             return
         conn = connections.get("default")
-        marks = _marks(conn, len(ids) + 1)
+        marks = placeholders(conn, len(ids) + 1)
         sql = (
             f"UPDATE delivery SET status = 'sent', attempts = 1, finished_at = {marks[0]} "
             f"WHERE id IN ({','.join(marks[1:])})"
         )
-        await conn.execute_query(sql, [_when(conn, now), *ids])
+        await conn.execute_query(sql, [driver_time(conn, now), *ids])
 
     @classmethod
     async def mark_sent_and_take(
@@ -78,7 +80,7 @@ class Delivery(Model):
         if not ids:
             return await cls.take_pending(firing_id, after_id, limit)
         conn = connections.get("default")
-        marks = _marks(conn, len(ids) + 4)
+        marks = placeholders(conn, len(ids) + 4)
         when, p1, p2, p3, id_marks = marks[0], marks[1], marks[2], marks[3], marks[4:]
         # SET reads the old status: a pending row is claimed, a sending one was sent.
         # RETURNING sees the new one: only the claimed rows' target and text are read.
@@ -94,7 +96,9 @@ class Delivery(Model):
             "RETURNING id, CASE WHEN status = 'sending' THEN target END AS target, "
             "CASE WHEN status = 'sending' THEN text END AS text, status"
         )
-        rows = await _returning(conn, sql, [_when(conn, now), firing_id, after_id, limit, *ids])
+        rows = await _returning(
+            conn, sql, [driver_time(conn, now), firing_id, after_id, limit, *ids]
+        )
         return sorted((r[0], r[1], r[2]) for r in rows if r[3] == "sending")
 
     @classmethod
@@ -130,14 +134,3 @@ async def _returning(conn: Any, sql: str, values: list[Any]) -> Sequence[Sequenc
         return [tuple(r.values()) for r in await conn.execute_query_dict(sql, values)]
     _, rows = await conn.execute_query(sql, values)
     return rows  # type: ignore[no-any-return]
-
-
-def _marks(conn: Any, n: int) -> list[str]:
-    if conn.capabilities.dialect == "postgres":
-        return [f"${i}" for i in range(1, n + 1)]
-    return ["?"] * n
-
-
-def _when(conn: Any, now: datetime) -> Any:
-    """A datetime as the raw driver takes it (SQLite: the text tortoise writes)."""
-    return now if conn.capabilities.dialect == "postgres" else now.isoformat(sep=" ")

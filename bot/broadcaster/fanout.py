@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise import connections
 
+from bot.db import driver_time, placeholders
 from bot.outbound import Push
 from bot.targets import BadTarget, Target
 from models.broadcasts import BroadcastFiring
@@ -38,9 +39,7 @@ class Fanout:
         """Insert one pending Delivery per push; a key written before is left alone."""
         conn = connections.get("default")
         postgres = conn.capabilities.dialect == "postgres"
-        now: Any = self.now()
-        if not postgres:
-            now = now.isoformat(sep=" ")
+        now = driver_time(conn, self.now())
         rows = list(pushes)
         written = 0
         cols = 10
@@ -53,11 +52,7 @@ class Fanout:
                     platform = Target.parse(p.target).platform
                 except BadTarget:
                     platform = ""
-                if postgres:
-                    b = i * cols
-                    marks.append("(" + ",".join(f"${b + k}" for k in range(1, cols + 1)) + ")")
-                else:
-                    marks.append("(" + ",".join("?" * cols) + ")")
+                marks.append("(" + ",".join(placeholders(conn, cols, first=i * cols + 1)) + ")")
                 values += [p.target[:191], platform, p.purpose[:32], p.key[:191], p.text,
                            "pending", firing_id, now, "", 0]  # fmt: skip
             sql = (

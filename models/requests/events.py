@@ -8,6 +8,7 @@ from tortoise import connections, fields
 from tortoise.models import Model
 
 from bot.clock import local
+from bot.db import placeholders
 
 
 class RequestCounter(Model):
@@ -28,8 +29,7 @@ class RequestCounter(Model):
         """
         day = local(now).strftime("%y%m%d")
         conn = connections.get("default")
-        postgres = conn.capabilities.dialect == "postgres"
-        mark = "$1" if postgres else "?"
+        (mark,) = placeholders(conn, 1)
         sql = (
             f"INSERT INTO request_counter (day, seq) VALUES ({mark}, 1) "
             "ON CONFLICT (day) DO UPDATE SET seq = request_counter.seq + 1 RETURNING seq"

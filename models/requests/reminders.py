@@ -24,6 +24,7 @@ from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
+from bot.db import placeholders
 from models.deliveries import Delivery
 from models.paging import breathe, in_pages
 from models.people import officer_targets_by_org
@@ -109,8 +110,7 @@ async def mark_reminded(done: list[Reminder]) -> None:
     due time or the unit it was forwarded to changed: the next tick looks at it again).
     One statement for many rows: thousands on the first tick after an upgrade."""
     conn = connections.get("default")
-    postgres = conn.capabilities.dialect == "postgres"
-    p = [f"${n}" if postgres else "?" for n in range(1, 6)]
+    p = placeholders(conn, 5)
     sql = (
         f"UPDATE service_request SET reminded = {p[0]} WHERE id = {p[1]} AND status = {p[2]} "
         f"AND due_at = {p[3]} AND COALESCE(assignee_org_id, 0) = {p[4]}"
