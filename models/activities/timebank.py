@@ -17,6 +17,7 @@ from tortoise.functions import Sum
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from bot.db import placeholders
 from bot.text import fold_width
 from models import widecache
 from models.activities.rules import MEMBER_ROLES, POINT_KINDS, month_range, parse_hours
@@ -228,24 +229,20 @@ async def people_of(org: Organization) -> set[int]:
     return ids
 
 
-def belongs_parts(org: Organization) -> list[Q]:
-    """`person_id` of someone belonging to the organisation's subtree (as `people_of`),
-    as three conditions (home branch, local organisation, a member's or officer's role),
-    each by subqueries: a district's 50,000 ids are never bound as parameters. The
-    person's own columns go through the join (a lookup by key per row), not a subquery
-    over every person (SQLite re-read it: seconds for a district)."""
+def belongs_q(org: Organization) -> Q:
+    """`person_id` of someone belonging to the organisation's subtree (as `people_of`):
+    home branch, local organisation, or a member's or officer's role, each by subqueries:
+    a district's 50,000 ids are never bound as parameters. The person's own columns go
+    through the join (a lookup by key per row), not a subquery over every person (SQLite
+    re-read it: seconds for a district)."""
     orgs = orgs_under([org.path])
     grants = RoleGrant.filter(org_id__in=orgs, role__in=MEMBER_ROLES)
-    return [
+    return Q(
         Q(person__home_org_id__in=orgs),
         Q(person__local_org_id__in=orgs),
         Q(person_id__in=Subquery(grants.values("person_id"))),
-    ]
-
-
-def belongs_q(org: Organization) -> Q:
-    """Any of belongs_parts."""
-    return Q(*belongs_parts(org), join_type="OR")
+        join_type="OR",
+    )
 
 
 async def leaderboard(
@@ -265,28 +262,59 @@ async def _leaderboard(
     org: Organization, now: datetime, kind: str | None, limit: int
 ) -> list[tuple[Person, int]]:
     start, end = month_range(now)
-    # PostgreSQL: the top of each way of belonging, merged (a person's total is the same
-    # whichever way they belong, so the best `limit` of the union are among these); the
-    # OR made it hash every person and grant (50–70 ms for a branch, 0.5 s for a month).
-    # SQLite walks the month's points once and checks the OR per row: one query is best.
-    postgres = connections.get("default").capabilities.dialect == "postgres"
-    totals: dict[int, int] = {}
-    for part in belongs_parts(org) if postgres else [belongs_q(org)]:
-        query = PointsEntry.filter(part, created_at__gte=start, created_at__lt=end)
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        best = await _top_postgres(conn, org, start, end, kind, limit)
+    else:
+        # SQLite walks the month's points once and checks the OR per row: one query.
+        query = PointsEntry.filter(belongs_q(org), created_at__gte=start, created_at__lt=end)
         if kind is not None:
             query = query.filter(kind=kind)
-        for r in (
+        rows = (
             await query.annotate(total=Sum("points"))
             .group_by("person_id")
             .order_by("-total", "person_id")
             .limit(limit)
             .values("person_id", "total")
-        ):
-            if r["total"] and r["total"] > 0:
-                totals[r["person_id"]] = int(r["total"])
-    best = sorted(totals.items(), key=lambda pt: (-pt[1], pt[0]))[:limit]
+        )
+        best = [(r["person_id"], int(r["total"])) for r in rows if r["total"] and r["total"] > 0]
     people = {p.id: p for p in await Person.filter(id__in=[p for p, _ in best])}
     return [(people[p], t) for p, t in best]
+
+
+# PostgreSQL: belongs_q's three ways as a UNION of ids, each found by its
+# organisation index (an OR made it hash every person and grant: 50–70 ms for a branch),
+# then the month's points of those people, summed and ranked: one statement, written
+# out (a member's /排行 is asked often, and tortoise took milliseconds to build three).
+_TOP_SQL = """WITH o AS (SELECT id FROM organization WHERE path LIKE {path} ESCAPE '\\')
+SELECT e.person_id, SUM(e.points) AS total FROM points_entry e
+WHERE e.created_at >= {start} AND e.created_at < {end}{kind} AND e.person_id IN (
+ SELECT id FROM person WHERE home_org_id IN (SELECT id FROM o)
+ UNION SELECT id FROM person WHERE local_org_id IN (SELECT id FROM o)
+ UNION SELECT person_id FROM role_grant WHERE org_id IN (SELECT id FROM o) AND role IN ({roles}))
+GROUP BY e.person_id HAVING SUM(e.points) > 0 ORDER BY total DESC, e.person_id LIMIT {limit}"""
+
+
+async def _top_postgres(
+    conn: Any, org: Organization, start: datetime, end: datetime, kind: str | None, limit: int
+) -> list[tuple[int, int]]:
+    """The best `limit` (person id, points) of the month among those belonging to `org`."""
+    escaped = org.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    values: list[Any] = [escaped + "%", start, end, limit, *MEMBER_ROLES]
+    if kind is not None:
+        values.append(kind)
+    path, s, e, lim, *rest = placeholders(conn, len(values))
+    roles = rest[: len(MEMBER_ROLES)]
+    sql = _TOP_SQL.format(
+        path=path,
+        start=s,
+        end=e,
+        kind=f" AND e.kind = {rest[-1]}" if kind is not None else "",
+        roles=",".join(roles),
+        limit=lim,
+    )
+    rows = await conn.execute_query_dict(sql, values)
+    return [(r["person_id"], int(r["total"])) for r in rows]
 
 
 async def find_person(text: str, scope: list[str]) -> Person:
