@@ -143,6 +143,12 @@ def placeholders(conn: Any, n: int, first: int = 1) -> list[str]:
     return ["?"] * n
 
 
+def prefix_pattern(prefix: str) -> str:
+    """`LIKE … ESCAPE '\\'` pattern of the texts that start with `prefix` (as tortoise's
+    __startswith): its backslashes, % and _ escaped, then %."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def driver_time(conn: Any, when: datetime) -> Any:
     """A datetime as the raw driver takes it (SQLite: the text tortoise writes)."""
     return when if conn.capabilities.dialect == "postgres" else when.isoformat(sep=" ")

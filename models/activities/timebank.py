@@ -17,7 +17,7 @@ from tortoise.functions import Sum
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from bot.db import placeholders
+from bot.db import placeholders, prefix_pattern
 from bot.text import fold_width
 from models import widecache
 from models.activities.rules import MEMBER_ROLES, POINT_KINDS, month_range, parse_hours
@@ -299,8 +299,7 @@ async def _top_postgres(
     conn: Any, org: Organization, start: datetime, end: datetime, kind: str | None, limit: int
 ) -> list[tuple[int, int]]:
     """The best `limit` (person id, points) of the month among those belonging to `org`."""
-    escaped = org.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    values: list[Any] = [escaped + "%", start, end, limit, *MEMBER_ROLES]
+    values: list[Any] = [prefix_pattern(org.path), start, end, limit, *MEMBER_ROLES]
     if kind is not None:
         values.append(kind)
     path, s, e, lim, *rest = placeholders(conn, len(values))
