@@ -14,7 +14,7 @@ from tortoise.expressions import F, Q, RawSQL
 from tortoise.functions import Count, Sum
 
 from bot.clock import local, month_range
-from bot.db import placeholders, prefix_pattern
+from bot.db import placeholders, prefix_match, prefix_values
 from models import widecache
 from models.people import Organization, orgs_under
 from models.requests.events import RequestEvent
@@ -99,7 +99,7 @@ def _figures(
 # group is asked often; five statements spent more time being planned than run). The
 # month's requests of the subtree by category, with the whole month as the grouping
 # set () (its aggregates are those of the separate queries on SQLite), and the visits.
-_MONTH_SQL = """WITH o AS (SELECT id FROM organization WHERE path LIKE {path} ESCAPE '\\'),
+_MONTH_SQL = """WITH o AS (SELECT id FROM organization WHERE {subtree}),
 v AS (SELECT e.action, e.note FROM request_event e JOIN service_request q ON q.id = e.request_id
  WHERE q.org_id IN (SELECT id FROM o) AND e.action IN ({visit}, {visit_none})
  AND e.created_at >= {start} AND e.created_at < {end})
@@ -123,10 +123,11 @@ GROUP BY GROUPING SETS ((category), ())"""
 async def _monthly_postgres(
     conn: Any, org: Organization, start: datetime, end: datetime
 ) -> dict[str, Any]:
-    values: list[Any] = [prefix_pattern(org.path), start, end, "visit", "visit_none", *SATISFIED]
-    path, s, e, visit, visit_none, *satisfied = placeholders(conn, len(values))
+    values: list[Any] = [*prefix_values(org.path), start, end, "visit", "visit_none", *SATISFIED]
+    marks = placeholders(conn, len(values))
+    s, e, visit, visit_none, *satisfied = marks[3:]
     sql = _MONTH_SQL.format(
-        path=path,
+        subtree=prefix_match("path", marks[:3]),
         start=s,
         end=e,
         visit=visit,
