@@ -143,6 +143,22 @@ def placeholders(conn: Any, n: int, first: int = 1) -> list[str]:
     return ["?"] * n
 
 
+def prefix_values(prefix: str) -> list[str]:
+    """The three parameters of prefix_match for the texts that start with `prefix`: the
+    LIKE pattern (backslash, % and _ escaped, as tortoise's __startswith) and the
+    byte-wise bounds [prefix, prefix with its last character's successor)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return [escaped + "%", prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+
+
+def prefix_match(column: str, marks: list[str]) -> str:
+    """PostgreSQL: `column` starts with the prefix of prefix_values' three parameters.
+    The LIKE decides; the bounds let the pattern index (migration 0022) serve the plan
+    PostgreSQL keeps for a prepared statement, whichever prefix it is given."""
+    like, low, high = marks
+    return f"{column} LIKE {like} ESCAPE '\\' AND {column} ~>=~ {low} AND {column} ~<~ {high}"
+
+
 def driver_time(conn: Any, when: datetime) -> Any:
     """A datetime as the raw driver takes it (SQLite: the text tortoise writes)."""
     return when if conn.capabilities.dialect == "postgres" else when.isoformat(sep=" ")

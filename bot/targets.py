@@ -33,6 +33,15 @@ PREFIXES: dict[str, tuple[str, str]] = {
     "wecom-bot-chat": ("wecom-bot", "group"),
 }
 
+# platform → the prefix of its groups (Target.group)
+GROUP_PREFIXES = {
+    "onebot": "onebot-group",
+    "wecom": "wecom-chat",
+    "qq": "qq-group",
+    "onebot12": "onebot12-group",
+    "wecom-bot": "wecom-bot-chat",
+}
+
 
 class BadTarget(ValueError):
     pass
@@ -74,14 +83,7 @@ class Target:
 
     @classmethod
     def group(cls, platform: str, chat_id: str) -> Target:
-        prefix = {
-            "onebot": "onebot-group",
-            "wecom": "wecom-chat",
-            "qq": "qq-group",
-            "onebot12": "onebot12-group",
-            "wecom-bot": "wecom-bot-chat",
-        }[platform]
-        return cls(prefix, chat_id)
+        return cls(GROUP_PREFIXES[platform], chat_id)
 
 
 def chat_target(platform: str, chat_id: str) -> str:

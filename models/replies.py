@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise import fields
+from tortoise import connections, fields
 from tortoise.models import Model
+
+from bot.db import driver_time, placeholders
 
 
 class ReplyPages(Model):
@@ -26,10 +28,16 @@ class ReplyPages(Model):
     async def keep(
         cls, user_key: str, chat_key: str, pages: list[str], total: int, expires_at: datetime
     ) -> None:
-        await cls.update_or_create(
-            user_key=user_key,
-            chat_key=chat_key,
-            defaults={"pages": pages, "total": total, "expires_at": expires_at},
+        """One upsert (tortoise's update_or_create took a transaction, a locking read
+        and an update: four round trips on every long reply, /帮助's among them)."""
+        conn = connections.get(cls._meta.default_connection or "default")
+        marks = ",".join(placeholders(conn, 5))
+        encoded = cls._meta.fields_map["pages"].to_db_value(pages, cls)
+        await conn.execute_query(
+            f"INSERT INTO reply_pages (user_key, chat_key, pages, total, expires_at) "
+            f"VALUES ({marks}) ON CONFLICT (user_key, chat_key) DO UPDATE SET "
+            "pages = excluded.pages, total = excluded.total, expires_at = excluded.expires_at",
+            [user_key, chat_key, encoded, total, driver_time(conn, expires_at)],
         )
 
     @classmethod

@@ -79,6 +79,9 @@ class Audience:
         return values
 
     async def text_for(self, b: Broadcast, org: Organization | None, now: datetime) -> str:
+        text = self.content.plain(b.content)
+        if text is not None:  # nothing to fill in: the services' variables are not read
+            return text
         return await self.content.render(b.content, await self.variables(org, now))
 
 

@@ -88,7 +88,18 @@ class Content:
         except RecursionError as exc:
             raise ContentLimitError("depth", 0) from exc
 
+    def plain(self, source: str) -> str | None:
+        """The text as rendering gives it back when it holds no template syntax (no
+        variables to fill, no round trip to the worker), else None."""
+        # Without "{" jinja2 has nothing to do; "\r" it would rewrite as "\n".
+        if "{" in source or "\r" in source or len(source) > self.worker.max_chars:
+            return None
+        return source.strip()
+
     async def render(self, source: str, variables: dict[str, Any]) -> str:
+        text = self.plain(source)
+        if text is not None:
+            return text
         self.check(source)
         try:
             return await self.worker.render(source, variables)

@@ -46,19 +46,22 @@ class Fanout:
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]
             values: list[Any] = []
-            marks = []
-            for i, p in enumerate(chunk):
+            for p in chunk:
                 try:
                     platform = Target.parse(p.target).platform
                 except BadTarget:
                     platform = ""
-                marks.append("(" + ",".join(placeholders(conn, cols, first=i * cols + 1)) + ")")
                 values += [p.target[:191], platform, p.purpose[:32], p.key[:191], p.text,
                            "pending", firing_id, now, "", 0]  # fmt: skip
+            # The chunk's marks in one call (PostgreSQL's are numbered through the rows).
+            marks = placeholders(conn, cols * len(chunk))
+            rows_sql = ",".join(
+                "(" + ",".join(marks[i : i + cols]) + ")" for i in range(0, len(marks), cols)
+            )
             sql = (
                 "INSERT INTO delivery (target, platform, purpose, dedup_key, text, status, "
                 "firing_id, created_at, reason, attempts) VALUES "
-                + ",".join(marks)
+                + rows_sql
                 + " ON CONFLICT (dedup_key) DO NOTHING"
             )
             # The rows inserted (a key written before is not). SQLite counts its changes

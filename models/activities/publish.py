@@ -38,7 +38,14 @@ class CallerLike(Protocol):
     def has_role(self, role: str) -> bool: ...
 
 
-def members_of(caller: CallerLike, org: Organization) -> bool:
+class Placed(Protocol):
+    """An organisation as the rules below read it: by its path alone."""
+
+    @property
+    def path(self) -> str: ...
+
+
+def members_of(caller: CallerLike, org: Placed) -> bool:
     """The caller holds a role (member or officer) somewhere in `org`'s subtree."""
     return any(
         r.role in MEMBER_ROLES and r.org is not None and r.org.path.startswith(org.path)
@@ -46,7 +53,7 @@ def members_of(caller: CallerLike, org: Organization) -> bool:
     )
 
 
-def open_to(caller: CallerLike, audience: str, org: Organization) -> bool:
+def open_to(caller: CallerLike, audience: str, org: Placed) -> bool:
     """May join an activity of `org` for `audience`: "org" = the publishing organisation's
     subtree, "members" = any member, "everyone" = residents too. Officers of its scope
     always may."""

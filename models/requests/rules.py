@@ -210,12 +210,16 @@ def visit_rates(events: Iterable[tuple[str, str]]) -> dict[str, Any]:
     count: a visit nobody answered lowers the answer rate, never the satisfaction."""
     ended = list(events)
     answers = [note for action, note in ended if action == "visit"]
-    happy = [a for a in answers if a in SATISFIED]
+    return visit_shares(len(ended), len(answers), sum(a in SATISFIED for a in answers))
+
+
+def visit_shares(ended: int, answered: int, satisfied: int) -> dict[str, Any]:
+    """visit_rates from the counts: visits ended, answered, answered with SATISFIED."""
     return {
-        "visits_answered": len(answers),
-        "visits_ended": len(ended),
-        "visit_rate_pct": round(100 * len(answers) / len(ended), 1) if ended else None,
-        "satisfied_pct": round(100 * len(happy) / len(answers), 1) if answers else None,
+        "visits_answered": answered,
+        "visits_ended": ended,
+        "visit_rate_pct": round(100 * answered / ended, 1) if ended else None,
+        "satisfied_pct": round(100 * satisfied / answered, 1) if answered else None,
     }
 
 
