@@ -130,8 +130,7 @@ _CALLERS_SQL = (
 )
 
 
-# A cached caller is read again in the background once it is used in the last third
-# of its life.
+# A cached caller or group used in the last third of its life is read again in the background.
 REFRESH_AHEAD = 1 / 3
 
 
@@ -188,11 +187,9 @@ class IdentityService:
                 self._callers.pop(k, None)
 
     def _refresh(self, key: str, platform: str, user_id: str, display_name: str) -> None:
-        """Read a caller again shortly before the cached entry expires, off the request's
-        path: a request never waits for the database for someone it saw moments ago. What
-        is returned is never older than ``cache_seconds``, as before. Without this, every
-        entry filled in the same second expired in the same second, and the messages of
-        that second all waited for a read (the p99 of the hot path, issue #15)."""
+        """Read a caller again before its entry expires, off the request's path (nothing
+        older than ``cache_seconds`` is returned, as before): entries filled in the same
+        second no longer expire together and make that second's messages wait (#15)."""
         task = asyncio.create_task(self._reload(key, platform, user_id, display_name))
         self._refreshing[key] = task
         task.add_done_callback(lambda _: self._refreshing.pop(key, None))
@@ -341,15 +338,29 @@ class IdentityService:
         key = f"{platform}:{chat_id}"
         hit = self._chat_orgs.get(key)
         now = time.monotonic()
+        loading = self._chat_loading.get(key)
         if hit and hit[0] > now:
+            if loading is None and hit[0] - now < self.cache_seconds * REFRESH_AHEAD:
+                self._load_chat_once(key, platform, chat_id, now)  # read again, as _refresh
             return hit[1]
         # Messages of one group that arrive together wait for one query.
-        loading = self._chat_loading.get(key)
         if loading is None:
-            loading = asyncio.ensure_future(self._load_chat(key, platform, chat_id, now))
-            self._chat_loading[key] = loading
-            loading.add_done_callback(lambda _: self._chat_loading.pop(key, None))
+            loading = self._load_chat_once(key, platform, chat_id, now)
         return await asyncio.shield(loading)
+
+    def _load_chat_once(
+        self, key: str, platform: str, chat_id: str, now: float
+    ) -> asyncio.Future[OrgView | None]:
+        loading = asyncio.ensure_future(self._load_chat(key, platform, chat_id, now))
+        self._chat_loading[key] = loading
+
+        def done(f: asyncio.Future[OrgView | None]) -> None:
+            self._chat_loading.pop(key, None)
+            if not f.cancelled():
+                f.exception()  # a read in the background that failed: the next miss meets it
+
+        loading.add_done_callback(done)
+        return loading
 
     async def _load_chat(self, key: str, platform: str, chat_id: str, now: float) -> OrgView | None:
         generation = self._generation

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.demo import seed
 from bot.identity import IdentityService
 from bot.registry import ADMIN, MEMBER, OFFICER, Role
-from models.people import Identity, Organization, Person, RoleGrant
+from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
 
 
 async def test_tree_paths_and_subtree(db):
@@ -114,23 +114,27 @@ def asyncio_task(coro):
     return asyncio.ensure_future(coro)
 
 
+def count_binding_reads(monkeypatch) -> list[dict]:
+    """The GroupBinding reads made from now on (their filters)."""
+    reads: list[dict] = []
+    real_filter = GroupBinding.filter
+
+    def counting_filter(*args, **kwargs):
+        reads.append(kwargs)
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(GroupBinding, "filter", counting_filter)
+    return reads
+
+
 async def test_a_group_read_by_messages_arriving_together_is_one_query(db, monkeypatch):
     import asyncio
-
-    from models.people import GroupBinding
 
     await seed()
     org = await Organization.get(code="SQ001")
     identity = IdentityService(cache_seconds=3600)
     await identity.bind_chat("onebot", "600", org, None)
-    queries = []
-    real_filter = GroupBinding.filter
-
-    def counting_filter(*args, **kwargs):
-        queries.append(kwargs)
-        return real_filter(*args, **kwargs)
-
-    monkeypatch.setattr(GroupBinding, "filter", counting_filter)
+    queries = count_binding_reads(monkeypatch)
     views = await asyncio.gather(*[identity.chat_org("onebot", "600") for _ in range(10)])
     assert len(queries) == 1
     assert {v.code if v else None for v in views} == {"SQ001"}
@@ -207,3 +211,33 @@ async def test_a_caller_used_late_in_its_cache_life_is_read_again_off_the_path(d
     clock[0] = 1056.0  # past both: read on the request's path, as before
     await identity.resolve("wechat", "o7")
     assert len(loads) == 2
+
+
+async def test_a_group_used_late_in_its_cache_life_is_read_again_off_the_path(db, monkeypatch):
+    """As for callers: a binding made by another process shows up through a read in the
+    background, started by a message in the last third of the cached entry's life."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import bot.identity
+
+    await seed()
+    org = await Organization.get(code="SQ001")
+    clock = [1000.0]
+    monkeypatch.setattr(bot.identity, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    identity = IdentityService(cache_seconds=30)
+    assert await identity.chat_org("onebot", "602") is None  # read at 1000: not bound
+    reads = count_binding_reads(monkeypatch)
+    await GroupBinding.create(platform="onebot", chat_id="602", org=org)  # another process
+    clock[0] = 1015.0
+    assert await identity.chat_org("onebot", "602") is None and reads == []
+    clock[0] = 1025.0  # the cached answer, and a read in the background
+    assert await identity.chat_org("onebot", "602") is None
+    for _ in range(200):
+        if reads and not identity._chat_loading:
+            break
+        await asyncio.sleep(0.01)
+    assert len(reads) == 1
+    clock[0] = 1050.0
+    view = await identity.chat_org("onebot", "602")
+    assert view is not None and view.code == "SQ001" and len(reads) == 1
