@@ -4,10 +4,11 @@ posts of the same 10,000 messages at the same concurrency (target: ≥ 60 % of r
 
 The fake runs in its own process on 127.0.0.1 with no platform limit; the
 database is a fresh SQLite file (the embedded default) for each broadcast. Raw posts
-and broadcasts take turns `ROUNDS` times and the best of each is compared, so that a
-burst of other work on the machine does not decide the ratio.
+and broadcasts take turns `ROUNDS` times, each going first in every other round (so
+that neither always meets a fake that has recorded more posts), and the best of each
+is compared, so that a burst of other work on the machine does not decide the ratio.
 
-    python -m bench.broadcast [--rounds 3] [--statements] [--profile FILE] [--default-gc]
+    python -m bench.broadcast [--rounds 5] [--statements] [--profile FILE] [--default-gc]
 
 Both sides are timed with the collector set as `lianxin serve` sets it once started (the
 heap frozen, the young generation's threshold raised; the broadcaster runs there in
@@ -42,7 +43,7 @@ from bench.fanout import REPO, TOKEN, _free_port, _wait_up
 
 TARGETS = 10_000
 CONCURRENCY = 64
-ROUNDS = 3
+ROUNDS = 5
 GOAL = 0.60
 
 
@@ -198,10 +199,13 @@ async def broadcast(
         await _wait_up(url)
         await _raw(url, 500, conc, opts)  # warm-up
         raws, runs = [], []
-        for _ in range(rounds):
-            raws.append(await _raw(url, n, conc, opts))
+        for i in range(rounds):
+            if i % 2 == 0:
+                raws.append(await _raw(url, n, conc, opts))
             with tempfile.TemporaryDirectory() as tmp:
                 runs.append(await _broadcast(url, n, conc, Path(tmp) / "bench.sqlite3", opts))
+            if i % 2 == 1:
+                raws.append(await _raw(url, n, conc, opts))
     finally:
         proc.terminate()
         try:

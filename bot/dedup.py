@@ -115,6 +115,7 @@ class DedupGate:
         return await fut
 
     async def _flush_loop(self) -> None:
+        gather = True
         while self._pending:
             if self.flush_interval > 0:
                 try:
@@ -122,10 +123,14 @@ class DedupGate:
                     await asyncio.wait_for(self._wake.wait(), self.flush_interval)
                 except TimeoutError:
                     pass
-            else:
+            elif gather:
                 # No timer: one pass of the loop lets the requests already running add
                 # their keys; whatever comes during the write goes in the next batch.
                 await asyncio.sleep(0)
+            # Keys that came during a write are all in: the next write starts at once,
+            # before the requests of the last batch run, so the database works while they
+            # do instead of after them (no second wait per request; issue #15).
+            gather = False
             self._wake = asyncio.Event()
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:

@@ -164,3 +164,46 @@ async def test_callers_are_read_in_bounded_statements(db, monkeypatch):
     assert [c.person_id is not None for c in callers] == [True] * 5 + [False] * 2
     assert [c.top_role for c in callers[:5]] == ["member", "resident"] * 2 + ["member"]
     assert [c.display_name for c in callers[:5]] == [f"成员{i}" for i in range(5)]
+
+
+async def test_a_caller_used_late_in_its_cache_life_is_read_again_off_the_path(db, monkeypatch):
+    """Near the end of its life a cached caller is still answered from the cache, and read
+    again in the background: a role granted by another process then shows up without any
+    request waiting for a read. Nothing older than cache_seconds is ever returned."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import bot.identity
+
+    clock = [1000.0]
+    monkeypatch.setattr(bot.identity, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    identity = IdentityService(cache_seconds=30)
+    person = await identity.ensure_person("wechat", "o7")
+    first = await identity.resolve("wechat", "o7")  # read at 1000, kept until 1030
+    loads = []
+    real_load = IdentityService._load
+
+    async def counted(keys):
+        loads.append(keys)
+        return await real_load(keys)
+
+    monkeypatch.setattr(IdentityService, "_load", staticmethod(counted))
+    # Another process grants a role: this one is not told.
+    await RoleGrant.create(person=person, role="member", org=None)
+    clock[0] = 1015.0  # in the middle of its life: the cache, no read
+    assert await identity.resolve("wechat", "o7") is first
+    await asyncio.sleep(0.05)
+    assert loads == []
+    clock[0] = 1025.0  # in its last third: still the cache, and a read in the background
+    assert await identity.resolve("wechat", "o7") is first
+    for _ in range(200):
+        if loads and not identity._refreshing:
+            break
+        await asyncio.sleep(0.01)
+    assert loads == [[("wechat", "o7")]]
+    clock[0] = 1050.0  # past the first read's life, within the second's (1025 + 30)
+    caller = await identity.resolve("wechat", "o7")
+    assert caller.top_role == "member" and len(loads) == 1
+    clock[0] = 1056.0  # past both: read on the request's path, as before
+    await identity.resolve("wechat", "o7")
+    assert len(loads) == 2
