@@ -133,7 +133,8 @@ class FiringPump:
             platform, result = await self._post(target, text)
             self.posting -= 1
             self.answered.append((row_id, target, platform, result))
-            if len(self.answered) >= self.min_take:
+            # Enough for a round, or the last answer in hand: nothing else to wait for.
+            if len(self.answered) >= self.min_take or not (self.posting or self.ready):
                 self.enough.set()
             if self.writer is None or self.writer.done():
                 self.writer = asyncio.create_task(self._write())

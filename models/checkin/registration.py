@@ -89,7 +89,14 @@ class MemberRegistration(Model):
 
     class Meta:
         table = "member_registration"
-        indexes = (("org_id", "status"), ("person_id", "status"), ("home_org_id", "status"))
+        # (status, created_at, id): a wide scope's pending ones in their order, read from
+        # the oldest until the page is full (/待确认 of a district)
+        indexes = (
+            ("org_id", "status"),
+            ("person_id", "status"),
+            ("home_org_id", "status"),
+            ("status", "created_at", "id"),
+        )
 
     @property
     def pocket(self) -> bool:
