@@ -57,13 +57,22 @@ class Queries:
                 mine=Count("id", _filter=Q(handler_id=me if me is not None else -1)),
             ).values("total", "overdue", "mine")
         )[0]
-        rows = (
-            await query.order_by("due_at", "id")
+        # The page's ids first, from the queue's index alone; then only its rows whole
+        # (reading every open row of a district to sort them cost PostgreSQL ~6 ms).
+        ids = await (
+            query.order_by("due_at", "id")
             .offset((page - 1) * size)
             .limit(size)
-            .select_related("handler")
+            .values_list("id", flat=True)
         )
-        return rows, counts["total"], counts["overdue"] or 0, counts["mine"] or 0
+        whole = cls.filter(id__in=ids).select_related("handler")  # type: ignore[attr-defined]
+        found = {r.id: r for r in await whole} if ids else {}
+        return (
+            [found[i] for i in ids if i in found],
+            counts["total"],
+            counts["overdue"] or 0,
+            counts["mine"] or 0,
+        )
 
     @classmethod
     async def filed_by(

@@ -102,6 +102,9 @@ class ServiceRequest(Access, FollowUp, Queries, Model):
             ("org_id", "created_at"),
             ("requester_id", "created_at"),
             ("status", "due_at"),  # 待办, earliest due first (#15)
+            # …with what the queue filters and counts by: its page and its counts read
+            # the index alone, not a district's thousands of open rows (#15)
+            ("status", "due_at", "id", "org_id", "assignee_org_id", "handler_id", "paused_at"),
             ("status", "reminded", "due_at"),  # deadline reminders still to send (#15)
             ("assignee_org_id", "status"),  # what was forwarded into a subtree (#15)
             ("closed_at",),  # 公开: this month's figures (#15)
