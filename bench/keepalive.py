@@ -85,7 +85,11 @@ class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.done: Done | None = None  # set while a request is in flight
+        # One timer per connection, not per request: it stays armed across requests and,
+        # when it fires, fails the request in flight only if that one is past its time.
         self.timer: asyncio.TimerHandle | None = None
+        self.timeout = 0.0
+        self.started = 0.0  # loop time when the request in flight was sent
         self.buf = bytearray()
         self.status = 0
         self.body_at = -1  # where the body starts in buf, once the head is read
@@ -120,12 +124,29 @@ class _Protocol(asyncio.Protocol):
                 return
             self._finish()
 
+    def arm(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.started, self.timeout = loop.time(), timeout
+        if self.timer is None:
+            self.timer = loop.call_at(self.started + timeout, self._check_time, loop)
+
+    def _check_time(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.timer = None
+        if self.done is None:
+            return  # idle: the next request arms it again
+        due = self.started + self.timeout
+        if loop.time() >= due:
+            self.fail(TimeoutError())
+        else:  # a later request than the one this timer was set for
+            self.timer = loop.call_at(due, self._check_time, loop)
+
     def _settle(self) -> Done | None:
         done, self.done = self.done, None
+        return done
+
+    def _stop_timer(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        return done
 
     def _finish(self) -> None:
         body = bytes(self.buf[self.body_at :])
@@ -138,6 +159,7 @@ class _Protocol(asyncio.Protocol):
             done(self.status, body, None)
 
     def fail(self, exc: BaseException) -> None:
+        self._stop_timer()
         if self.transport is not None:
             self.transport.abort()
             self.transport = None
@@ -147,6 +169,7 @@ class _Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self._stop_timer()
         if self.done is None:
             return
         if self.body_at >= 0 and self.need < 0:
@@ -181,7 +204,7 @@ class KeepAlive:
             return
         loop = asyncio.get_running_loop()
         proto.done = done
-        proto.timer = loop.call_at(loop.time() + self.timeout, proto.fail, TimeoutError())
+        proto.arm(loop, self.timeout)
         transport.write(data)
 
     async def _connect_and_start(self, data: bytes, done: Done) -> None:
@@ -226,6 +249,7 @@ class KeepAlive:
         proto, self._proto = self._proto, None
         if proto is None:
             return
+        proto._stop_timer()
         busy = proto._settle() is not None
         if proto.transport is not None:
             if busy:

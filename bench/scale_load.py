@@ -24,6 +24,7 @@ FAILED = "抱歉，处理时出了点问题"
 # Refusals (private-only, permission) would measure nothing: counted as errors.
 REFUSED = ("请私聊我使用", "您的请求没有执行")
 TIMEOUT_S = 30.0  # a reply slower than this counts as an error (and ends its case)
+_decode = json.JSONDecoder().decode  # json.loads less its checks of the argument's type
 
 
 def rss_mb(pid: int) -> float:
@@ -41,7 +42,7 @@ def verdict(status: int, raw: bytes, error: BaseException | None = None) -> str:
         return f"!{type(error).__name__}: {error}"[:60]
     if status != 200:
         return f"!status {status}"
-    reply = json.loads(raw).get("reply", "") if raw else ""
+    reply = _decode(raw.decode()).get("reply", "") if raw else ""
     if isinstance(reply, list):
         reply = "".join(s.get("data", {}).get("text", "") for s in reply)
     if not reply or FAILED in reply or any(w in reply for w in REFUSED):

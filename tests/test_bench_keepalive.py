@@ -33,6 +33,10 @@ async def _server(aiohttp_server):
         await asyncio.sleep(5)
         return web.Response(text="late")
 
+    async def pause(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.5)
+        return web.Response(text="in time")
+
     async def empty(request: web.Request) -> web.Response:
         return web.Response(status=204)
 
@@ -54,6 +58,7 @@ async def _server(aiohttp_server):
         ("/echo", echo),
         ("/slow", slow),
         ("/empty", empty),
+        ("/pause", pause),
         ("/chunked", chunked),
         ("/closing", closing),
     ):
@@ -95,6 +100,22 @@ async def test_a_slow_answer_times_out_and_the_next_request_reconnects(aiohttp_s
     finally:
         conn.close()
     assert conn.connects == 2
+
+
+async def test_the_timer_judges_the_request_in_flight_not_the_first_one(aiohttp_server):
+    # The connection's timer, set at the first request, fires while a later one is in
+    # flight and not yet due: that one is answered; then a slow one times out.
+    base, _ = await _server(aiohttp_server)
+    conn = KeepAlive(base, timeout=1.0)
+    try:
+        assert (await conn.request(post("/echo")))[0] == 200
+        await asyncio.sleep(0.6)
+        assert await conn.request(post("/pause")) == (200, b"in time")
+        with pytest.raises(TimeoutError):
+            await conn.request(post("/slow"))
+    finally:
+        conn.close()
+    assert conn.connects == 1
 
 
 async def test_chunked_is_refused_and_close_is_followed(aiohttp_server):
