@@ -253,6 +253,12 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
             await run_cases(conn, server, world, report, engine, args.case_seconds)
         finally:
             conn.close()
+        # Untimed warm-up of every process measured: a new process's first seconds fill
+        # its caches (templates, prepared statements, identities, the wide figures) and
+        # would be measured as its steady state; in production processes run for days.
+        warm = min(args.warm_seconds, args.mixed_seconds)
+        if warm > 0:
+            await mixed([server.base], world, args.clients, warm, [])
         cpu0 = server.cpu_seconds()
         mix = await mixed([server.base], world, args.clients, args.mixed_seconds, [server.proc.pid])
         mix["cpu_ms"] = 1000 * (server.cpu_seconds() - cpu0) / max(mix["n"], 1)
@@ -265,6 +271,8 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
                 more.append(servers.start(f"lianxin{port2}", argv, port2, workdir))
             for s in more:
                 servers.wait_ready(s, timeout=60)
+            if warm > 0:
+                await mixed([s.base for s in more], world, args.clients, warm, [])
             multi = await mixed(
                 [s.base for s in more],
                 world,
@@ -299,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--case-seconds", type=float, default=15.0, help="cap per command")
     p.add_argument("--mixed-seconds", type=float, default=20.0)
     p.add_argument("--clients", type=int, default=16)
+    p.add_argument(
+        "--warm-seconds", type=float, default=5.0, help="untimed load before each mixed one"
+    )
     p.add_argument("--processes", type=int, default=2, help="PostgreSQL: serve processes")
     p.add_argument(
         "--only",
