@@ -18,36 +18,24 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 
 from bench import scale_cases
 from bench.fanout import TOKEN as API_TOKEN
+from bench.keepalive import KeepAlive
 from bench.payloads import ONEBOT_SECRET, WECHAT_APPID
-from bench.run import machine_cpu_seconds
-from bench.scale_report import Report, pct
-from bench.servers import PYTHON, REPO, Servers, cpu_seconds, free_port, lianxin_cmd
+from bench.scale_load import TIMEOUT_S, mixed, rss_mb, send
+from bench.scale_report import Report
+from bench.servers import PYTHON, REPO, Servers, free_port, lianxin_cmd
 from bot.db import close_db, init_db, upgrade
 
 RESULTS = REPO / "bench" / "results"
-FAILED = "抱歉，处理时出了点问题"
-# Refusals (private-only, permission) would measure nothing: counted as errors.
-REFUSED = ("请私聊我使用", "您的请求没有执行")
 WECHAT_SECRET = "bench-wechat-secret"
-TIMEOUT_S = 30.0  # a reply slower than this counts as an error (and ends its case)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def config_file(
@@ -179,36 +167,15 @@ async def db_size_mb(url: str) -> float:
         await conn.close()
 
 
-# -- sending ------------------------------------------------------------------------------
-async def send(http: aiohttp.ClientSession, base: str, msg: scale_cases.Msg) -> tuple[float, str]:
-    body, headers = msg.request()
-    t0 = time.perf_counter()
-    try:
-        async with http.post(f"{base}/onebot", data=body, headers=headers) as resp:
-            raw = await resp.read()
-            status = resp.status
-    except TimeoutError:
-        return time.perf_counter() - t0, "!timeout"
-    elapsed = time.perf_counter() - t0
-    if status != 200:
-        return elapsed, f"!status {status}"
-    reply = json.loads(raw).get("reply", "") if raw else ""
-    if isinstance(reply, list):
-        reply = "".join(s.get("data", {}).get("text", "") for s in reply)
-    if not reply or FAILED in reply or any(w in reply for w in REFUSED):
-        return elapsed, f"!{reply[:60] or 'no reply'}"
-    return elapsed, reply
-
-
-async def run_cases(http, server, world, report: Report, engine: str, seconds: float) -> None:
-    base = server.base
+# -- measuring ----------------------------------------------------------------------------
+async def run_cases(conn, server, world, report: Report, engine: str, seconds: float) -> None:
     for case in world.cases:
         started = time.perf_counter()
         steps = case.steps or (case.label,)
         times: dict[str, list[float]] = {s: [] for s in steps}
         errors, replies = 0, {}
         if not case.write:  # one untimed message first (caches, connections)
-            await send(http, base, case.samples[0][0])
+            await send(conn, case.samples[0][0])
         # The server's own CPU per message: unlike wall time, barely moved by other
         # work on the machine (the database server's CPU is not in it).
         cpu0 = server.cpu_seconds()
@@ -216,7 +183,7 @@ async def run_cases(http, server, world, report: Report, engine: str, seconds: f
             if time.perf_counter() - started > seconds and len(times[steps[0]]) >= 3:
                 break
             for step, msg in zip(steps, sample, strict=True):
-                elapsed, reply = await send(http, base, msg)
+                elapsed, reply = await send(conn, msg)
                 times[step].append(elapsed)
                 replies.setdefault(step, reply)
                 errors += reply.startswith("!")
@@ -229,50 +196,6 @@ async def run_cases(http, server, world, report: Report, engine: str, seconds: f
             report.add_case(
                 engine, case.who, label, times[step], errors, replies.get(step, ""), cpu_ms
             )
-
-
-async def mixed(http, bases, world, clients: int, seconds: float, pids: list[int]) -> dict:
-    """80 % member messages, 20 % officer views, `clients` at once, for `seconds`;
-    client i talks to bases[i % len(bases)] (several processes: alternately)."""
-    lat: dict[str, list[float]] = {"member": [], "officer": []}
-    errors = 0
-    peak = [sum(rss_mb(p) for p in pids)]
-    deadline = time.perf_counter() + seconds
-    rng = random.Random(15)
-
-    async def client(base: str) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            kind = "member" if rng.random() < 0.8 else "officer"
-            msg = rng.choice(world.member_mix if kind == "member" else world.officer_mix)
-            elapsed, reply = await send(http, base, msg)
-            lat[kind].append(elapsed)
-            errors += reply.startswith("!")
-
-    async def watch() -> None:
-        while time.perf_counter() < deadline:
-            peak.append(sum(rss_mb(p) for p in pids))
-            await asyncio.sleep(0.5)
-
-    t0, own0, all0 = time.perf_counter(), time.process_time(), machine_cpu_seconds()
-    srv0 = sum(cpu_seconds(p) for p in pids)
-    await asyncio.gather(watch(), *(client(bases[i % len(bases)]) for i in range(clients)))
-    took = time.perf_counter() - t0
-    servers = (sum(cpu_seconds(p) for p in pids) - srv0) / took
-    generator = (time.process_time() - own0) / took
-    rest = max(0.0, (machine_cpu_seconds() - all0) / took - servers - generator)
-    total = len(lat["member"]) + len(lat["officer"])
-    return {
-        "rps": total / took,
-        "member_p99": pct(lat["member"], 99),
-        "officer_p99": pct(lat["officer"], 99),
-        "member_p50": pct(lat["member"], 50),
-        "n": total,
-        "errors": errors,
-        "rss_peak": max(peak),
-        # cores busy meanwhile: the bot's processes, this generator, the rest (PostgreSQL)
-        "cores": (servers, generator, rest),
-    }
 
 
 async def time_jobs(url: str) -> dict[str, tuple[float, int]]:
@@ -325,44 +248,43 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
         start_s = time.perf_counter() - t0
         await asyncio.sleep(1)
         idle = rss_mb(server.proc.pid)
-        timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            await run_cases(http, server, world, report, engine, args.case_seconds)
-            cpu0 = server.cpu_seconds()
-            mix = await mixed(
-                http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
+        conn = KeepAlive(server.base, TIMEOUT_S)
+        try:
+            await run_cases(conn, server, world, report, engine, args.case_seconds)
+        finally:
+            conn.close()
+        cpu0 = server.cpu_seconds()
+        mix = await mixed([server.base], world, args.clients, args.mixed_seconds, [server.proc.pid])
+        mix["cpu_ms"] = 1000 * (server.cpu_seconds() - cpu0) / max(mix["n"], 1)
+        # several processes, one database
+        if engine == "postgres" and args.processes > 1 and args.mixed_seconds > 0:
+            more = [server]
+            for _ in range(args.processes - 1):
+                port2 = free_port()
+                argv = [*lianxin_cmd(), "serve", "--config", str(cfg), "--port", str(port2)]
+                more.append(servers.start(f"lianxin{port2}", argv, port2, workdir))
+            for s in more:
+                servers.wait_ready(s, timeout=60)
+            multi = await mixed(
+                [s.base for s in more],
+                world,
+                args.clients,
+                args.mixed_seconds,
+                [s.proc.pid for s in more],
             )
-            mix["cpu_ms"] = 1000 * (server.cpu_seconds() - cpu0) / max(mix["n"], 1)
-            # several processes, one database
-            if engine == "postgres" and args.processes > 1 and args.mixed_seconds > 0:
-                more = [server]
-                for _ in range(args.processes - 1):
-                    port2 = free_port()
-                    argv = [*lianxin_cmd(), "serve", "--config", str(cfg), "--port", str(port2)]
-                    more.append(servers.start(f"lianxin{port2}", argv, port2, workdir))
-                for s in more:
-                    servers.wait_ready(s, timeout=60)
-                multi = await mixed(
-                    http,
-                    [s.base for s in more],
-                    world,
-                    args.clients,
-                    args.mixed_seconds,
-                    [s.proc.pid for s in more],
-                )
-                mix["multi_rps"], mix["multi_member_p99"] = multi["rps"], multi["member_p99"]
-                mix["multi_errors"], mix["processes"] = multi["errors"], args.processes
-                mix["multi_cores"] = multi["cores"]
-            if args.mixed_seconds > 0:  # the same load while every job fires district-wide
-                since = datetime.now(UTC)
-                await hold_jobs(url, due=True)
-                jobs = await mixed(
-                    http, [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
-                )
-                mix["jobs_pushes"] = await sent_since(url, since)
-                mix["jobs_rps"], mix["jobs_member_p99"] = jobs["rps"], jobs["member_p99"]
-                mix["jobs_officer_p99"] = jobs["officer_p99"]
-                mix["rss_peak"] = max(mix["rss_peak"], jobs["rss_peak"])
+            mix["multi_rps"], mix["multi_member_p99"] = multi["rps"], multi["member_p99"]
+            mix["multi_errors"], mix["processes"] = multi["errors"], args.processes
+            mix["multi_cores"] = multi["cores"]
+        if args.mixed_seconds > 0:  # the same load while every job fires district-wide
+            since = datetime.now(UTC)
+            await hold_jobs(url, due=True)
+            jobs = await mixed(
+                [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
+            )
+            mix["jobs_pushes"] = await sent_since(url, since)
+            mix["jobs_rps"], mix["jobs_member_p99"] = jobs["rps"], jobs["member_p99"]
+            mix["jobs_officer_p99"] = jobs["officer_p99"]
+            mix["rss_peak"] = max(mix["rss_peak"], jobs["rss_peak"])
         report.add_footprint(engine, start_s, idle, mix, await db_size_mb(url))
     if not args.no_jobs:
         report.add_jobs(engine, await time_jobs(url))

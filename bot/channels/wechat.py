@@ -9,7 +9,7 @@ GET (URL verification)
 POST (messages and events)
     * ``encrypt_type=aes`` in the query: ``msg_signature`` over
       (token, timestamp, nonce, Encrypt) is checked, the body decrypted with
-      wechatpy's ``WeChatCrypto`` (trailing appid checked) and the reply goes
+      bot/channels/tencent_aes.py (trailing appid checked) and the reply goes
       back in the encrypted envelope. Otherwise ``signature`` is checked and
       the reply is plain XML.
     * mode ``safe`` refuses unencrypted requests; mode ``plain`` decrypts when
@@ -67,7 +67,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from wechatpy import parse_message
-from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.events import (
     ClickEvent,
     LocationEvent,
@@ -96,6 +95,7 @@ from bot.channels.tencent import (
     parse_xml,
     query_timestamp,
 )
+from bot.channels.tencent_aes import AesEnvelope
 from bot.inbound import Inbound
 from bot.text import shorten, split_for_limit
 
@@ -128,26 +128,6 @@ _ENVELOPE_REFUSALS = {
 }
 
 
-class _Crypto:
-    """wechatpy's ``WeChatCrypto`` with its AES cipher built once: wechatpy builds one
-    per message (a tenth of the safe mode's cost, issue #15). Its own code still runs:
-    the same signature and trailing-appid checks, the same envelope."""
-
-    def __init__(self, token: str, encoding_aes_key: str, appid: str) -> None:
-        self.wechatpy = WeChatCrypto(token, encoding_aes_key, appid)
-        self.key: bytes = self.wechatpy.key
-        prp = PrpCrypto(self.key)
-        self._prp = lambda _key: prp  # wechatpy's crypto_class, called with the key
-
-    def encrypt_message(self, msg: str, nonce: str, timestamp: str | None = None) -> str:
-        xml: str = self.wechatpy._encrypt_message(msg, nonce, timestamp, self._prp)
-        return xml
-
-    def decrypt_message(self, msg: Any, signature: str, timestamp: str, nonce: str) -> str:
-        plain: str = self.wechatpy._decrypt_message(msg, signature, timestamp, nonce, self._prp)
-        return plain
-
-
 class WechatChannel(TencentChannel):
     name = "wechat"
     path = "/wechat"
@@ -158,11 +138,11 @@ class WechatChannel(TencentChannel):
         self.cfg = runtime.config.wechat
         self.crypto = self._make_crypto()
 
-    def _make_crypto(self) -> _Crypto | None:
+    def _make_crypto(self) -> AesEnvelope | None:
         if not (self.cfg.encoding_aes_key and self.cfg.appid):
             return None
         try:
-            return _Crypto(self.cfg.token, self.cfg.encoding_aes_key, self.cfg.appid)
+            return AesEnvelope(self.cfg.token, self.cfg.encoding_aes_key, self.cfg.appid)
         except Exception:
             # Only reachable in plain mode (validate() checks the key otherwise).
             log.warning("wechat.encoding_aes_key is not a valid EncodingAESKey; AES disabled")
