@@ -153,6 +153,13 @@ async def test_no_answer_is_recorded_as_no_visit_never_as_satisfied(world):
     # three visits ended: two answered (1 satisfied, 1 not), one without answer
     assert (f["visits_ended"], f["visits_answered"]) == (3, 2)
     assert f["visit_rate_pct"] == 66.7 and f["satisfied_pct"] == 50.0
+    # the same from the street and the district above (PostgreSQL: their statement takes
+    # the fixed values as parameters and is planned per call; a community's has them
+    # written in)
+    for wide in ("JD01", "DEMO"):
+        assert orgs[wide].kind in ("street", "district")
+        w = await monthly_figures(orgs[wide], now=S0 + timedelta(hours=50))
+        assert (w["visits_ended"], w["visits_answered"], w["satisfied_pct"]) == (3, 2, 50.0)
 
 
 async def test_forwarding_guard(world):

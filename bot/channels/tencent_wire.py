@@ -121,7 +121,42 @@ def parse_xml(body: bytes) -> tuple[str, dict[str, str]]:
         text = body.decode("utf-8")  # WeChat and WeCom always send UTF-8
     except UnicodeDecodeError:
         raise Refused(400, "bad_encoding") from None
-    return text, _top_fields(text)
+    fields = _plain_fields(text)
+    return text, _top_fields(text) if fields is None else fields
+
+
+# The shape every platform sends: <xml> and leaf children, each one CDATA section or plain
+# text with no markup, entity, "]" or character XML rewrites or refuses (\r, controls).
+# Read with one regex for that shape only (a third of expat's cost with its callbacks in
+# Python, twice per safe-mode message); anything else goes to expat. Same fields either
+# way: tests/unit/test_tencent_xml.py compares both on generated bodies.
+_ROOT = re.compile(r"[ \t\n]*<xml>(.*)</xml>[ \t\n]*", re.DOTALL)
+_LEAF = re.compile(
+    r"[ \t\n]*<([A-Za-z_][A-Za-z0-9_]*)>"
+    r"(?:<!\[CDATA\[([^\]\x00-\x08\x0b-\x1f\ufffe\uffff]*"
+    r"(?:\](?!\]>)[^\]\x00-\x08\x0b-\x1f\ufffe\uffff]*)*)\]\]>"
+    r"|([^<&\]\x00-\x08\x0b-\x1f\ufffe\uffff]*))</\1>"
+)
+_TAIL = re.compile(r"[ \t\n]*")
+
+
+def _plain_fields(text: str) -> dict[str, str] | None:
+    """`_top_fields` of a body of the usual shape; None for any other body."""
+    root = _ROOT.fullmatch(text)
+    if root is None:
+        return None
+    inner, pos, end = root.group(1), 0, len(root.group(1))
+    fields: dict[str, str] = {}
+    while pos < end:
+        leaf = _LEAF.match(inner, pos)
+        if leaf is None:
+            return None if _TAIL.fullmatch(inner, pos) is None else fields
+        name, cdata_text, plain = leaf.groups()
+        if name in fields:
+            return None  # expat's path refuses it
+        fields[name] = (plain if cdata_text is None else cdata_text).strip()
+        pos = leaf.end()
+    return fields
 
 
 class _Forbidden(Exception):
