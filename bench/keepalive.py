@@ -45,12 +45,13 @@ def frame(head: bytes, body: bytes) -> bytes:
     return b"%bContent-Length: %d\r\n\r\n%b" % (head, len(body), body)
 
 
-def _field(fields: bytes, name: bytes) -> bytes | None:
-    """A header's value in `fields` (lower-cased, each line after a CRLF), or None."""
-    at = fields.find(b"\r\n" + name + b":")
+def _field(fields: bytes, needle: bytes) -> bytes | None:
+    """A header's value in `fields` (lower-cased, each line after a CRLF), or None;
+    `needle` is b"\\r\\n" + the lower-cased name + b":"."""
+    at = fields.find(needle)
     if at < 0:
         return None
-    at += len(name) + 3
+    at += len(needle)
     end = fields.find(b"\r\n", at)
     return fields[at : end if end >= 0 else len(fields)].strip()
 
@@ -65,12 +66,12 @@ def _parse_head(head: bytes) -> tuple[int, int, bool]:
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
         raise HttpError(f"bad status line {line[:80]!r}")
     status = int(parts[1])
-    coding = _field(fields, b"transfer-encoding")
+    coding = _field(fields, b"\r\ntransfer-encoding:")
     if coding is not None and coding != b"identity":
         raise HttpError(f"Transfer-Encoding {coding.decode()!r} is not read")
-    connection = _field(fields, b"connection")
+    connection = _field(fields, b"\r\nconnection:")
     closing = connection == b"close" or (parts[0] == b"HTTP/1.0" and connection != b"keep-alive")
-    value = _field(fields, b"content-length")
+    value = _field(fields, b"\r\ncontent-length:")
     if value is not None and not value.isdigit():
         raise HttpError(f"bad Content-Length {value[:20]!r}")
     length = int(value) if value is not None else -1

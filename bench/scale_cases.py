@@ -8,7 +8,6 @@ command can act on (a received request for /接单, an open activity for /报名
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import itertools
 import json
@@ -58,7 +57,7 @@ REGISTER = ("/登记", "张明", "13912345678", "XQZB0001", "1", "是")
 CODE = "2468"
 _ids = itertools.count(int(time.time() * 1000) % 10**12)
 _HEAD = post_head("/onebot", {"Content-Type": "application/json", "X-Self-ID": str(ONEBOT_SELF_ID)})
-_MAC = hmac.new(ONEBOT_SECRET.encode(), digestmod=hashlib.sha1)
+_KEY = ONEBOT_SECRET.encode()
 
 
 @dataclass(frozen=True)
@@ -90,9 +89,8 @@ class Msg:
         message_id (the server deduplicates on it) and time, spliced into the
         pre-encoded rest of the event."""
         body = b'{"time":%d,"message_id":%d,%b' % (int(time.time()), next(_ids), self._rest)
-        mac = _MAC.copy()
-        mac.update(body)
-        return frame(b"%bX-Signature: sha1=%b\r\n" % (_HEAD, mac.hexdigest().encode()), body)
+        signature = hmac.digest(_KEY, body, "sha1").hex().encode()  # one C call
+        return frame(b"%bX-Signature: sha1=%b\r\n" % (_HEAD, signature), body)
 
 
 @dataclass
