@@ -94,6 +94,7 @@ class Report:
             ("mixed: requests / errors", None, None),
             ("mixed: server CPU ms per request", "cpu_ms", "{:.1f}"),
             ("mixed: cores busy — bot / generator / rest (database)", "cores", None),
+            ("mixed: generator CPU ms per request (one / N processes)", "gen_ms", None),
             ("mixed while every job fires: req/s", "jobs_rps", "{:.0f}"),
             ("… member p99 ms (goal < 100)", "jobs_member_p99", "{:.0f}"),
             ("… officer view p99 ms", "jobs_officer_p99", "{:.0f}"),
@@ -118,6 +119,13 @@ class Report:
                         if multi
                         else ""
                     )
+                elif key == "gen_ms":  # the load generator's own cost, measurement overhead
+                    per = [
+                        f"{1000 * f[c][1] / f[r]:.3f}"
+                        for c, r in (("cores", "rps"), ("multi_cores", "multi_rps"))
+                        if c in f and f.get(r)
+                    ]
+                    cells.append(" / ".join(per))
                 elif key in ("cores", "multi_cores"):
                     cells.append(" / ".join(f"{c:.2f}" for c in f[key]) if key in f else "")
                 elif key is None:

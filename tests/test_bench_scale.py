@@ -4,6 +4,7 @@ the real server and answered, without errors; the table is written (a few second
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from datetime import UTC, datetime
 
@@ -35,4 +36,8 @@ def test_bench_scale_smoke(tmp_path):
     finally:
         db.close()
     assert outcomes.get("sent", 0) > 0 and not {"failed", "refused"} & set(outcomes), outcomes
-    assert "| officer/street | `/三会一课` |" in out.read_text("utf-8")
+    text = out.read_text("utf-8")
+    assert "| officer/street | `/三会一课` |" in text
+    assert re.search(
+        r"\| mixed: generator CPU ms per request \(one / N processes\) \| \d+\.\d{3} \|", text
+    )
