@@ -29,7 +29,7 @@ from bench import scale_cases
 from bench.fanout import TOKEN as API_TOKEN
 from bench.keepalive import KeepAlive
 from bench.payloads import ONEBOT_SECRET, WECHAT_APPID
-from bench.scale_load import TIMEOUT_S, mixed, rss_mb, send
+from bench.scale_load import TIMEOUT_S, merge, mixed, rss_mb, send
 from bench.scale_report import Report
 from bench.servers import PYTHON, REPO, Servers, free_port, lianxin_cmd
 from bot.db import close_db, init_db, upgrade
@@ -253,36 +253,51 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
             await run_cases(conn, server, world, report, engine, args.case_seconds)
         finally:
             conn.close()
+        # several processes, one database: started now, idle while one process is measured
+        procs = [server]
+        several = engine == "postgres" and args.processes > 1 and args.mixed_seconds > 0
+        for _ in range(args.processes - 1 if several else 0):
+            port2 = free_port()
+            argv = [*lianxin_cmd(), "serve", "--config", str(cfg), "--port", str(port2)]
+            procs.append(servers.start(f"lianxin{port2}", argv, port2, workdir))
+        for s in procs:
+            servers.wait_ready(s, timeout=60)
         # Untimed warm-up of every process measured: a new process's first seconds fill
         # its caches (templates, prepared statements, identities, the wide figures) and
         # would be measured as its steady state; in production processes run for days.
         warm = min(args.warm_seconds, args.mixed_seconds)
         if warm > 0:
-            await mixed([server.base], world, args.clients, warm, [])
-        cpu0 = server.cpu_seconds()
-        mix = await mixed([server.base], world, args.clients, args.mixed_seconds, [server.proc.pid])
-        mix["cpu_ms"] = 1000 * (server.cpu_seconds() - cpu0) / max(mix["n"], 1)
-        # several processes, one database
-        if engine == "postgres" and args.processes > 1 and args.mixed_seconds > 0:
-            more = [server]
-            for _ in range(args.processes - 1):
-                port2 = free_port()
-                argv = [*lianxin_cmd(), "serve", "--config", str(cfg), "--port", str(port2)]
-                more.append(servers.start(f"lianxin{port2}", argv, port2, workdir))
-            for s in more:
-                servers.wait_ready(s, timeout=60)
-            if warm > 0:
-                await mixed([s.base for s in more], world, args.clients, warm, [])
-            multi = await mixed(
-                [s.base for s in more],
-                world,
-                args.clients,
-                args.mixed_seconds,
-                [s.proc.pid for s in more],
+            await mixed([s.base for s in procs], world, args.clients, warm, [])
+        # One process and N alternately, in `--slices` slices each, so that the machine's
+        # speed, which drifts by tens of percent within minutes, weighs on both alike.
+        slices = max(1, args.slices) if several else 1
+        ones, multis, cpu = [], [], 0.0
+        for _ in range(slices):
+            cpu0 = server.cpu_seconds()
+            part = await mixed(
+                [server.base], world, args.clients, args.mixed_seconds / slices, [server.proc.pid]
             )
+            cpu += server.cpu_seconds() - cpu0
+            ones.append(part)
+            if several:
+                multis.append(
+                    await mixed(
+                        [s.base for s in procs],
+                        world,
+                        args.clients,
+                        args.mixed_seconds / slices,
+                        [s.proc.pid for s in procs],
+                    )
+                )
+        mix = merge(ones)
+        mix["cpu_ms"] = 1000 * cpu / max(mix["n"], 1)
+        if several:
+            multi = merge(multis)
             mix["multi_rps"], mix["multi_member_p99"] = multi["rps"], multi["member_p99"]
             mix["multi_errors"], mix["processes"] = multi["errors"], args.processes
             mix["multi_cores"] = multi["cores"]
+        for raw in ("lat", "took", "peak"):
+            del mix[raw]
         if args.mixed_seconds > 0:  # the same load while every job fires district-wide
             since = datetime.now(UTC)
             await hold_jobs(url, due=True)
@@ -310,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--warm-seconds", type=float, default=5.0, help="untimed load before each mixed one"
     )
+    p.add_argument("--slices", type=int, default=4, help="one process and N alternately")
     p.add_argument("--processes", type=int, default=2, help="PostgreSQL: serve processes")
     p.add_argument(
         "--only",

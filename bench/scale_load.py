@@ -117,6 +117,17 @@ async def mixed(bases, world, clients: int, seconds: float, pids: list[int]) -> 
     servers = (sum(cpu_seconds(p) for p in pids) - srv0) / took
     generator = (time.process_time() - own0) / took
     rest = max(0.0, (machine_cpu_seconds() - all0) / took - servers - generator)
+    # cores busy meanwhile: the bot's processes, this generator, the rest (PostgreSQL)
+    part = {"lat": lat, "took": took, "errors": errors, "peak": max(peak)}
+    return merge([{**part, "cores": (servers, generator, rest)}])
+
+
+def merge(parts: list[dict]) -> dict:
+    """One mixed load's figures from several slices of it (`mixed`'s results): the
+    requests and seconds added up, percentiles over every latency, cores busy weighted
+    by each slice's length."""
+    took = sum(p["took"] for p in parts)
+    lat = {k: [x for p in parts for x in p["lat"][k]] for k in ("member", "officer")}
     total = len(lat["member"]) + len(lat["officer"])
     return {
         "rps": total / took,
@@ -124,8 +135,11 @@ async def mixed(bases, world, clients: int, seconds: float, pids: list[int]) -> 
         "officer_p99": pct(lat["officer"], 99),
         "member_p50": pct(lat["member"], 50),
         "n": total,
-        "errors": errors,
-        "rss_peak": max(peak),
-        # cores busy meanwhile: the bot's processes, this generator, the rest (PostgreSQL)
-        "cores": (servers, generator, rest),
+        "errors": sum(p["errors"] for p in parts),
+        "rss_peak": max(p["peak"] for p in parts),
+        "cores": tuple(sum(p["cores"][i] * p["took"] for p in parts) / took for i in range(3)),
+        # for merging again; bench.scale drops them before the report
+        "lat": lat,
+        "took": took,
+        "peak": max(p["peak"] for p in parts),
     }
