@@ -1,0 +1,32 @@
+"""bench.scale_load.merge: slices of one mixed load added up into one set of figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.scale_load import merge
+
+
+def part(member, officer, took, cores, errors=0, peak=100.0):
+    return {
+        "lat": {"member": member, "officer": officer},
+        "took": took,
+        "errors": errors,
+        "peak": peak,
+        "cores": cores,
+    }
+
+
+def test_slices_add_up_and_cores_weigh_by_length():
+    a = part([0.001] * 30, [0.2] * 10, 1.0, (0.9, 0.1, 0.3), errors=1, peak=120.0)
+    b = part([0.003] * 90, [0.4] * 30, 3.0, (0.5, 0.05, 0.7), errors=2, peak=110.0)
+    got = merge([a, b])
+    assert got["n"] == 160 and got["took"] == 4.0
+    assert got["rps"] == pytest.approx(40.0)
+    assert got["errors"] == 3 and got["rss_peak"] == 120.0
+    assert got["cores"] == pytest.approx(((0.9 + 1.5) / 4, (0.1 + 0.15) / 4, (0.3 + 2.1) / 4))
+    assert got["member_p50"] == pytest.approx(3.0)  # 90 of the 120 member latencies
+    assert got["officer_p99"] == pytest.approx(400.0)
+    # merging the merged result again changes nothing
+    again = merge([got])
+    assert again["n"] == 160 and again["cores"] == pytest.approx(got["cores"])
