@@ -87,7 +87,8 @@ class TencentChannel(Channel):
     platform is told "nothing to answer" (``quiet()``, described for the logs by
     ``quiet_words``), and send what does not fit in the passive reply
     (``_send_followups``) and what comes too late for it (``_send_late``). They
-    set ``crypto`` (a wechatpy ``WeChatCrypto``, for encrypted requests),
+    set ``crypto`` (for encrypted requests: WeCom's is wechatpy's ``WeChatCrypto``,
+    the Official Account's ``tencent_aes.AesEnvelope`` with the same methods),
     ``reply_budget`` and ``max_clock_skew`` (seconds).
     """
 
