@@ -11,7 +11,7 @@ import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import asyncpg.connection
@@ -22,10 +22,14 @@ from tortoise.backends.sqlite.client import SqliteTransactionContext, SqliteTran
 from tortoise.connection import get_connections
 from tortoise.exceptions import DBConnectionError, TransactionManagementError
 from tortoise.migrations.api.migrate import migrate
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from models import MODEL_MODULES
 
 log = logging.getLogger("lianxin.db")
+
+M = TypeVar("M", bound=Model)
 
 
 async def _begin_immediate(self: SqliteTransactionWrapper) -> None:
@@ -157,6 +161,31 @@ def prefix_match(column: str, marks: list[str]) -> str:
     PostgreSQL keeps for a prepared statement, whichever prefix it is given."""
     like, low, high = marks
     return f"{column} LIKE {like} ESCAPE '\\' AND {column} ~>=~ {low} AND {column} ~<~ {high}"
+
+
+async def page_ids(
+    query: QuerySet[M], order: tuple[str, ...], offset: int, limit: int
+) -> list[int]:
+    """The ids of one page of `query` in `order`, read from the narrow index entries."""
+    page = query.order_by(*order).offset(offset).limit(limit)
+    return [int(i) for i in await page.values_list("id", flat=True)]  # type: ignore[call-overload]
+
+
+async def rows_in_order(model: type[M], ids: list[int], *related: str) -> list[M]:
+    """The rows with these ids (and `related`), in the order of `ids`."""
+    if not ids:
+        return []
+    found = {r.pk: r for r in await model.filter(id__in=ids).select_related(*related)}
+    return [found[i] for i in ids if i in found]
+
+
+async def page_rows(
+    query: QuerySet[M], order: tuple[str, ...], offset: int, limit: int, *related: str
+) -> list[M]:
+    """One page of `query` in `order`: its ids first, then only those rows whole, so a
+    deep page's OFFSET steps over narrow index entries, not joined wide rows."""
+    ids = await page_ids(query, order, offset, limit)
+    return await rows_in_order(query.model, ids, *related)
 
 
 def driver_time(conn: Any, when: datetime) -> Any:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise import connections
 
-from bot.db import driver_time, placeholders
+from bot.db import driver_time
 from bot.outbound import Push
 from bot.targets import BadTarget, Target
 from models.broadcasts import BroadcastFiring
@@ -38,39 +38,21 @@ class Fanout:
     async def _write_pending(self, firing_id: int, pushes: Iterable[Push]) -> int:
         """Insert one pending Delivery per push; a key written before is left alone."""
         conn = connections.get("default")
-        postgres = conn.capabilities.dialect == "postgres"
         now = driver_time(conn, self.now())
-        rows = list(pushes)
+        rows = []
+        for p in pushes:
+            try:
+                platform = Target.parse(p.target).platform
+            except BadTarget:
+                platform = ""
+            rows.append((p.target[:191], platform, p.purpose[:32], p.key[:191], p.text))
         written = 0
-        cols = 10
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]
-            values: list[Any] = []
-            for p in chunk:
-                try:
-                    platform = Target.parse(p.target).platform
-                except BadTarget:
-                    platform = ""
-                values += [p.target[:191], platform, p.purpose[:32], p.key[:191], p.text,
-                           "pending", firing_id, now, "", 0]  # fmt: skip
-            # The chunk's marks in one call (PostgreSQL's are numbered through the rows).
-            marks = placeholders(conn, cols * len(chunk))
-            rows_sql = ",".join(
-                "(" + ",".join(marks[i : i + cols]) + ")" for i in range(0, len(marks), cols)
-            )
-            sql = (
-                "INSERT INTO delivery (target, platform, purpose, dedup_key, text, status, "
-                "firing_id, created_at, reason, attempts) VALUES "
-                + rows_sql
-                + " ON CONFLICT (dedup_key) DO NOTHING"
-            )
-            # The rows inserted (a key written before is not). SQLite counts its changes
-            # (no row back: each would be a step of its own); tortoise reads PostgreSQL's
-            # "INSERT 0 n" as 0, so there the ids come back.
-            if postgres:
-                written += len(await conn.execute_query_dict(sql + " RETURNING id", values))
+            if conn.capabilities.dialect == "postgres":
+                written += await _insert_postgres(conn, chunk, firing_id, now)
             else:
-                written += (await conn.execute_query(sql, values))[0]
+                written += await _insert_sqlite(conn, chunk, firing_id, now)
         return written
 
     # -- sending ---------------------------------------------------------------------
@@ -109,3 +91,38 @@ class Fanout:
         for f in open_firings:
             await self.send_firing(f)
         return len(open_firings)
+
+
+COLUMNS = (
+    "(target, platform, purpose, dedup_key, text, status, firing_id, created_at, reason, attempts)"
+)
+
+
+async def _insert_postgres(
+    conn: Any, rows: Sequence[tuple[str, ...]], firing_id: int, now: Any
+) -> int:
+    """The rows as five arrays: one short statement whatever the count, planned in a
+    fraction of a millisecond (10,000 marks in a VALUES list took 14 ms to plan). Returns
+    the rows inserted (tortoise reads PostgreSQL's "INSERT 0 n" as 0)."""
+    sql = (
+        f"WITH ins AS (INSERT INTO delivery {COLUMNS} "
+        "SELECT t, p, u, k, x, 'pending', $6, $7, '', 0 FROM unnest($1::varchar[], "
+        "$2::varchar[], $3::varchar[], $4::varchar[], $5::text[]) AS r(t, p, u, k, x) "
+        "ON CONFLICT (dedup_key) DO NOTHING RETURNING 1) SELECT COUNT(*) AS n FROM ins"
+    )
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    found = await conn.execute_query_dict(sql, [*columns, firing_id, now])
+    return int(found[0]["n"])
+
+
+async def _insert_sqlite(
+    conn: Any, rows: Sequence[tuple[str, ...]], firing_id: int, now: Any
+) -> int:
+    """The rows in one VALUES list; SQLite counts its changes (no row back: each would
+    be a step of its own)."""
+    values: list[Any] = []
+    for row in rows:
+        values += [*row, firing_id, now]
+    marks = ",".join(["(?,?,?,?,?,'pending',?,?,'',0)"] * len(rows))
+    sql = f"INSERT INTO delivery {COLUMNS} VALUES {marks} ON CONFLICT (dedup_key) DO NOTHING"
+    return int((await conn.execute_query(sql, values))[0])

@@ -19,6 +19,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from bot.clock import local
+from bot.db import page_rows
 from bot.identity import Caller
 from bot.memo import Memo
 from bot.registry import OFFICER
@@ -203,11 +204,8 @@ class Pager:
 
 
 async def paged(query: QuerySet[M], p: Pager, order: tuple[str, ...], *related: str) -> list[M]:
-    """One page of `query` in `order`: its ids first, then those rows with `related`, so a
-    deep page's OFFSET steps over narrow index entries, not joined wide rows."""
-    ids = await query.order_by(*order).offset(p.offset).limit(p.size).values_list("id", flat=True)
-    found = {r.pk: r for r in await query.model.filter(id__in=ids).select_related(*related)}
-    return [found[i] for i in ids if i in found]
+    """One page of `query` in `order` (bot.db.page_rows)."""
+    return await page_rows(query, order, p.offset, p.size, *related)
 
 
 def pager(request: web.Request, total: int, size: int = PAGE_SIZE) -> Pager:

@@ -14,6 +14,7 @@ from tortoise.expressions import RawSQL
 from tortoise.models import Model
 
 from bot.clock import fmt
+from bot.db import page_ids, rows_in_order
 from models import widecache
 from models.checkin.contact import touch
 from models.checkin.registration import check_member
@@ -148,25 +149,21 @@ class CheckIn(Model):
             # (sorting a district's 20,000 joined rows for 10 took 50–90 ms).
             # "open first" said explicitly: NULLs sort first on SQLite but last on
             # PostgreSQL, so `ORDER BY left_at` alone gave the two databases two orders.
-            ids = await (
-                query.annotate(gone=RawSQL("left_at IS NOT NULL"))
-                .order_by("gone", "left_at", "-checked_in_at", "-id")
-                .offset((page - 1) * size)
-                .limit(size)
-                .values_list("id", flat=True)
+            ids = await page_ids(
+                query.annotate(gone=RawSQL("left_at IS NOT NULL")),
+                ("gone", "left_at", "-checked_in_at", "-id"),
+                (page - 1) * size,
+                size,
             )
-            return list(ids), await query.count()
+            return ids, await query.count()
 
         if now is None:
             ids, total = await order()
         else:
             key = ("flowing", tuple(sorted(paths)), page, size)
             ids, total = await widecache.figures(key, paths, now, order)
-        found = await cls.filter(id__in=ids).select_related(
-            "person", "person__home_org", "person__local_org", "org"
-        )
-        by_id = {c.id: c for c in found}
-        return [by_id[i] for i in ids if i in by_id], total
+        related = ("person", "person__home_org", "person__local_org", "org")
+        return await rows_in_order(cls, ids, *related), total
 
     @classmethod
     async def recent_of(cls, person_id: int, limit: int = 5) -> list[CheckIn]:

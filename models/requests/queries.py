@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import F, Q
 from tortoise.functions import Count
 
+from bot.db import page_rows
 from models.people import Identity, Organization, officer_targets, person_targets
 from models.people import scope_q as people_scope_q
 from models.requests.rules import OPEN_STATUSES
@@ -59,16 +60,9 @@ class Queries:
         )[0]
         # The page's ids first, from the queue's index alone; then only its rows whole
         # (reading every open row of a district to sort them cost PostgreSQL ~6 ms).
-        ids = await (
-            query.order_by("due_at", "id")
-            .offset((page - 1) * size)
-            .limit(size)
-            .values_list("id", flat=True)
-        )
-        whole = cls.filter(id__in=ids).select_related("handler")  # type: ignore[attr-defined]
-        found = {r.id: r for r in await whole} if ids else {}
+        rows = await page_rows(query, ("due_at", "id"), (page - 1) * size, size, "handler")
         return (
-            [found[i] for i in ids if i in found],
+            rows,
             counts["total"],
             counts["overdue"] or 0,
             counts["mine"] or 0,
