@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from pypika_tortoise.context import SqlContext
+from pypika_tortoise.enums import Dialects
+from pypika_tortoise.terms import Term, ValueWrapper
 from tortoise import fields
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from bot.db import prefix_match, prefix_values
 from bot.targets import chat_target
 from bot.text import fold_width, mask_phones
 from models.errors import DomainError
@@ -26,13 +30,46 @@ def chunked(ids: Iterable[int], size: int = ID_CHUNK) -> list[list[int]]:
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
-def orgs_under(paths: Iterable[str]) -> Subquery:
-    """The ids of the organisations under any of `paths` (themselves included), as a
-    subquery: "in this subtree" becomes `org_id IN (SELECT …)`, never a list of ids."""
-    q = Q(pk__in=[])
-    for p in paths:
-        q |= Q(path__startswith=p)
-    return Subquery(Organization.filter(q).values("id"))
+# A subtree this high (the district, a street) holds hundreds of organisations or more.
+WIDE_DEPTH = 2
+
+
+class OrgsUnder(Term):
+    """`SELECT id FROM organization WHERE path starts with one of the prefixes`.
+
+    tortoise's __startswith is a bare `LIKE $n`: no plan PostgreSQL keeps can use an
+    index for it, so it planned every such statement on every call. Here a community's
+    or a branch's prefix is bound with prefix_match's bounds, and PostgreSQL plans the
+    statement once; the plan it keeps expects a few organisations, which would make the
+    district's statements 5-10x slower, so a prefix at most WIDE_DEPTH deep is written
+    into the statement, planned once for its real size (a few such statements)."""
+
+    def __init__(self, paths: Iterable[str], exact: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.paths, self.exact = list(paths), list(exact)
+
+    def get_sql(self, ctx: SqlContext) -> str:
+        tests = []
+        if self.exact:  # these organisations themselves (an activity's ancestors)
+            marks = ",".join(ValueWrapper(p).get_sql(ctx) for p in self.exact)
+            tests.append(f"path IN ({marks})")
+        for path in self.paths:
+            values = prefix_values(path)
+            if ctx.dialect != Dialects.POSTGRESQL:  # SQLite: the LIKE, as tortoise's
+                tests.append(f"path LIKE {ValueWrapper(values[0]).get_sql(ctx)} ESCAPE '\\'")
+                continue
+            wide = path.count("/") <= WIDE_DEPTH + 1
+            marks = [ValueWrapper(v, allow_parametrize=not wide).get_sql(ctx) for v in values]
+            tests.append(f"({prefix_match('path', marks)})")
+        sql = f"SELECT id FROM organization WHERE {' OR '.join(tests) or '1=0'}"
+        return f"({sql})" if ctx.subquery else sql
+
+
+def orgs_under(paths: Iterable[str], exact: Iterable[str] = ()) -> OrgsUnder:
+    """The ids of the organisations under any of `paths` (themselves included), and of
+    those at the `exact` paths, as a subquery: "in this subtree" becomes
+    `org_id IN (SELECT …)`, never a list of ids."""
+    return OrgsUnder(paths, exact)
 
 
 class Viewer(Protocol):

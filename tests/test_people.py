@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.demo import seed
 from bot.identity import IdentityService
 from bot.registry import ADMIN, MEMBER, OFFICER, Role
-from models.people import GroupBinding, Identity, Organization, Person, RoleGrant
+from models.people import GroupBinding, Identity, Organization, Person, RoleGrant, orgs_under
 
 
 async def test_tree_paths_and_subtree(db):
@@ -241,3 +241,32 @@ async def test_a_group_used_late_in_its_cache_life_is_read_again_off_the_path(db
     clock[0] = 1050.0
     view = await identity.chat_org("onebot", "602")
     assert view is not None and view.code == "SQ001" and len(reads) == 1
+
+
+async def test_orgs_under_is_the_subtree_at_every_depth(db):
+    """orgs_under's statement (parameters and bounds for a deep prefix, written-in words
+    for the district's and a street's) selects exactly each subtree; ids 2 and 20-29
+    under one parent make the prefixes "/…/2/" and "/…/20/"."""
+    await seed()
+    root = await Organization.filter(parent_id=None).order_by("id").first()
+    assert root is not None
+    for i in range(30):
+        parent = await Organization.create_in_tree(f"T{i:02d}", f"t{i}", "street", root)
+        if i % 7 == 0:
+            await Organization.create_in_tree(f"T{i:02d}C", f"t{i}c", "community", parent)
+    everyone = await Organization.all()
+    paths = sorted({o.path for o in everyone})
+    assert any(p.count("/") <= 3 for p in paths) and any(p.count("/") > 3 for p in paths)
+
+    async def ids(*under: str, exact: tuple[str, ...] = ()) -> set[int]:
+        chosen = Organization.filter(id__in=orgs_under(under, exact=exact))
+        return set(await chosen.values_list("id", flat=True))
+
+    for p in paths:
+        assert await ids(p) == {o.id for o in everyone if o.path.startswith(p)}, p
+    two = [paths[1], paths[-1]]
+    assert await ids(*two) == {o.id for o in everyone if o.path.startswith(tuple(two))}
+    assert await ids(paths[-1], exact=(root.path,)) == {
+        o.id for o in everyone if o.path.startswith(paths[-1]) or o.path == root.path
+    }
+    assert await ids() == set()

@@ -16,7 +16,7 @@ from models.activities import (
     find_person,
     leaderboard,
     month_range,
-    points_of,
+    points_since_and_ever,
 )
 from models.claims import member_org
 from models.errors import DomainError
@@ -71,8 +71,7 @@ async def redeem(ctx: Ctx) -> Reply:
 async def points(ctx: Ctx) -> Reply:
     """我的积分：签到、志愿服务、学习；本月和累计。"""
     me = ctx.caller.person_id
-    month = await points_of(me, month_range(ctx.now())[0])
-    total = await points_of(me)
+    month, total = await points_since_and_ever(me, month_range(ctx.now())[0])
     adjusted = await adjustments_of(me)
     return say(ctx, "act_points", month=month, total=total, adjusted=adjusted)
 

@@ -61,6 +61,7 @@ from models.activities.timebank import (
     leaderboard,
     people_of,
     points_of,
+    points_since_and_ever,
 )
 from models.people import RoleGrant  # tests import it from here
 
@@ -106,6 +107,7 @@ __all__ = [
     "parse_number",
     "people_of",
     "points_of",
+    "points_since_and_ever",
     "quarter_range",
     "reminders_due",
     "visible_upcoming",

@@ -11,14 +11,14 @@ from tortoise.queryset import QuerySet
 from models.activities.publish import Activity, CallerLike, open_to
 from models.activities.rules import ancestor_paths, week_range
 from models.activities.signup import Signup
-from models.people import Organization
+from models.people import Organization, orgs_under
 
 
 def _upcoming(org: Organization | None, now: datetime) -> QuerySet[Activity]:
     query = Activity.filter(status="open", ends_at__gt=now)
     if org is not None:
         path = org.path
-        query = query.filter(Q(org__path__in=ancestor_paths(path)) | Q(org__path__startswith=path))
+        query = query.filter(org_id__in=orgs_under([path], exact=ancestor_paths(path)))
     return query.order_by("starts_at", "id")
 
 
@@ -58,8 +58,8 @@ async def week_activities(org_path: str, now: datetime) -> list[Activity]:
     of its subtree open beyond their own organisation (audience members / everyone);
     ordered by start."""
     start, end = week_range(now)
-    scope = Q(org__path__in=ancestor_paths(org_path)) | (
-        Q(org__path__startswith=org_path) & ~Q(audience="org")
+    scope = Q(org_id__in=orgs_under([], exact=ancestor_paths(org_path))) | (
+        Q(org_id__in=orgs_under([org_path])) & ~Q(audience="org")
     )
     return (
         await Activity.filter(scope, status="open", starts_at__gte=start, starts_at__lt=end)

@@ -206,6 +206,26 @@ async def points_of(person_id: int | None, since: datetime | None = None) -> dic
     return totals
 
 
+async def points_since_and_ever(
+    person_id: int | None, since: datetime
+) -> tuple[dict[str, int], dict[str, int]]:
+    """points_of(person_id, since) and points_of(person_id), summed in one statement."""
+    month, ever = dict.fromkeys(POINT_KINDS, 0), dict.fromkeys(POINT_KINDS, 0)
+    if person_id is not None:
+        rows = await (
+            PointsEntry.filter(person_id=person_id)
+            .annotate(ever=Sum("points"), month=Sum("points", _filter=Q(created_at__gte=since)))
+            .group_by("kind")
+            .values_list("kind", "month", "ever")
+        )
+        for kind, in_month, in_all in rows:
+            month[kind] = month.get(kind, 0) + int(in_month or 0)
+            ever[kind] = ever.get(kind, 0) + int(in_all or 0)
+    for totals in (month, ever):
+        totals["total"] = sum(totals[k] for k in POINT_KINDS)
+    return month, ever
+
+
 async def adjustments_of(person_id: int | None) -> list[Any]:
     """The last officer adjustments of someone's points and hours, newest first (/积分)."""
     if person_id is None:

@@ -17,6 +17,7 @@ from tortoise import fields
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
+from bot.db import page_rows
 from models.checkin.contact import touch
 from models.checkin.rules import (
     MEMBER_RELATIONS,
@@ -160,13 +161,11 @@ class MemberRegistration(Model):
 
     @classmethod
     async def pending_in(cls, paths: list[str], limit: int = 50) -> list[MemberRegistration]:
-        """The registrations waiting for the officers of these organisations, oldest first."""
-        return (
-            await cls.filter(org_scope_q(paths), status=PENDING)
-            .select_related("org", "home_org", "person")
-            .order_by("created_at", "id")
-            .limit(limit)
-        )
+        """The registrations waiting for the officers of these organisations, oldest first.
+        Their ids first, then the rows with their joins: PostgreSQL planned the joined
+        statement afresh on every call (its LIMIT is a parameter), 1–2 ms each."""
+        query = cls.filter(org_scope_q(paths), status=PENDING)
+        return await page_rows(query, ("created_at", "id"), 0, limit, "org", "home_org", "person")
 
     @classmethod
     async def recent_of(cls, person_id: int, limit: int = 3) -> list[MemberRegistration]:
