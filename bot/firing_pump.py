@@ -204,12 +204,14 @@ class FiringPump:
             outcomes[platform, status] += 1
             failed.append((row_id, status, res.code, res.reason or "", res.attempts))
             log.warning("broadcast delivery %s to %s %s: %s", row_id, target, status, res.reason)
+        # The failed first: the claim below then never holds more than `concurrency`
+        # rows in sending beside them (what a crash between the two leaves uncertain).
+        await Delivery.mark_finished(failed, now)
         if take:
             rows = await Delivery.mark_sent_and_take(sent, now, self.firing_id, self.cursor, take)
         else:
             rows = []
             await Delivery.mark_sent(sent, now)
-        await Delivery.mark_finished(failed, now)
         if self.outbound.metrics is not None:
             for (platform, status), n in outcomes.items():
                 self.outbound.metrics.sends.labels(platform, status).inc(n)

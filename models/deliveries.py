@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from tortoise.functions import Count
 from tortoise.models import Model
 
 from bot.db import driver_time, placeholders
+from models.people import chunked
 
 # sending: handed to the platform, no answer yet. unknown: was sending when the process
 # died; not sent again (a retry could post twice), counted as uncertain instead.
@@ -124,12 +126,18 @@ class Delivery(Model):
     async def mark_finished(
         cls, rows: Iterable[tuple[int, str, int | None, str, int]], now: datetime
     ) -> None:
-        """(id, status, error code, reason, attempts) of rows that were not sent."""
+        """(id, status, error code, reason, attempts) of rows that were not sent: one
+        UPDATE per identical outcome and chunk of ids (a platform that refuses every
+        post gives one outcome for the whole batch)."""
+        same: dict[tuple[str, int | None, str, int], list[int]] = defaultdict(list)
         for row_id, status, code, reason, attempts in rows:
-            await cls.filter(id=row_id).update(
-                status=status, error_code=code, reason=reason[:255], attempts=attempts,
-                finished_at=now,
-            )  # fmt: skip
+            same[status, code, reason[:255], attempts].append(row_id)
+        for (status, code, reason, attempts), ids in same.items():
+            for chunk in chunked(ids):
+                await cls.filter(id__in=chunk).update(
+                    status=status, error_code=code, reason=reason, attempts=attempts,
+                    finished_at=now,
+                )  # fmt: skip
 
     @classmethod
     async def count_by_status(cls, firing_id: int) -> dict[str, int]:
