@@ -15,12 +15,15 @@ from typing import Any, TypeVar
 
 import asyncpg
 import asyncpg.connection
+from pypika_tortoise.context import SqlContext
+from pypika_tortoise.functions import Count as PypikaCount
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.backends.sqlite.client import SqliteTransactionContext, SqliteTransactionWrapper
 from tortoise.connection import get_connections
 from tortoise.exceptions import DBConnectionError, TransactionManagementError
+from tortoise.functions import Count
 from tortoise.migrations.api.migrate import migrate
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -177,6 +180,21 @@ async def rows_in_order(model: type[M], ids: list[int], *related: str) -> list[M
         return []
     found = {r.pk: r for r in await model.filter(id__in=ids).select_related(*related)}
     return [found[i] for i in ids if i in found]
+
+
+class _CountOverAll(PypikaCount):
+    is_aggregate = False  # a window, so tortoise adds no GROUP BY
+
+    def get_function_sql(self, ctx: SqlContext) -> str:
+        return f"{super().get_function_sql(ctx)} OVER ()"
+
+
+class CountOverAll(Count):
+    """`Count` (with `_filter`) of every row the query selects, on each row it returns:
+    `COUNT(…) OVER ()`, computed before LIMIT/OFFSET, so a page's ids and the whole
+    set's counts come in one statement."""
+
+    database_func = _CountOverAll
 
 
 async def page_rows(

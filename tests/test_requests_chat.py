@@ -166,6 +166,9 @@ async def test_queue_lists_open_overdue_and_mine(town):
     assert "【超时】" in text and "【我的】" in text and "/工单 2" in text
     page2 = await c.one("/工单 2", user="secretary")
     assert "（第 2/2 页）" in page2 and page2.count("\nQ") == 2
+    # past the last page: no rows, the same counts (the queue counts without a page row)
+    page9 = await c.one("/工单 9", user="secretary")
+    assert page9.startswith("待办工单 12 件，其中超时 1 件，我办理的 1 件") and "\nQ" not in page9
     assert "目前没有待办工单" in await c.one("/工单", user="sq2")
 
 

@@ -38,12 +38,18 @@ async def compliance(branches: list[Organization], now: datetime) -> list[dict[s
     if not branches:
         return []
     by_path = {b.path: b for b in branches}
-    orgs = orgs_under(by_path)
+    # The page's organisations as a list (a page of branches and what lies under them):
+    # with the subtree as a subquery, the plan PostgreSQL kept for the meetings read the
+    # period's activities of every branch first (2 ms instead of 0.3).
+    org_paths = dict(
+        await Organization.filter(id__in=orgs_under(by_path)).values_list("id", "path")
+    )
+    orgs = sorted(org_paths)
     members: dict[int, set[int]] = {b.id: set() for b in branches}
-    for path, person in await RoleGrant.filter(org_id__in=orgs, role="member").values_list(
-        "org__path", "person_id"
+    for org_id, person in await RoleGrant.filter(org_id__in=orgs, role="member").values_list(
+        "org_id", "person_id"
     ):
-        members[by_path[branch_of(by_path, path)].id].add(person)
+        members[by_path[branch_of(by_path, org_paths[org_id])].id].add(person)
     acts = (
         await Activity.filter(
             org_id__in=orgs,

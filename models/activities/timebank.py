@@ -216,11 +216,12 @@ async def points_since_and_ever(
             PointsEntry.filter(person_id=person_id)
             .annotate(ever=Sum("points"), month=Sum("points", _filter=Q(created_at__gte=since)))
             .group_by("kind")
-            .values_list("kind", "month", "ever")
+            .values("kind", "month", "ever")
         )
-        for kind, in_month, in_all in rows:
-            month[kind] = month.get(kind, 0) + int(in_month or 0)
-            ever[kind] = ever.get(kind, 0) + int(in_all or 0)
+        for row in rows:
+            kind = row["kind"]
+            month[kind] = month.get(kind, 0) + int(row["month"] or 0)
+            ever[kind] = ever.get(kind, 0) + int(row["ever"] or 0)
     for totals in (month, ever):
         totals["total"] = sum(totals[k] for k in POINT_KINDS)
     return month, ever
