@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from tortoise import connections
+from tortoise.exceptions import OperationalError
 
 from bot.app import RUNTIME, create_app
 from bot.clock import ManualClock
@@ -43,13 +44,14 @@ async def qq(aiohttp_client, aiohttp_server, db_url):
     return fake
 
 
-async def fire(qq: FakeOnebotAPI) -> BroadcastFiring:
-    """One broadcast to every group, fired by one tick; its firing after the tick."""
+async def fire(qq: FakeOnebotAPI, fired: int = 1) -> BroadcastFiring:
+    """One broadcast to every group, fired by one tick; its firing after the tick (0
+    fired: the firing raised, "failed to fire")."""
     b = await Broadcast.create(
         org=qq.org, rule="once", audience="org_groups", audience_ref=str(qq.org.id),
         content="今晚七点停水，请提前储水。", urgent=True, next_fire_at=NOW,
     )  # fmt: skip
-    assert await qq.runtime.broadcaster.tick() == 1
+    assert await qq.runtime.broadcaster.tick() == fired
     return await BroadcastFiring.get(broadcast_id=b.id)
 
 
@@ -153,3 +155,35 @@ async def test_failed_rows_are_written_one_statement_per_outcome_and_chunk(db, m
     for row_id, status, code, reason, attempts in rows:
         assert stored[row_id] == (status, code, reason[:255], attempts, NOW)
     assert stored[ids[4]][0] == "sending"  # not in the list: untouched
+
+
+async def test_a_firing_broken_off_by_the_database_is_finished_by_the_next_tick(qq, monkeypatch):
+    """The database goes away while the failed rows of a round are written (the district
+    run: "terminating connection due to administrator command"): the firing stops with
+    rows in sending. The leader's next tick finishes it as a restart would: the rows that
+    were on the wire become unknown (never posted again), the pending ones are sent."""
+    qq.fail_next(1200, "群不存在", times=GROUPS)
+    mark_finished = Delivery.mark_finished.__func__  # type: ignore[attr-defined]
+    calls = 0
+
+    async def away_once(cls, rows, now):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OperationalError("terminating connection due to administrator command")
+        await mark_finished(cls, rows, now)
+
+    monkeypatch.setattr(Delivery, "mark_finished", classmethod(away_once))
+    firing = await fire(qq, fired=0)
+    broken = await Delivery.count_by_status(firing.id)
+    assert firing.status == "sending" and broken["sending"] > 0 and broken["pending"] > 0
+    assert await qq.runtime.broadcaster.tick() == 0  # nothing new is due
+    await firing.refresh_from_db()
+    counts = await Delivery.count_by_status(firing.id)
+    assert counts["pending"] == counts["sending"] == 0
+    assert counts["unknown"] == broken["sending"] and counts["failed"] == GROUPS - counts["unknown"]
+    assert (firing.status, firing.failed, firing.uncertain) == ("done", counts["failed"],
+                                                               counts["unknown"])  # fmt: skip
+    # Each group was posted to once: the rows in doubt were not posted again.
+    posted = [r for r in qq.requests if r.path == qq.SEND_GROUP]
+    assert len(posted) == GROUPS

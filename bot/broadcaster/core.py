@@ -70,6 +70,7 @@ class Broadcaster(Audience, Fanout):
         self._loop_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one tick at a time in this process
         self._stopping = False
+        self._broken_off: set[int] = set()  # firings whose sending raised (Fanout.resume)
 
     # -- clock and leadership ---------------------------------------------------
     def now(self) -> datetime:
@@ -194,6 +195,7 @@ class Broadcaster(Audience, Fanout):
             return 0
         async with self._lock:
             try:
+                await self.resume()
                 return await self.fire_due(self.now())
             except (OSError, DBConnectionError, OperationalError) as exc:
                 # The database is away (/healthz says so); the next tick tries again.

@@ -27,6 +27,7 @@ class Fanout:
     runtime: Runtime
     batch: int
     _stopping: bool
+    _broken_off: set[int]
 
     def now(self) -> datetime:
         return self.runtime.clock.now()
@@ -60,10 +61,26 @@ class Fanout:
         """Send the firing's pending rows (bot/outbound.py: `fanout_concurrency` posts in
         flight, answers written in group commits), then total it up."""
         assert self.runtime.outbound is not None  # sending: the runtime is started
+        self._broken_off.add(firing.id)  # until its rows are all written back
         await self.runtime.outbound.send_firing(
             firing.id, self.batch, lambda: not self._stopping and self.is_leader, self.now
         )
+        self._broken_off.discard(firing.id)
         await self.total(firing.id)
+
+    async def resume(self) -> None:
+        """Firings this process broke off (the database went away mid-firing; the rows
+        it held stay in sending): on the leader's next tick, as after a crash."""
+        for firing_id in sorted(self._broken_off):
+            try:
+                firing = await BroadcastFiring.get_or_none(id=firing_id, status="sending")
+                if firing is not None:
+                    await self._unknown_in_flight(firing, "in flight when sending broke off")
+                    await self.send_firing(firing)
+            except Exception:  # kept for the next tick; the others still fire
+                log.exception("firing %s could not be resumed", firing_id)
+                continue
+            self._broken_off.discard(firing_id)
 
     async def total(self, firing_id: int) -> BroadcastFiring:
         """Count the firing's rows by status; done once nothing is pending or sending."""
@@ -83,14 +100,18 @@ class Fanout:
         the firings resumed."""
         open_firings = await BroadcastFiring.filter(status="sending").order_by("id")
         for f in open_firings:
-            stuck = await Delivery.filter(firing_id=f.id, status="sending").update(
-                status="unknown", reason="in flight when the process stopped; not resent"
-            )
-            if stuck:
-                log.warning("firing %s: %d deliveries were in flight at a crash", f.id, stuck)
+            await self._unknown_in_flight(f, "in flight when the process stopped")
         for f in open_firings:
             await self.send_firing(f)
         return len(open_firings)
+
+    async def _unknown_in_flight(self, firing: BroadcastFiring, when: str) -> None:
+        """Rows left in sending may have been posted: unknown, never sent again."""
+        stuck = await Delivery.filter(firing_id=firing.id, status="sending").update(
+            status="unknown", reason=f"{when}; not resent"
+        )
+        if stuck:
+            log.warning("firing %s: %d deliveries were %s", firing.id, stuck, when)
 
 
 COLUMNS = (
