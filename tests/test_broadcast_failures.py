@@ -113,9 +113,10 @@ async def test_failures_and_successes_mixed_all_end_finished(qq):
     assert len(set(delivered)) == len(delivered)  # none posted twice
 
 
-async def test_failed_rows_are_written_one_statement_per_outcome_and_chunk(db, monkeypatch):
-    """`mark_finished` groups rows by identical (status, code, reason, attempts): one
-    UPDATE per group and per chunk of ids, with each row's exact values stored."""
+async def test_failed_rows_are_written_one_statement_per_chunk(db, monkeypatch):
+    """`mark_finished` writes up to FINISH_CHUNK rows per UPDATE, whatever their
+    outcomes (reasons that name the target differ on every row), with each row's exact
+    values stored and the rows not listed untouched."""
     import models.deliveries as deliveries
 
     ids = await rows_of(9, 7, status="sending")
@@ -123,17 +124,12 @@ async def test_failed_rows_are_written_one_statement_per_outcome_and_chunk(db, m
     rows = [
         (ids[0], "failed", 1200, "群不存在", 1),
         (ids[3], "failed", 1200, "群不存在", 1),
-        (ids[5], "failed", 1200, "群不存在", 1),
-        (ids[6], "failed", 1200, "群不存在", 1),
+        (ids[5], "failed", 1200, "OneBot 发送失败：群号错误 123", 1),
+        (ids[6], "failed", 100, "QQ 号/群号必须是数字：x6", 1),
         (ids[1], "failed", None, "OneBot HTTP 502", 3),
         (ids[2], "refused", None, long, 0),
     ]
-
-    def by_three(ids):  # type: ignore[no-untyped-def]
-        ordered = sorted(ids)
-        return [ordered[i : i + 3] for i in range(0, len(ordered), 3)]
-
-    monkeypatch.setattr(deliveries, "chunked", by_three, raising=False)
+    monkeypatch.setattr(deliveries, "FINISH_CHUNK", 4, raising=False)
     conn = connections.get("default")
     statements: list[str] = []
     execute = conn.execute_query
@@ -144,9 +140,10 @@ async def test_failed_rows_are_written_one_statement_per_outcome_and_chunk(db, m
 
     monkeypatch.setattr(conn, "execute_query", counted)
     await Delivery.mark_finished(rows, NOW)
+    await Delivery.mark_finished([], NOW)  # nothing failed: no statement
     monkeypatch.undo()
-    # 1200 × 4 rows in chunks of 3 → 2; the 502 → 1; the refused → 1.
-    assert len(statements) == 4 and all(s.startswith("UPDATE") for s in statements)
+    # Six rows in chunks of four: two statements (one per row before).
+    assert len(statements) == 2 and all("UPDATE" in s for s in statements)
     stored = dict(
         (r[0], r[1:]) for r in await Delivery.filter(firing_id=9).values_list(
             "id", "status", "error_code", "reason", "attempts", "finished_at"
