@@ -184,3 +184,27 @@ async def test_a_firing_broken_off_by_the_database_is_finished_by_the_next_tick(
     # Each group was posted to once: the rows in doubt were not posted again.
     posted = [r for r in qq.requests if r.path == qq.SEND_GROUP]
     assert len(posted) == GROUPS
+
+
+async def test_a_firing_whose_total_failed_is_totalled_by_the_next_tick(qq, monkeypatch):
+    """Every row written back, then the database goes away for the total: the firing is
+    left in sending with its old counts until the next tick totals it."""
+    qq.fail_next(1200, "群不存在", times=GROUPS // 2)
+    count_by_status = Delivery.count_by_status.__func__  # type: ignore[attr-defined]
+    calls = 0
+
+    async def away_once(cls, firing_id):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OperationalError("terminating connection due to administrator command")
+        return await count_by_status(cls, firing_id)
+
+    monkeypatch.setattr(Delivery, "count_by_status", classmethod(away_once))
+    firing = await fire(qq, fired=0)
+    assert (firing.status, firing.sent) == ("sending", 0)
+    assert await qq.runtime.broadcaster.tick() == 0
+    await firing.refresh_from_db()
+    assert_finished(firing, await Delivery.count_by_status(firing.id))
+    assert (firing.sent, firing.failed) == (GROUPS - GROUPS // 2, GROUPS // 2)
+    assert len(qq.delivered) == GROUPS - GROUPS // 2  # none posted again

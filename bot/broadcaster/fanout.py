@@ -61,12 +61,12 @@ class Fanout:
         """Send the firing's pending rows (bot/outbound.py: `fanout_concurrency` posts in
         flight, answers written in group commits), then total it up."""
         assert self.runtime.outbound is not None  # sending: the runtime is started
-        self._broken_off.add(firing.id)  # until its rows are all written back
+        self._broken_off.add(firing.id)  # until its rows are written back and totalled
         await self.runtime.outbound.send_firing(
             firing.id, self.batch, lambda: not self._stopping and self.is_leader, self.now
         )
-        self._broken_off.discard(firing.id)
         await self.total(firing.id)
+        self._broken_off.discard(firing.id)
 
     async def resume(self) -> None:
         """Firings this process broke off (the database went away mid-firing; the rows
