@@ -11,6 +11,7 @@ import pytest
 
 from bot.identity import IdentityService
 from models.activities import Activity, PointsEntry, Signup, TimeBankEntry, balance
+from models.broadcasts import Broadcast
 from models.checkin import CheckIn, MemberRegistration
 from models.deliveries import DELIVERY_STATUSES, Delivery
 from models.district import NotEmpty, generate
@@ -152,6 +153,22 @@ async def test_the_models_keep_working_on_it(district):
     assert (await Activity.get(id=act.id)).confirmed_count in (before, before + 1)
     with pytest.raises(NotEmpty):
         await generate(S, now=NOW)
+
+
+async def test_broadcast_texts_render_as_the_broadcaster_fills_them(district):
+    """Every generated broadcast renders with the variables a firing gives it ({{ org }} is
+    the organisation's name, a string): `{{ org.name }}` made the firing skip the text."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    broadcasts = await Broadcast.all().select_related("org")
+    assert broadcasts
+    for b in broadcasts:
+        text = env.from_string(b.content).render(org=b.org.name if b.org else "")
+        assert "{" not in text
+        if "org" in b.content:
+            assert b.org.name in text
 
 
 @pytest.fixture

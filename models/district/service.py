@@ -225,7 +225,7 @@ async def _broadcasts(plan: Plan, sink: Any) -> None:
                 rule_text="每周",
                 audience="org_groups",
                 audience_ref=str(org.id),
-                content="本周{{ org.name }}组织生活安排请查看 /活动",
+                content="本周{{ org }}组织生活安排请查看 /活动",  # {{ org }}: the name
                 status="active",
                 next_fire_at=nxt,
                 created_at=now - timedelta(days=r.uniform(1, 90)),
