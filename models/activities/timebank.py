@@ -6,7 +6,7 @@ attendance or lesson counts once. A redemption locks the person, then checks the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -193,17 +193,14 @@ async def award_points(
     return True
 
 
+# Before any ledger entry: "since EPOCH" is all time.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 async def points_of(person_id: int | None, since: datetime | None = None) -> dict[str, int]:
     """Points per kind (and "total"), all time or since `since`; all 0 for nobody."""
-    totals = dict.fromkeys(POINT_KINDS, 0)
-    if person_id is not None:
-        query = PointsEntry.filter(person_id=person_id)
-        if since is not None:
-            query = query.filter(created_at__gte=since)
-        for kind, pts in await query.values_list("kind", "points"):
-            totals[kind] = totals.get(kind, 0) + pts
-    totals["total"] = sum(totals[k] for k in POINT_KINDS)
-    return totals
+    month, ever = await points_since_and_ever(person_id, since or EPOCH)
+    return ever if since is None else month
 
 
 async def points_since_and_ever(

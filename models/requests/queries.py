@@ -52,6 +52,14 @@ class Queries:
             paused_at__isnull=False, due_at__lt=F("paused_at")
         )
         mine = Q(handler_id=me if me is not None else -1)
+
+        def tallies(count: type[Count]) -> dict[str, Count]:
+            return {
+                "total": count("id"),
+                "overdue": count("id", _filter=late),
+                "mine": count("id", _filter=mine),
+            }
+
         # The page's ids, from the queue's index alone, with the whole queue's counts in
         # the same statement (a window over the rows before LIMIT); then only the page's
         # rows whole (reading every open row of a district to sort them cost ~6 ms).
@@ -59,23 +67,13 @@ class Queries:
             query.order_by("due_at", "id")
             .offset((page - 1) * size)
             .limit(size)
-            .annotate(
-                total=CountOverAll("id"),
-                overdue=CountOverAll("id", _filter=late),
-                mine=CountOverAll("id", _filter=mine),
-            )
+            .annotate(**tallies(CountOverAll))
         )
         found = await counted.values("id", "total", "overdue", "mine")
         if found:
             counts = found[0]
         else:  # past the last page (or nothing open): the counts alone
-            counts = (
-                await query.annotate(
-                    total=Count("id"),
-                    overdue=Count("id", _filter=late),
-                    mine=Count("id", _filter=mine),
-                ).values("total", "overdue", "mine")
-            )[0]
+            counts = (await query.annotate(**tallies(Count)).values("total", "overdue", "mine"))[0]
         rows = await rows_in_order(cls, [r["id"] for r in found], "handler")
         return rows, counts["total"], counts["overdue"] or 0, counts["mine"] or 0
 
