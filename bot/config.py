@@ -167,6 +167,14 @@ class ConsoleConfig:
 
 
 @dataclass
+class DedupConfig:
+    """重试去重：each inbound event's key is kept this long (bot/housekeeping.py prunes
+    older ones). Platforms retry within minutes; 0 keeps every key forever."""
+
+    keep_days: int = 14
+
+
+@dataclass
 class BotConfig:
     timezone: str = DEFAULT_ZONE
     admins: list[str] = field(default_factory=list)
@@ -198,6 +206,7 @@ class Config:
     broadcasts: BroadcastsConfig = field(default_factory=BroadcastsConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
     bot: BotConfig = field(default_factory=BotConfig)
     # Sections the services declare ([requests], [activities], …), by name.
     service_sections: dict[str, Any] = field(default_factory=dict)

@@ -89,6 +89,10 @@ def check_platform(cfg: Config) -> None:
         raise ConfigError("server.client_timeout: expected a positive number of seconds")
     if cfg.database.journal_poll_seconds <= 0:
         raise ConfigError("database.journal_poll_seconds: expected a positive number")
+    if cfg.dedup.keep_days < 0:
+        raise ConfigError(
+            f"dedup.keep_days: expected 0 (keep every key) or more days, got {cfg.dedup.keep_days}"
+        )
     ad = cfg.admin
     if ad.enabled and len(ad.secret) < 16:
         raise ConfigError(

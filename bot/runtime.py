@@ -84,7 +84,9 @@ class Runtime:
 
         set_zone(config.bot.timezone)  # one zone for reading and showing times
         templates = Templates(config.bot.templates_dir or None)
-        registry = Registry(load_routers(config.bot.services))
+        from bot import housekeeping  # the platform's own jobs, after the services'
+
+        registry = Registry([*load_routers(config.bot.services), housekeeping.router])
         rt = cls(
             config=config,
             templates=templates,

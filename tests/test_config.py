@@ -17,6 +17,7 @@ def test_defaults_need_no_file():
     assert cfg.console_enabled is True
     assert cfg.wechat.enabled is False and cfg.onebot.enabled is False
     assert cfg.bot.timezone == "Asia/Shanghai"
+    assert cfg.dedup.keep_days == 14
 
 
 def test_example_file_is_valid():
@@ -65,6 +66,7 @@ def test_env_overrides_file(tmp_path):
         ({"LIANXIN_BOT__TIMEZONE": "Mars/Base"}, "bot.timezone: expected an IANA zone"),
         ({"LIANXIN_BOT__ADMINS": "nobody"}, "bot.admins: expected entries like 'wechat:OPENID'"),
         ({"LIANXIN_SERVER__PROT": "1"}, "server.prot: unknown key"),
+        ({"LIANXIN_DEDUP__KEEP_DAYS": "-1"}, "dedup.keep_days: expected 0 (keep every key) or"),
         ({"LIANXIN_SEVER__PORT": "1"}, "[sever]: unknown section"),
         ({"LIANXIN_WECHAT__ENABLED": "maybe"}, "wechat.enabled: expected true or false"),
         ({"LIANXIN_ACTIVITIES__REMINDER_LEAD": "2"}, "activities.reminder_lead: unknown key"),
