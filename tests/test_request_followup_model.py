@@ -213,6 +213,29 @@ async def test_overdue_escalation_is_recorded_once(world):
     assert await RequestEvent.filter(request_id=req.id, action="escalate").count() == 1
 
 
+async def test_overdue_requests_escalate_in_chunks_each_once(world):
+    """The first tick after an upgrade: many at once, two statements a chunk; one already
+    escalated and one no longer running are left alone, and a second call does nothing."""
+    orgs, people = world
+    reqs = [await file(orgs, people) for _ in range(5)]
+    late = reqs[0].due_at + timedelta(hours=1)
+    assert await reqs[0].escalate_once(late - timedelta(minutes=30))
+    await reqs[1].reject("重复提交", people["书记"], now=T0 + timedelta(hours=1))
+    ids = [r.id for r in reqs]
+    assert await ServiceRequest.escalate_many(ids, late, chunk=2) == set(ids[2:])
+    marks = dict(await ServiceRequest.filter(id__in=ids).values_list("id", "escalated_at"))
+    assert [marks[i] for i in ids] == [late - timedelta(minutes=30), None, late, late, late]
+    events = [
+        (e.request_id, e.from_status, e.to_status, e.created_at)
+        for e in await RequestEvent.filter(request_id__in=ids, action="escalate").order_by("id")
+    ]
+    assert events == [(ids[0], "received", "received", late - timedelta(minutes=30))] + [
+        (i, "received", "received", late) for i in ids[2:]
+    ]
+    assert await ServiceRequest.escalate_many(ids, late + timedelta(hours=1), chunk=2) == set()
+    assert await RequestEvent.filter(request_id__in=ids, action="escalate").count() == 4
+
+
 async def test_attachments(world):
     orgs, people = world
     req = await file(orgs, people)

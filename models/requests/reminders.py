@@ -75,17 +75,19 @@ async def due_reminders(now: datetime, lead_hours: float) -> list[Reminder]:
         + [r.org.parent_id for r in rows if r.org.parent_id]
     )
     planned: list[Reminder] = []
+    escalate: list[int] = []
     for i, req in enumerate(rows):
         await breathe(i)
         kind = reminder_kind(req.due_at, now)
         holder = req.holder()
         reminder = Reminder(req, kind, list(groups.get(holder.id, [])) if holder else [])
         if kind == "overdue":
-            if req.escalated_at is None:  # recorded already: no UPDATE per request and tick
-                await req.escalate_once(now)
+            if req.escalated_at is None:  # recorded already: not written again each tick
+                escalate.append(req.id)
             parent = req.org.parent_id
             reminder.escalate_to = list(groups.get(parent, [])) if parent else []
         planned.append(reminder)
+    await ServiceRequest.escalate_many(escalate, now)
     delivered = await existing_keys(k for r in planned for k in r.keys())
     done = [r for r in planned if all(k[:191] in delivered for k in r.keys())]
     await mark_reminded(done)
