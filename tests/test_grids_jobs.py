@@ -275,3 +275,38 @@ async def test_advance_is_a_few_queries_for_many_members(db):
     assert len(moved) == 500
     assert await advance(now, 3) == []
     assert await ContactLadder.filter(stage="suspected").count() == 500
+
+
+async def test_advance_writes_each_move_with_its_history(db):
+    """A member back to 正常 earlier and two never on the ladder: each becomes 疑似失联
+    with the time of the run and their own last contact (a Beijing-time clock stored as
+    the same instant), and one history row each; a 失联 member is left alone."""
+    from models.grids.ladder import advance
+
+    zb = await Organization.create_in_tree("ZBY", "支部", "branch")
+    now = datetime(2026, 11, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
+    seen = [now - timedelta(days=d, minutes=7) for d in (100, 120, 150, 200)]
+    people = [
+        await Person.create(
+            real_name=f"党员{i}", relation_status="registered", home_org_id=zb.id,
+            last_seen_at=when,
+        )
+        for i, when in enumerate(seen)
+    ]  # fmt: skip
+    back, fresh1, fresh2, lost = people
+    earlier = now - timedelta(days=300)
+    await ContactLadder.create(person_id=back.id, stage="normal", since=earlier)
+    await ContactLadder.create(person_id=lost.id, stage="lost", since=earlier)
+    assert await advance(now, 3) == sorted(p.id for p in (back, fresh1, fresh2))
+    rows = {r.person_id: (r.stage, r.since, r.last_contact_at) for r in await ContactLadder.all()}
+    assert rows == {
+        back.id: ("suspected", now, seen[0]),
+        fresh1.id: ("suspected", now, seen[1]),
+        fresh2.id: ("suspected", now, seen[2]),
+        lost.id: ("lost", earlier, None),
+    }
+    events = [
+        (e.person_id, e.from_stage, e.to_stage, e.reason, e.created_at)
+        for e in await LadderEvent.all().order_by("person_id")
+    ]
+    assert events == [(p.id, "normal", "suspected", "auto", now) for p in (back, fresh1, fresh2)]
