@@ -1,4 +1,4 @@
-"""三会一课的到会数字：每种报名状态、重复到场、两处党员身份，逐个支部核对（SQLite 与 PostgreSQL）。"""
+"""三会一课的到会数字：每种报名状态、重复到场、两处党员身份（SQLite 与 PostgreSQL）。"""
 
 from __future__ import annotations
 
@@ -105,9 +105,7 @@ async def test_every_signup_status_counted_per_branch(db):
             (waiting, "waitlisted", True, False),
         ],
     )
-    await meeting(
-        zb2, by, "committee", NOW + 24 * H, [(m4, "confirmed", False, False)]
-    )  # not yet
+    await meeting(zb2, by, "committee", NOW + 24 * H, [(m4, "confirmed", False, False)])  # not yet
 
     one, two = await compliance([zb1, zb2], NOW)
     assert (one["branch"].id, one["members"]) == (zb1.id, 4)
