@@ -19,6 +19,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.errors import DomainError
+from models.people import chunked
 from models.requests import rules
 from models.requests.rules import MAX_FORWARDS, VISIT_CHOICES
 
@@ -147,11 +148,11 @@ class FollowUp:
         from models.requests.events import RequestEvent
 
         done: set[int] = set()
-        for at in range(0, len(ids), chunk):
+        for part in chunked(ids, chunk):
             async with in_transaction():
                 due = await (
                     cls.filter(  # type: ignore[attr-defined]
-                        id__in=ids[at : at + chunk],
+                        id__in=part,
                         escalated_at__isnull=True,
                         status__in=rules.transition("escalate").sources,
                     )
