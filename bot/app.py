@@ -140,7 +140,7 @@ def create_app(config: Config, *, manage_database: bool = True) -> web.Applicati
             task.cancel()
         # Let a fan-out in progress reach a clean point before the timers go.
         if runtime.broadcaster is not None:
-            await runtime.broadcaster.stop()
+            await runtime.broadcaster.stop(runtime.shutdown_left())
         scheduler.shutdown(wait=False)
         for ch in channels:
             await ch.shutdown()

@@ -225,11 +225,14 @@ class DedupGate:
         except (ValueError, TypeError):
             return []
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued and finish a checkpoint, both within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        by = loop.time() + timeout
         if self._flusher and not self._flusher.done():
             if self._wake:
                 self._wake.set()
-            await asyncio.wait([self._flusher], timeout=5)
+            await asyncio.wait([self._flusher], timeout=max(0.0, by - loop.time()))
         if self._checkpoint is not None and not self._checkpoint.done():
-            await asyncio.wait([self._checkpoint], timeout=5)
+            await asyncio.wait([self._checkpoint], timeout=max(0.0, by - loop.time()))
         self._fast.close()

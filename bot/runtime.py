@@ -77,6 +77,7 @@ class Runtime:
     communities: Communities = field(init=False)  # who lives where
     intake: Intake = field(init=False)  # groups' 自动受理 switches
     reports: ReportLane = field(init=False)  # officers' views, a few at a time
+    _shutdown_by: float | None = field(default=None, init=False)  # loop time; shutdown_left()
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -170,12 +171,21 @@ class Runtime:
             await asyncio.wait(list(self.background), timeout=left)
         return True
 
+    def shutdown_left(self) -> float:
+        """Seconds left of the one shutdown budget (server.shutdown_timeout), which starts
+        at the first call: each step waits only for what is left, so a locked database
+        cannot make the steps' own timeouts add up past what the operator configured."""
+        now = asyncio.get_running_loop().time()
+        if self._shutdown_by is None:
+            self._shutdown_by = now + self.config.server.shutdown_timeout
+        return max(0.0, self._shutdown_by - now)
+
     async def stop(self, *, database: bool = True) -> None:
         if self.broadcaster is not None:
-            await self.broadcaster.stop()
-        if not await self.settle(self.config.server.shutdown_timeout):
+            await self.broadcaster.stop(self.shutdown_left())
+        if not await self.settle(self.shutdown_left()):
             log.warning("stopping with %d background tasks unfinished", len(self.background))
-        await self.dedup.close()
+        await self.dedup.close(self.shutdown_left())
         for sender in self.senders.values():
             await sender.close()
         if self.http is not None:

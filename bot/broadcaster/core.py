@@ -88,7 +88,10 @@ class Broadcaster(Audience, Fanout):
         if cfg.leader_poll_seconds > 0:
             self._loop_task = asyncio.create_task(self._campaign(cfg.leader_poll_seconds))
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Let a fan-out in progress reach a clean point (a batch's rows written), for at
+        most ``timeout`` seconds; then leadership goes either way (unsent rows stay due
+        and the next leader sends them, once)."""
         self._stopping = True
         if self._loop_task is not None:
             task = self._loop_task
@@ -98,8 +101,13 @@ class Broadcaster(Audience, Fanout):
                 await task
             except asyncio.CancelledError:
                 pass
-        async with self._lock:  # let a fan-out in progress reach a clean point
-            await self.leadership.release()
+        try:
+            await asyncio.wait_for(self._lock.acquire(), timeout)
+        except TimeoutError:
+            log.warning("stopping while a tick is still running")
+        else:
+            self._lock.release()
+        await self.leadership.release()
         await self.content.worker.close()
 
     async def _campaign(self, every: float) -> None:
