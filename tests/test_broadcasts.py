@@ -220,6 +220,35 @@ async def test_crash_recovery_sends_pending_and_never_resends_in_flight(town):
     assert (firing.status, firing.sent, firing.uncertain) == ("done", 1, 1)
 
 
+async def test_regained_lead_waits_for_the_tick_still_finishing(town):
+    """Leadership lost mid-firing and won back: recovery waits for this process's own
+    tick to write its answers, so a row it sent is counted sent, not uncertain."""
+    import asyncio
+
+    c = town
+    await c.one("/定时 每天 08:00 全部群 通知", user="secretary")
+    b = await Broadcast.get(job=None)
+    firing = await BroadcastFiring.create(
+        broadcast=b, fire_at=cst(2026, 11, 23, 8, 0), status="sending", targets=1
+    )
+    row = await Delivery.create(
+        target="console:g1", platform="console", purpose="broadcast", text="通知",
+        status="sending", dedup_key=f"bc:{b.id}:y:console:g1", firing_id=firing.id,
+    )  # fmt: skip
+    broadcaster = c.runtime.broadcaster
+    async with broadcaster._lock:  # the tick, its post on the wire
+        broadcaster.leadership.is_leader = False
+        election = asyncio.create_task(broadcaster.elect())
+        await asyncio.sleep(0.05)
+        assert not election.done()
+        await Delivery.filter(id=row.id).update(status="sent")  # the tick's answer
+    assert await election
+    rows = await Delivery.filter(firing_id=firing.id).values_list("status", flat=True)
+    assert rows == ["sent"]
+    await firing.refresh_from_db()
+    assert (firing.status, firing.sent, firing.uncertain) == ("done", 1, 0)
+
+
 async def test_service_jobs_fire_through_the_broadcaster(town):
     """The request deadline reminder is a job row the leader fires, once per request."""
     from models.requests import ServiceRequest

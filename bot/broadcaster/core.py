@@ -124,7 +124,10 @@ class Broadcaster(Audience, Fanout):
         now_leader = await self.leadership.campaign()
         if now_leader and not was:
             log.info("became the broadcast leader")
-            await self.recover()
+            # After a tick this process may still be finishing (it lost the lead mid-
+            # firing): its rows on the wire are written back before recovery reads them.
+            async with self._lock:
+                await self.recover()
             self._rebuild_jobs_soon()
         elif was and not now_leader:
             log.warning("lost broadcast leadership")
