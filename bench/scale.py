@@ -23,6 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -133,10 +134,16 @@ async def prepare_sqlite(scale: float, workdir: Path) -> str:
     return url
 
 
+def pg_database(url: str, name: str) -> str:
+    """`url` naming the database `name` instead: the rest, a query string included (a
+    Unix socket: ``postgres://user@/db?host=/run/postgresql&port=5432``), kept."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 async def prepare_postgres(scale: float, base_url: str) -> str:
     from models.district.cli import seed_district
 
-    server, _, _ = base_url.rpartition("/")
     name = f"lianxin_scale_{str(scale).replace('.', '_')}"
     admin = await asyncpg.connect(base_url)
     try:
@@ -144,14 +151,14 @@ async def prepare_postgres(scale: float, base_url: str) -> str:
         if not have:
             print(f"generating the district (S={scale:g}) into {name} …", flush=True)
             await admin.execute(f'CREATE DATABASE "{name}"')
-            if await seed_district(f"{server}/{name}", scale):
+            if await seed_district(pg_database(base_url, name), scale):
                 await admin.execute(f'DROP DATABASE "{name}"')
                 raise SystemExit("district generation failed")
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}_run" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}_run" TEMPLATE "{name}"')
     finally:
         await admin.close()
-    url = f"{server}/{name}_run"
+    url = pg_database(base_url, f"{name}_run")
     await upgrade(url)
     return url
 

@@ -26,11 +26,12 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
 
-from bench.scale import config_file, hold_jobs, prepare_postgres, prepare_sqlite
+from bench.scale import config_file, hold_jobs, pg_database, prepare_postgres, prepare_sqlite
 from bench.servers import REPO, Server, Servers, _clean_env, free_port, lianxin_cmd
 from bot.db import close_db, init_db
 
@@ -78,8 +79,8 @@ PAGES = [
 
 # -- the databases (the templates and run copies of bench.scale) ----------------------------
 async def drop_postgres(url: str) -> None:
-    server, _, name = url.rpartition("/")
-    admin = await asyncpg.connect(f"{server}/postgres")
+    name = urlsplit(url).path.lstrip("/")
+    admin = await asyncpg.connect(pg_database(url, "postgres"))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

@@ -1,4 +1,5 @@
-"""bench.scale_load.merge: slices of one mixed load added up into one set of figures."""
+"""bench.scale_load.merge: slices of one mixed load added up into one set of figures;
+bench.scale.pg_database: the run databases' URLs."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def test_slices_add_up_and_cores_weigh_by_length():
     # merging the merged result again changes nothing
     again = merge([got])
     assert again["n"] == 160 and again["cores"] == pytest.approx(got["cores"])
+
+
+def test_run_databases_keep_the_servers_url_a_unix_socket_included():
+    from bench.scale import pg_database
+
+    tcp = "postgres://postgres@127.0.0.1:5432/lianxin_test"
+    assert pg_database(tcp, "lianxin_scale_1_0_run") == (
+        "postgres://postgres@127.0.0.1:5432/lianxin_scale_1_0_run"
+    )
+    socket = "postgres://postgres@/lianxin_test?host=/run/postgresql&port=5433"
+    assert (
+        pg_database(socket, "postgres")
+        == "postgres://postgres@/postgres?host=/run/postgresql&port=5433"
+    )
