@@ -249,6 +249,24 @@ async def test_regained_lead_waits_for_the_tick_still_finishing(town):
     assert (firing.status, firing.sent, firing.uncertain) == ("done", 1, 0)
 
 
+async def test_stop_waits_for_a_tick_no_longer_than_its_budget(town, caplog):
+    """SIGTERM during a tick: the broadcaster waits at most what is left of
+    shutdown_timeout, then gives up the lead; with the tick done, no time is needed."""
+    import asyncio
+
+    broadcaster = town.runtime.broadcaster
+    loop = asyncio.get_running_loop()
+    async with broadcaster._lock:  # a tick still sending
+        started = loop.time()
+        await asyncio.wait_for(broadcaster.stop(0.2), 5)
+        assert 0.2 <= loop.time() - started < 2
+    assert not broadcaster.is_leader
+    assert "stopping while a tick is still running" in caplog.text
+    caplog.clear()
+    await broadcaster.stop(0)  # nothing running: nothing to wait for, nothing to warn of
+    assert "stopping while a tick is still running" not in caplog.text
+
+
 async def test_service_jobs_fire_through_the_broadcaster(town):
     """The request deadline reminder is a job row the leader fires, once per request."""
     from models.requests import ServiceRequest

@@ -102,11 +102,11 @@ class Broadcaster(Audience, Fanout):
             except asyncio.CancelledError:
                 pass
         try:
-            await asyncio.wait_for(self._lock.acquire(), timeout)
+            # A free lock is taken without waiting, even when no time is left.
+            async with asyncio.timeout(timeout), self._lock:
+                pass
         except TimeoutError:
             log.warning("stopping while a tick is still running")
-        else:
-            self._lock.release()
         await self.leadership.release()
         await self.content.worker.close()
 
