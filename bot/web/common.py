@@ -55,7 +55,7 @@ class Officer:
         return self.caller.scope_paths()
 
 
-OFFICER_KEY = "lianxin.officer"
+OFFICER_KEY = web.RequestKey("lianxin.officer", Officer)  # typed: aiohttp warns on str keys
 
 
 def runtime_of(request: web.Request) -> Runtime:
@@ -63,8 +63,7 @@ def runtime_of(request: web.Request) -> Runtime:
 
 
 def officer_of(request: web.Request) -> Officer:
-    officer: Officer = request[OFFICER_KEY]
-    return officer
+    return request[OFFICER_KEY]
 
 
 def address(request: web.Request) -> str:
@@ -140,6 +139,7 @@ async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
     """No session → /admin/login; every POST → the CSRF check; security headers."""
     resource = request.match_info.route.resource
     name = resource.name if resource is not None else None
+    officer: Officer | None = None
     if name not in PUBLIC:
         officer = await load_officer(request)
         if officer is None:
@@ -149,7 +149,7 @@ async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
         await get_session(request)
         request = request.clone(client_max_size=UPLOAD_MAX)
         await check_csrf(request)
-    if name not in PUBLIC:
+    if officer is not None:
         request[OFFICER_KEY] = officer
     if request.method == "GET" and name not in PUBLIC:
         # A page is a report: after the members' messages in hand (bot/lanes.py).
