@@ -581,7 +581,7 @@ async def test_slow_handler_answers_empty_then_sends_through_app_api(
 
     async def slow(inb: Inbound) -> list[Reply]:
         calls.append(inb.event_id)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.5)
         return await original(inb)
 
     monkeypatch.setattr(dispatcher, "handle", slow)
@@ -590,7 +590,8 @@ async def test_slow_handler_answers_empty_then_sends_through_app_api(
 
     started = time.monotonic()
     assert await wecom.say("/帮助", user="lisi", msg_id=msg_id) is None
-    assert time.monotonic() - started < 0.55
+    # Answered at the budget, not when the handler ends (a second of margin: loaded CI).
+    assert time.monotonic() - started < 1.2
     # WeCom retries the same message while the handler still runs: nothing twice.
     assert await wecom.say("/帮助", user="lisi", msg_id=msg_id) is None
 
