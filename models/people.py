@@ -173,10 +173,11 @@ class Person(Model):
     class Meta:
         table = "person"
         # Officers' views count people by home branch / local organisation (#15).
-        # (with the columns they count by: no row is read for a count)
+        # (with the columns they count by: no row is read for a count; and the id, so
+        # that a branch's people for /排行 come from the index alone on PostgreSQL)
         indexes = (
-            ("home_org_id", "relation_status", "last_seen_at"),
-            ("local_org_id", "relation_status", "last_seen_at"),
+            ("home_org_id", "relation_status", "last_seen_at", "id"),
+            ("local_org_id", "relation_status", "last_seen_at", "id"),
         )
 
     DISPLAY_NAME_MAX = 20

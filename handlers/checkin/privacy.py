@@ -7,7 +7,7 @@ from bot.dialogs import Dialog, Step
 from bot.inbound import Reply
 from bot.text import fold_width
 from handlers.checkin.common import labels, router, say
-from models.checkin import CheckIn, MemberRegistration, erase_person, profile, touch
+from models.checkin import CheckIn, MemberRegistration, erase_person, profile
 from models.people import Person
 
 
@@ -29,7 +29,8 @@ async def my_info(ctx: Ctx) -> Reply:
     regs: list[MemberRegistration] = []
     rows: list[CheckIn] = []
     if person is not None:
-        await touch(person, ctx.now())
+        # No contact written here: the dispatcher records the day's first message of
+        # anyone it knows (bot/seen.py), this one included.
         regs = await MemberRegistration.recent_of(person.id)
         rows = await CheckIn.recent_of(person.id)
     return say(ctx, "checkin_myinfo", person=person, regs=regs, rows=rows)

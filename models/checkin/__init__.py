@@ -14,8 +14,8 @@ decides who won. Models take ``now`` from the caller (the runtime's clock). Refu
 
 Contact ("last seen"): `Person.last_seen_at` moves on any contact (models/grids/ladder.py
 `record_contact`: any message, a visit to the member's household); here registering,
-checking in, leaving, asking for a transfer and looking at one's own record touch it
-(`touch`). Lost contact and the 失联 ladder are computed from it.
+checking in, leaving and asking for a transfer touch it (`touch`). Lost contact and the
+失联 ladder are computed from it.
 """
 
 from models.checkin.checkins import CheckIn

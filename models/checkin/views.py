@@ -46,13 +46,13 @@ def unseen_q(days: int, now: datetime) -> Q:
 
 
 def lost_q(paths: list[str], days: int, now: datetime) -> Q:
-    """Members in scope not seen (registration, check-in, leave, transfer, /我的信息)
+    """Members in scope not seen (any message, registration, check-in, leave, transfer)
     for `days`."""
     return scope_q(paths) & unseen_q(days, now) & Q(relation_status__in=MEMBER_RELATIONS)
 
 
 async def lost_contact(paths: list[str], days: int, now: datetime) -> list[Person]:
-    """Members not seen (registration, check-in, leave, transfer, /我的信息) for `days`."""
+    """Members not seen (any message, registration, check-in, leave, transfer) for `days`."""
     return (
         await Person.filter(lost_q(paths, days, now))
         .select_related("home_org", "local_org")
