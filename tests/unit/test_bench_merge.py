@@ -1,5 +1,5 @@
 """bench.scale_load.merge: slices of one mixed load added up into one set of figures;
-bench.scale.pg_database: the run databases' URLs."""
+bench.scale.pg_database: the run databases' URLs; bench.run's verdicts, round by round."""
 
 from __future__ import annotations
 
@@ -45,3 +45,20 @@ def test_run_databases_keep_the_servers_url_a_unix_socket_included():
         pg_database(socket, "postgres")
         == "postgres://postgres@/postgres?host=/run/postgresql&port=5433"
     )
+
+
+def test_a_stalled_slice_moves_one_rounds_ratio_not_the_verdict():
+    from bench.run import GOALS, Cell, paired_ratios, verdicts
+
+    bot, ref, bar, _ = GOALS[2]  # OneBot against bare aiohttp, no p99 cap
+    # five rounds of 1 s each; in round 4 the bot's slice was stalled (a third of its rate)
+    ours = Cell(ok=0, seconds=5.0, slices=[(600, 1.0)] * 3 + [(200, 1.0), (600, 1.0)])
+    theirs = Cell(ok=0, seconds=5.0, slices=[(1000, 1.0)] * 5)
+    ours.ok, theirs.ok = sum(n for n, _ in ours.slices), sum(n for n, _ in theirs.slices)
+    assert paired_ratios(ours, theirs) == [0.6, 0.6, 0.6, 0.2, 0.6]
+    line = verdicts({(bot, 64): ours, (ref, 64): theirs}, {bot, ref}, 64, {})[0]
+    assert line.startswith(f"PASS  {bot} / {ref} @ 64: 60% (≥ {bar:.0%}, no errors;")
+    assert "median of the rounds 60% 60% 60% 20% 60%; whole run 520 vs 1,000 req/s" in line
+    # (summed over the run: 52 %). Slow in most rounds, the bot fails.
+    ours.slices[1] = ours.slices[2] = (200, 1.0)
+    assert verdicts({(bot, 64): ours, (ref, 64): theirs}, {bot, ref}, 64, {})[0].startswith("FAIL")
