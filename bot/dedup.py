@@ -22,13 +22,12 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from bot.db import driver_time, is_unavailable, placeholders
-from bot.dedup_sqlite import SqliteKeyWriter
+from bot.sqlite_direct import DIRECT
 from models.events import InboundEvent
 
 log = logging.getLogger("lianxin.dedup")
@@ -70,9 +69,8 @@ class DedupGate:
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
-        # SQLite: batches committed on the loop's thread (bot/dedup_sqlite.py).
-        self._fast = SqliteKeyWriter()
-        self._checkpoint: asyncio.Task[None] | None = None
+        # SQLite: batches committed on the loop's thread (bot/sqlite_direct.py).
+        self._fast = DIRECT
 
     # -- in-process view --------------------------------------------------
     def seen_locally(self, key: str) -> tuple[str, ...] | asyncio.Future[tuple[str, ...]] | None:
@@ -176,28 +174,13 @@ class DedupGate:
             f"VALUES {','.join(rows)} ON CONFLICT (platform, event_key) DO NOTHING "
             "RETURNING platform, event_key"
         )
-        fast = self._fast.insert(conn, sql, values)
+        fast = self._fast.execute(conn, sql, values)
         if fast is not None:
-            if self._fast.wants_checkpoint():
-                self._start_checkpoint(conn)
             return {id(unique[key]) for key in fast}
         # execute_query_dict always fetches; execute_query drops RETURNING rows on asyncpg.
         result = await conn.execute_query_dict(sql, values)
         # Only the first copy of a key inside this batch counts as first.
         return {id(unique[(r["platform"], r["event_key"])]) for r in result}
-
-    def _start_checkpoint(self, conn: Any) -> None:
-        """A passive checkpoint of what the fast path wrote, in tortoise's thread."""
-        if self._checkpoint is not None and not self._checkpoint.done():
-            return
-
-        async def checkpoint() -> None:
-            try:
-                await conn.execute_query_dict("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception as exc:  # the next one will try again
-                log.info("dedup: checkpoint not done: %s", exc)
-
-        self._checkpoint = asyncio.create_task(checkpoint())
 
     # -- database: same transaction as the change ------------------------
     @staticmethod
@@ -233,6 +216,7 @@ class DedupGate:
             if self._wake:
                 self._wake.set()
             await asyncio.wait([self._flusher], timeout=max(0.0, by - loop.time()))
-        if self._checkpoint is not None and not self._checkpoint.done():
-            await asyncio.wait([self._checkpoint], timeout=max(0.0, by - loop.time()))
+        checkpoint = self._fast.checkpoint
+        if checkpoint is not None and not checkpoint.done():
+            await asyncio.wait([checkpoint], timeout=max(0.0, by - loop.time()))
         self._fast.close()

@@ -11,6 +11,7 @@ from tortoise.functions import Count
 from tortoise.models import Model
 
 from bot.db import driver_time, placeholders
+from bot.sqlite_direct import DIRECT
 
 # sending: handed to the platform, no answer yet. unknown: was sending when the process
 # died; not sent again (a retry could post twice), counted as uncertain instead.
@@ -72,7 +73,7 @@ class Delivery(Model):
             f"UPDATE delivery SET status = 'sent', attempts = 1, finished_at = {marks[0]} "
             f"WHERE id IN ({','.join(marks[1:])})"
         )
-        await conn.execute_query(sql, [driver_time(conn, now), *ids])
+        await _write(conn, sql, [driver_time(conn, now), *ids])
 
     @classmethod
     async def mark_sent_and_take(
@@ -150,7 +151,7 @@ class Delivery(Model):
                     f"UPDATE delivery {set_.format('?')} FROM v WHERE delivery.id = v.i"
                 )
                 values = [x for row in chunk for x in row] + [driver_time(conn, now)]
-            await conn.execute_query(sql, values)
+            await _write(conn, sql, values)
 
     @classmethod
     async def count_by_status(cls, firing_id: int) -> dict[str, int]:
@@ -172,5 +173,15 @@ async def _returning(conn: Any, sql: str, values: list[Any]) -> Sequence[Sequenc
     apart: PostgreSQL's come as dicts, since tortoise's execute_query drops them there)."""
     if conn.capabilities.dialect == "postgres":
         return [tuple(r.values()) for r in await conn.execute_query_dict(sql, values)]
+    # SQLite: on the loop's thread unless the file is locked (bot/sqlite_direct.py).
+    fast = DIRECT.execute(conn, sql, values)
+    if fast is not None:
+        return fast
     _, rows = await conn.execute_query(sql, values)
     return rows  # type: ignore[no-any-return]
+
+
+async def _write(conn: Any, sql: str, values: list[Any]) -> None:
+    """A statement with nothing to return: SQLite's on the loop's thread when it can."""
+    if DIRECT.execute(conn, sql, values) is None:
+        await conn.execute_query(sql, values)

@@ -139,6 +139,15 @@ async def test_failed_rows_are_written_one_statement_per_chunk(db, monkeypatch):
         return await execute(sql, values)
 
     monkeypatch.setattr(conn, "execute_query", counted)
+    direct = deliveries.DIRECT.execute  # SQLite's statements on the loop's thread
+
+    def counted_direct(client, sql, values):  # type: ignore[no-untyped-def]
+        rows = direct(client, sql, values)
+        if rows is not None:  # written there (else it goes to execute_query)
+            statements.append(sql)
+        return rows
+
+    monkeypatch.setattr(deliveries.DIRECT, "execute", counted_direct)
     await Delivery.mark_finished(rows, NOW)
     await Delivery.mark_finished([], NOW)  # nothing failed: no statement
     monkeypatch.undo()

@@ -1,32 +1,36 @@
-"""去重键的 SQLite 快速写入：在事件循环里直接提交一批键，不经 aiosqlite 的线程。
+"""SQLite 的直接写入：短小的写语句在事件循环的线程里直接提交，不经 aiosqlite 的线程。
 
-Through tortoise, every batch of dedup keys went to aiosqlite's worker thread and back:
-a queue hand-off, a thread woken, the GIL passed back and forth, a callback through the
-loop's self-pipe. Measured at concurrency 64 (WeChat, A/B in one sitting), that path cost
-~40 µs of CPU per message, half of it on the second core that the load generator and
-PostgreSQL-less deployments share, and its waits made the server work in waves (#15).
+Through tortoise, every statement goes to aiosqlite's worker thread and back: a queue
+hand-off, a thread woken, the GIL passed back and forth, a callback through the loop's
+self-pipe. For the statements the hot paths write most (a batch of dedup keys per group
+commit, bot/dedup.py; a firing's claims and answers, models/deliveries.py), measured at
+concurrency 64, that path cost ~40 µs of CPU per message and made the server work in
+waves (#15), and about a tenth of a broadcast's CPU per delivery.
 
-Here the batch is one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on a connection of
-our own, committed before the claims resolve, as durable as tortoise's (same
-``synchronous``; WAL). It never waits: the connection's busy timeout is zero, so when
-the file is locked (a transaction of this process or another one holds the write lock)
-or cannot be written at all, `insert` returns None and the caller writes the batch
-through tortoise as before, with the errors and waits it always had. The connection
-never checkpoints (a checkpoint fsyncs, and the event loop would wait for it);
-`wants_checkpoint` tells the gate to ask tortoise's connection for a passive one now
-and then, in its thread.
+`DIRECT.execute` runs one autocommit statement on a connection of our own opened beside
+tortoise's, as durable as tortoise's (same ``synchronous``; WAL). It never waits: the
+connection's busy timeout is zero, so when the file is locked (a transaction of this
+process or another one holds the write lock) or cannot be written at all, it returns
+None and the caller runs the statement through tortoise as before, with the errors and
+waits it always had. Inside a tortoise transaction it always returns None (the statement
+belongs to that transaction). The connection never checkpoints (a checkpoint fsyncs, and
+the event loop would wait for it): every `CHECKPOINT_EVERY` statements it asks tortoise's
+connection for a passive one, in its thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
 from typing import Any
 
-log = logging.getLogger("lianxin.dedup")
+from tortoise.backends.base.client import TransactionalDBClient
 
-# A passive checkpoint through tortoise after this many batches written here (a batch
+log = logging.getLogger("lianxin.db")
+
+# A passive checkpoint through tortoise after this many statements written here (each
 # writes a few pages; SQLite's own default is every 1,000 pages).
 CHECKPOINT_EVERY = 200
 # After an error other than "locked" (read-only, disk full, file gone), batches go the
@@ -38,19 +42,23 @@ def _locked(exc: sqlite3.Error) -> bool:
     return "locked" in str(exc).lower() or "busy" in str(exc).lower()
 
 
-class SqliteKeyWriter:
-    """Writes dedup batches on the event loop's thread, for tortoise's SQLite client only."""
+class DirectSqlite:
+    """Short autocommit statements on the event loop's thread, for tortoise's SQLite
+    client only (one per process: `DIRECT`)."""
 
     def __init__(self) -> None:
         self._conn: sqlite3.Connection | None = None
         self._owner: Any = None  # tortoise's aiosqlite connection ours was opened beside
         self._retry_at = 0.0
         self._since_checkpoint = 0
-        self.written = 0  # batches written here (tests check the path is taken)
+        self.checkpoint: asyncio.Task[None] | None = None  # the last one asked for
+        self.written = 0  # statements written here (tests check the path is taken)
 
-    def insert(self, client: Any, sql: str, values: list[Any]) -> list[tuple[str, str]] | None:
-        """The (platform, event_key) rows the statement inserted, or None: write it
+    def execute(self, client: Any, sql: str, values: list[Any]) -> list[tuple[Any, ...]] | None:
+        """The rows the statement returned ([] without RETURNING), or None: run it
         through ``client`` (tortoise) instead."""
+        if isinstance(client, TransactionalDBClient):
+            return None
         conn = self._connection(client)
         if conn is None:
             return None
@@ -60,19 +68,29 @@ class SqliteKeyWriter:
             if conn.in_transaction:  # not expected in autocommit; never leave one open
                 conn.rollback()
             if not _locked(exc):
-                log.info("dedup keys go through tortoise for a while: %s", exc)
+                log.info("sqlite: statements go through tortoise for a while: %s", exc)
                 self._close()
                 self._retry_at = time.monotonic() + BACKOFF_SECONDS
             return None
         self.written += 1
         self._since_checkpoint += 1
+        if self._since_checkpoint >= CHECKPOINT_EVERY:
+            self._since_checkpoint = 0
+            self._start_checkpoint(client)
         return rows
 
-    def wants_checkpoint(self) -> bool:
-        if self._since_checkpoint < CHECKPOINT_EVERY:
-            return False
-        self._since_checkpoint = 0
-        return True
+    def _start_checkpoint(self, client: Any) -> None:
+        """A passive checkpoint of what was written here, in tortoise's thread."""
+        if self.checkpoint is not None and not self.checkpoint.done():
+            return
+
+        async def checkpoint() -> None:
+            try:
+                await client.execute_query_dict("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception as exc:  # the next one will try again
+                log.info("sqlite: checkpoint not done: %s", exc)
+
+        self.checkpoint = asyncio.create_task(checkpoint())
 
     def _connection(self, client: Any) -> sqlite3.Connection | None:
         owner = getattr(client, "_connection", None)
@@ -100,7 +118,7 @@ class SqliteKeyWriter:
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.Error as exc:
-            log.info("dedup keys go through tortoise for a while: %s", exc)
+            log.info("sqlite: statements go through tortoise for a while: %s", exc)
             self._retry_at = time.monotonic() + BACKOFF_SECONDS
             return None
         self._conn, self._owner = conn, owner
@@ -116,3 +134,6 @@ class SqliteKeyWriter:
 
     def close(self) -> None:
         self._close()
+
+
+DIRECT = DirectSqlite()
