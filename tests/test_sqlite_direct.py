@@ -137,3 +137,23 @@ async def test_inside_a_transaction_the_statement_is_the_transactions(db):
             raise RuntimeError("rolled back")
     assert DIRECT.written == written
     assert set(await Delivery.filter(firing_id=10).values_list("status", flat=True)) == {"pending"}
+
+
+async def test_the_wal_goes_back_to_its_size_limit_after_a_busy_spell(db):
+    from tortoise import connections
+
+    path = _sqlite_file(db)
+    wal = Path(f"{path}-wal")
+    conn = connections.get("default")
+    gate = DedupGate()
+    # a busy spell: 200 batches of 40 keys with no checkpoint in between
+    for b in range(200):
+        keys = [f"busy-{b}-{i}-" + "x" * 120 for i in range(40)]
+        assert all(await asyncio.gather(*[gate.claim_batched("wechat", k) for k in keys]))
+    busy = wal.stat().st_size
+    assert busy > 1_000_000
+    # then it is quiet: a checkpoint, and the next write starts the WAL over, cut back
+    await conn.execute_query_dict("PRAGMA wal_checkpoint(PASSIVE)")
+    assert await gate.claim_batched("wechat", "after the spell") is True
+    assert wal.stat().st_size <= sqlite_direct.JOURNAL_SIZE_LIMIT + 64 * 1024, busy
+    await gate.close()
