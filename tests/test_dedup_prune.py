@@ -97,3 +97,28 @@ async def test_the_leader_prunes_and_a_recent_retry_is_still_answered(aiohttp_cl
     second = Console(await aiohttp_client(create_app(config)))
     assert await second.say("/改称呼", user="u1", event_id="evt-new") == asked
     await second.client.close()
+
+
+async def test_nothing_old_is_read_without_waiting_for_the_write_lock(db):
+    """A tick with nothing to delete only reads: while another process holds SQLite's
+    write lock it answers 0 at once, instead of waiting out the busy timeout (5 s) for a
+    DELETE that finds nothing (which also held a shutdown that long)."""
+    import asyncio
+    import sqlite3
+
+    from bot.db import sqlite_path
+
+    path = sqlite_path(db)
+    if path is None:
+        import pytest
+
+        pytest.skip("SQLite's write lock; PostgreSQL deletes rows, not the file")
+    await keys("recent", 5, NOW - timedelta(days=1))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        assert await asyncio.wait_for(InboundEvent.prune(CUTOFF, chunk=2), 2.0) == 0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert await left("recent") == 5
