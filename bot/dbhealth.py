@@ -29,6 +29,7 @@ from pathlib import Path
 from tortoise import connections
 
 from bot.db import sqlite_path
+from bot.sqlite_direct import is_locked
 
 log = logging.getLogger("lianxin.db")
 
@@ -171,9 +172,7 @@ def _locked_elsewhere(path: Path) -> bool:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
         return False
-    except sqlite3.OperationalError as exc:
-        return "locked" in str(exc).lower() or "busy" in str(exc).lower()
-    except sqlite3.Error:
-        return False
+    except sqlite3.Error as exc:
+        return is_locked(exc)
     finally:
         conn.close()

@@ -40,7 +40,8 @@ JOURNAL_SIZE_LIMIT = 16384
 BACKOFF_SECONDS = 1.0
 
 
-def _locked(exc: sqlite3.Error) -> bool:
+def is_locked(exc: sqlite3.Error) -> bool:
+    """SQLite's answer when another connection holds the lock (not a real failure)."""
     return "locked" in str(exc).lower() or "busy" in str(exc).lower()
 
 
@@ -69,7 +70,7 @@ class DirectSqlite:
         except sqlite3.Error as exc:
             if conn.in_transaction:  # not expected in autocommit; never leave one open
                 conn.rollback()
-            if not _locked(exc):
+            if not is_locked(exc):
                 log.info("sqlite: statements go through tortoise for a while: %s", exc)
                 self._close()
                 self._retry_at = time.monotonic() + BACKOFF_SECONDS
