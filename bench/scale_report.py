@@ -102,6 +102,7 @@ class Report:
             ("mixed, N processes alternately: req/s", "multi_rps", "{:.0f}"),
             ("mixed, N processes: member p99 ms / errors", "multi", None),
             ("mixed, N processes: cores busy — bots / generator / rest", "multi_cores", None),
+            ("mixed: req/s per busy core of the bots (one / N processes)", "per_core", None),
             ("start-up to /healthz 200 s", "start_s", "{:.2f}"),
             ("idle RSS MB", "idle_mb", "{:.0f}"),
             ("RSS peak under load MB", "rss_peak", "{:.0f}"),
@@ -124,6 +125,13 @@ class Report:
                         f"{1000 * f[c][1] / f[r]:.3f}"
                         for c, r in (("cores", "rps"), ("multi_cores", "multi_rps"))
                         if c in f and f.get(r)
+                    ]
+                    cells.append(" / ".join(per))
+                elif key == "per_core":  # flat: each process as fast, the machine's cores the cap
+                    per = [
+                        f"{f[r] / f[c][0]:.0f}"
+                        for c, r in (("cores", "rps"), ("multi_cores", "multi_rps"))
+                        if c in f and f.get(r) and f[c][0]
                     ]
                     cells.append(" / ".join(per))
                 elif key in ("cores", "multi_cores"):

@@ -158,12 +158,14 @@ def prefix_values(prefix: str) -> list[str]:
     return [escaped + "%", prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
 
 
-def prefix_match(column: str, marks: list[str]) -> str:
-    """PostgreSQL: `column` starts with the prefix of prefix_values' three parameters.
-    The LIKE decides; the bounds let the pattern index (migration 0022) serve the plan
-    PostgreSQL keeps for a prepared statement, whichever prefix it is given."""
+def prefix_match(column: str, marks: list[str], dialect: str = "postgres") -> str:
+    """`column` starts with the prefix of prefix_values' three parameters. The LIKE
+    decides; the bounds let an index serve it: on PostgreSQL the pattern index
+    (migration 0022), in the plan it keeps for a prepared statement whichever prefix it
+    is given; on SQLite the column's own (its LIKE uses none, being case-insensitive)."""
     like, low, high = marks
-    return f"{column} LIKE {like} ESCAPE '\\' AND {column} ~>=~ {low} AND {column} ~<~ {high}"
+    ge, lt = ("~>=~", "~<~") if dialect == "postgres" else (">=", "<")
+    return f"{column} LIKE {like} ESCAPE '\\' AND {column} {ge} {low} AND {column} {lt} {high}"
 
 
 async def page_ids(

@@ -20,3 +20,9 @@ def test_match_names_the_column_and_the_marks():
     assert prefix_match("o.path", ["$1", "$2", "$3"]) == (
         "o.path LIKE $1 ESCAPE '\\' AND o.path ~>=~ $2 AND o.path ~<~ $3"
     )
+
+
+def test_on_sqlite_the_bounds_are_plain_comparisons():
+    assert prefix_match("path", ["?", "?", "?"], "sqlite") == (
+        "path LIKE ? ESCAPE '\\' AND path >= ? AND path < ?"
+    )
