@@ -8,8 +8,11 @@ of each command a member, a resident and officers of a community, a street and t
 district use (one message at a time), then a mixed load (80 % member messages, 20 %
 officer views, `--clients` at once), the footprint (start-up, RSS, database size) and
 one tick of every scheduled job. One table is printed and written to
-bench/results/scale.md. Bounded: each case by `--case-seconds`, the mixed load by
-`--mixed-seconds`; PostgreSQL needs --pg-url (or LIANXIN_TEST_PG_URL).
+bench/results/scale.md. Generator, server and jobs run on one clock, `--now`
+(LIANXIN_NOW; by default a Friday at the end of a month, when a month's figures are
+at their fullest: run on the 2nd, "this month" held two days of the points).
+Bounded: each case by `--case-seconds`, the mixed load by `--mixed-seconds`;
+PostgreSQL needs --pg-url (or LIANXIN_TEST_PG_URL).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import os
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -34,10 +37,35 @@ from bench.payloads import ONEBOT_SECRET, WECHAT_APPID
 from bench.scale_load import TIMEOUT_S, merge, mixed, rss_mb, send
 from bench.scale_report import Report
 from bench.servers import PYTHON, REPO, Servers, free_port, lianxin_cmd
+from bot.clock import ENV_NOW, Clock, ShiftedClock, parse_now
 from bot.db import close_db, init_db, upgrade
 
 RESULTS = REPO / "bench" / "results"
+# The bench's clock (LIANXIN_NOW for every process it starts): the district is generated
+# around it, so the templates carry its date in their names.
+NOW = "2026-11-27T10:00:00+08:00"
 WECHAT_SECRET = "bench-wechat-secret"
+
+
+_clock: list[Clock] = []  # the bench's, from start_clock
+
+
+def start_clock(at: str) -> None:
+    """The bench's clock starts at `at` (ISO 8601) and runs on in real time."""
+    _clock[:] = [ShiftedClock(parse_now(at))]
+    sync_clock()
+
+
+def now() -> datetime:
+    """The time on the bench's clock (the machine's, before start_clock)."""
+    return (_clock[0] if _clock else Clock()).now()
+
+
+def sync_clock() -> None:
+    """LIANXIN_NOW set to the bench's time now, for what starts next and reads it: the
+    district generator, the cases, a server (each starts its clock there)."""
+    if _clock:
+        os.environ[ENV_NOW] = now().isoformat()
 
 
 def config_file(
@@ -97,11 +125,11 @@ async def hold_jobs(url: str, due: bool) -> None:
     from models.broadcasts import Broadcast
 
     rt = Runtime.build(load_config(None, env={"LIANXIN_DATABASE__URL": url}))
-    now = datetime.now(UTC)
+    at = now()
     await init_db(url)
     try:
         await Broadcaster(rt).sync_jobs()
-        later = now if due else now + timedelta(days=1)
+        later = at if due else at + timedelta(days=1)
         await Broadcast.filter(job__not_isnull=True).update(next_fire_at=later)
     finally:
         await close_db()
@@ -122,7 +150,7 @@ async def sent_since(url: str, since: datetime) -> int:
 async def prepare_sqlite(scale: float, workdir: Path) -> str:
     from models.district.cli import seed_district
 
-    template = workdir.parent / f"district-{scale:g}.sqlite3"
+    template = workdir.parent / f"district-{scale:g}-{now():%Y%m%d}.sqlite3"
     if not template.exists():
         print(f"generating the district (S={scale:g}) into {template} …", flush=True)
         if await seed_district(f"sqlite://{template}", scale):
@@ -144,7 +172,7 @@ def pg_database(url: str, name: str) -> str:
 async def prepare_postgres(scale: float, base_url: str) -> str:
     from models.district.cli import seed_district
 
-    name = f"lianxin_scale_{str(scale).replace('.', '_')}"
+    name = f"lianxin_scale_{str(scale).replace('.', '_')}_{now():%Y%m%d}"
     admin = await asyncpg.connect(base_url)
     try:
         have = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
@@ -234,9 +262,9 @@ async def dedup_backlog(url: str, scale: float) -> None:
 
 async def _fill_backlog(conn: Any, scale: float, tick: int) -> None:
     pg = conn.capabilities.dialect == "postgres"
-    now = datetime.now(UTC)
+    at = now()
     for n, oldest, newest in ((tick * 5 // 2, 40, 15), (int(1_400_000 * scale), 14, 0)):
-        first = now - timedelta(days=oldest)
+        first = at - timedelta(days=oldest)
         step = (oldest - newest) * 86400 / max(n, 1)  # seconds between two keys
         if pg:
             sql = (
@@ -272,7 +300,7 @@ async def time_jobs(url: str) -> dict[str, tuple[float, int]]:
     try:
         for job in rt.registry.jobs:
             t0 = time.perf_counter()
-            pushes = await job.func(rt, datetime.now(UTC))
+            pushes = await job.func(rt, now())
             out[job.name] = (time.perf_counter() - t0, len(pushes))
     finally:
         await close_db()
@@ -284,12 +312,14 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
     workdir = args.results / f"scale-run-{engine}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
+    sync_clock()
     if engine == "sqlite":
         url = await prepare_sqlite(args.scale, workdir)
     else:
         url = await prepare_postgres(args.scale, args.pg_url)
     await hold_jobs(url, due=False)
     await dedup_backlog(url, args.scale)
+    sync_clock()
     world = await scale_cases.build(url, args.samples)
     if args.only:  # iterate on a few commands: keep the cases whose "who label" matches
         world.cases = [c for c in world.cases if any(o in f"{c.who} {c.label}" for o in args.only)]
@@ -305,6 +335,7 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
             servers.start(name, [PYTHON, "-c", fake], fake_port, REPO)
             await wait_listening(fake_port)
         t0 = time.perf_counter()
+        sync_clock()
         server = servers.start(
             "lianxin", [*lianxin_cmd(), "serve", "--config", str(cfg)], port, workdir
         )
@@ -323,6 +354,7 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
         for _ in range(args.processes - 1 if several else 0):
             port2 = free_port()
             argv = [*lianxin_cmd(), "serve", "--config", str(cfg), "--port", str(port2)]
+            sync_clock()
             procs.append(servers.start(f"lianxin{port2}", argv, port2, workdir))
         for s in procs:
             servers.wait_ready(s, timeout=60)
@@ -363,7 +395,7 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
         for raw in ("lat", "took", "peak"):
             del mix[raw]
         if args.mixed_seconds > 0:  # the same load while every job fires district-wide
-            since = datetime.now(UTC)
+            since = now()
             await hold_jobs(url, due=True)
             jobs = await mixed(
                 [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
@@ -380,6 +412,9 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument(
+        "--now", default=os.environ.get(ENV_NOW, NOW), help="the clock's start (ISO 8601)"
+    )
     p.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both")
     p.add_argument("--pg-url", default=os.environ.get("LIANXIN_TEST_PG_URL", ""))
     p.add_argument("--samples", type=int, default=20, help="messages per command")
@@ -401,8 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=RESULTS, help="templates and run copies")
     p.add_argument("--out", type=Path, default=RESULTS / "scale.md")
     args = p.parse_args(argv)
+    start_clock(args.now)
     args.results.mkdir(parents=True, exist_ok=True)
-    report = Report(args.scale)
+    report = Report(args.scale, args.now)
     for engine in [e.strip() for e in args.db.split(",") if e.strip()]:
         if engine == "postgres" and not args.pg_url:
             print("postgres: not measured (no --pg-url / LIANXIN_TEST_PG_URL)")

@@ -19,8 +19,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Report:
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
+    def __init__(self, scale: float, clock: str = "") -> None:
+        self.scale, self.clock = scale, clock  # clock: where the bot's started (ISO 8601)
         self.data: dict = {"scale": scale, "cases": {}, "footprint": {}, "jobs": {}}
         self.engines: list[str] = []
 
@@ -64,7 +64,8 @@ class Report:
             f"# bench-scale: district S = {self.scale:g}",
             "",
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.node()} · "
-            f"{os.cpu_count()} cores · load average {os.getloadavg()[0]:.1f} at the end",
+            f"{os.cpu_count()} cores · load average {os.getloadavg()[0]:.1f} at the end · "
+            f"the bot's clock from {self.clock or 'now'}",
             "",
             head,
             "|---|---|" + "---|" * len(e),

@@ -69,8 +69,11 @@ def _die_with_parent() -> None:
 
 
 def _clean_env() -> dict[str, str]:
-    # The bench's own config file decides; the caller's LIANXIN_* must not leak in.
+    # The bench's own config file decides; the caller's LIANXIN_* must not leak in. The
+    # clock does: bench.scale sets it, the time its district was generated around.
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIANXIN_")}
+    if os.environ.get("LIANXIN_NOW"):
+        env["LIANXIN_NOW"] = os.environ["LIANXIN_NOW"]
     env["PYTHONPATH"] = str(REPO)
     return env
 

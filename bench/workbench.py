@@ -3,11 +3,12 @@
     python -m bench.workbench [--scale 1.0] [--db sqlite,postgres] [--rounds 10]
     python -m bench.workbench --db sqlite --scopes district --only requests --rounds 5
 
-Uses the district of scale S (models/district) kept as a template by bench.scale:
-`<results>/district-S.sqlite3` and the PostgreSQL database `lianxin_scale_S` (generated
-when missing), copied for the run (`<results>/workbench-sqlite/run.sqlite3`,
-`lianxin_scale_S_run`, dropped after) and upgraded, so the template is never written.
-Pass `--results DIR` holding a copy of a shared district-S.sqlite3 to use that one.
+Uses the district of scale S (models/district) kept as a template by bench.scale, on
+the same clock (`--now`): `<results>/district-S-DATE.sqlite3` and the PostgreSQL
+database `lianxin_scale_S_DATE` (generated when missing), copied for the run
+(`<results>/workbench-sqlite/run.sqlite3`, `lianxin_scale_S_DATE_run`, dropped after)
+and upgraded, so the template is never written. Pass `--results DIR` holding a copy of
+a shared district-S-DATE.sqlite3 to use that one.
 Starts `lianxin serve` on 127.0.0.1 against the copy, logs in through `lianxin admin
 login-link` as an officer of a community, a street and the district, and times each page
 of `PAGES`: one request whose time is shown as "first" (caches cold), then `--rounds`
@@ -31,8 +32,18 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 
-from bench.scale import config_file, hold_jobs, pg_database, prepare_postgres, prepare_sqlite
+from bench.scale import (
+    NOW,
+    config_file,
+    hold_jobs,
+    pg_database,
+    prepare_postgres,
+    prepare_sqlite,
+    start_clock,
+    sync_clock,
+)
 from bench.servers import REPO, Server, Servers, _clean_env, free_port, lianxin_cmd
+from bot.clock import ENV_NOW
 from bot.db import close_db, init_db
 
 RESULTS = REPO / "bench" / "results"
@@ -137,6 +148,7 @@ def admin_config(workdir: Path, url: str, port: int) -> Path:
 
 # -- measuring ----------------------------------------------------------------------------
 async def login(http: aiohttp.ClientSession, base: str, cfg: Path, who: str) -> None:
+    sync_clock()
     out = subprocess.run(
         [*lianxin_cmd(), "admin", "login-link", who, "--config", str(cfg)],
         env=_clean_env(), capture_output=True, text=True, timeout=120, check=True,
@@ -198,6 +210,7 @@ async def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
     workdir = args.results / f"workbench-{engine}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
+    sync_clock()
     prepare = prepare_sqlite(args.scale, workdir) if engine == "sqlite" else None
     url = await (prepare or prepare_postgres(args.scale, args.pg_url))
     lines: list[str] = []
@@ -208,6 +221,7 @@ async def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
         cfg = admin_config(workdir, url, port)
         with Servers(workdir) as servers:
             argv = [*lianxin_cmd(), "serve", "--config", str(cfg)]
+            sync_clock()
             server = servers.start("lianxin", argv, port, workdir)
             servers.wait_ready(server, timeout=60)
             deadline = time.monotonic() + args.cap
@@ -232,6 +246,9 @@ async def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.workbench", description=__doc__)
     p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument(
+        "--now", default=os.environ.get(ENV_NOW, NOW), help="the clock's start (ISO 8601)"
+    )
     p.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both")
     p.add_argument("--pg-url", default=os.environ.get("LIANXIN_TEST_PG_URL", ""))
     p.add_argument("--scopes", default=",".join(SCOPES), help="community, street, district")
@@ -241,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=RESULTS, help="templates and run copies")
     p.add_argument("--out", type=Path, default=RESULTS / "workbench.md")
     args = p.parse_args(argv)
+    start_clock(args.now)  # the template's clock, the server's
     args.results.mkdir(parents=True, exist_ok=True)
     lines = [f"# Workbench pages at S={args.scale:g} ({time.strftime('%Y-%m-%d %H:%M')})"]
     for engine in [e.strip() for e in args.db.split(",") if e.strip()]:

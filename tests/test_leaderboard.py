@@ -1,8 +1,9 @@
 """积分排行（/排行 的模型）：谁算本组织的人、怎么排、谁不上榜，SQLite 与 PostgreSQL 一样。
 
-Each database counts with its own written-out statement (a lateral join on PostgreSQL,
-a join on SQLite): the same board is asserted on both, with every way of belonging, ties, a cut at `limit`, a total that is
-not positive, last month's points, and the lesson board.
+Each database counts with its own written-out statement (a lateral join on
+PostgreSQL, a join on SQLite): the same board is asserted on both, with every way of
+belonging, ties, a cut at `limit`, a total that is not positive, last month's points,
+and the lesson board.
 """
 
 from __future__ import annotations
