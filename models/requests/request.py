@@ -109,6 +109,11 @@ class ServiceRequest(Access, FollowUp, Queries, Model):
             ("assignee_org_id", "status"),  # what was forwarded into a subtree (#15)
             ("closed_at",),  # 公开: this month's figures (#15)
             ("rejected_at",),
+            # …of one community or branch: on SQLite, planned by the sampled statistics,
+            # the month's closed_at range won over org_id (45 ms for a branch by the
+            # month's end; 1 ms with these)
+            ("org_id", "closed_at"),
+            ("org_id", "rejected_at"),
             ("handler_id", "due_at"),  # the workbench's 我的 queue, earliest due first (#13)
         )
 
