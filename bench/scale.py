@@ -23,6 +23,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,10 +52,22 @@ WECHAT_SECRET = "bench-wechat-secret"
 _clock: list[Clock] = []  # the bench's, from start_clock
 
 
-def start_clock(at: str) -> None:
-    """The bench's clock starts at `at` (ISO 8601) and runs on in real time."""
+@contextmanager
+def bench_clock(at: str) -> Iterator[None]:
+    """The bench's clock, started at `at` (ISO 8601), running on in real time until the
+    block ends; then LIANXIN_NOW is as it was (main also runs inside the tests' process,
+    whose later servers must not inherit the bench's time)."""
+    before = os.environ.get(ENV_NOW)
     _clock[:] = [ShiftedClock(parse_now(at))]
-    sync_clock()
+    try:
+        sync_clock()
+        yield
+    finally:
+        _clock.clear()
+        if before is None:
+            os.environ.pop(ENV_NOW, None)
+        else:
+            os.environ[ENV_NOW] = before
 
 
 def now() -> datetime:
@@ -436,14 +450,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=RESULTS, help="templates and run copies")
     p.add_argument("--out", type=Path, default=RESULTS / "scale.md")
     args = p.parse_args(argv)
-    start_clock(args.now)
     args.results.mkdir(parents=True, exist_ok=True)
     report = Report(args.scale, args.now)
-    for engine in [e.strip() for e in args.db.split(",") if e.strip()]:
-        if engine == "postgres" and not args.pg_url:
-            print("postgres: not measured (no --pg-url / LIANXIN_TEST_PG_URL)")
-            continue
-        asyncio.run(bench_engine(engine, args, report))
+    with bench_clock(args.now):
+        for engine in [e.strip() for e in args.db.split(",") if e.strip()]:
+            if engine == "postgres" and not args.pg_url:
+                print("postgres: not measured (no --pg-url / LIANXIN_TEST_PG_URL)")
+                continue
+            asyncio.run(bench_engine(engine, args, report))
     text = report.render()
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -34,12 +34,12 @@ import asyncpg
 
 from bench.scale import (
     NOW,
+    bench_clock,
     config_file,
     hold_jobs,
     pg_database,
     prepare_postgres,
     prepare_sqlite,
-    start_clock,
     sync_clock,
 )
 from bench.servers import REPO, Server, Servers, _clean_env, free_port, lianxin_cmd
@@ -258,14 +258,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=RESULTS, help="templates and run copies")
     p.add_argument("--out", type=Path, default=RESULTS / "workbench.md")
     args = p.parse_args(argv)
-    start_clock(args.now)  # the template's clock, the server's
     args.results.mkdir(parents=True, exist_ok=True)
     lines = [f"# Workbench pages at S={args.scale:g} ({time.strftime('%Y-%m-%d %H:%M')})"]
-    for engine in [e.strip() for e in args.db.split(",") if e.strip()]:
-        if engine == "postgres" and not args.pg_url:
-            print("postgres: not measured (no --pg-url / LIANXIN_TEST_PG_URL)")
-            continue
-        lines += asyncio.run(bench_engine(engine, args))
+    with bench_clock(args.now):  # the template's clock, the server's
+        for engine in [e.strip() for e in args.db.split(",") if e.strip()]:
+            if engine == "postgres" and not args.pg_url:
+                print("postgres: not measured (no --pg-url / LIANXIN_TEST_PG_URL)")
+                continue
+            lines += asyncio.run(bench_engine(engine, args))
     text = "\n".join(lines) + "\n"
     args.out.write_text(text, "utf-8")
     print(f"\nwritten to {args.out}")

@@ -4,18 +4,25 @@ the real server and answered, without errors; the table is written (a few second
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC
 
 from bench import scale
+from bot.clock import ENV_NOW, parse_now
 
 
 def test_bench_scale_smoke(tmp_path):
-    started = datetime.now(UTC).isoformat(sep=" ")
+    # The bench's clock (its default, late in a month): the district is generated
+    # around it and the server starts on it, so what the server wrote is after it.
+    started = parse_now(scale.NOW).astimezone(UTC).isoformat(sep=" ")
+    before = os.environ.get(ENV_NOW)
     out = tmp_path / "scale.md"
     argv = ["--scale", "0.01", "--db", "sqlite", "--samples", "2", "--mixed-seconds", "1"]
     assert scale.main([*argv, "--results", str(tmp_path), "--out", str(out)]) == 0
+    # …and it is this process's no longer: servers the next tests start run on theirs.
+    assert os.environ.get(ENV_NOW) == before
     data = json.loads(out.with_suffix(".json").read_text("utf-8"))
     cases = data["cases"]
     assert len(cases) >= 50
@@ -37,6 +44,7 @@ def test_bench_scale_smoke(tmp_path):
         db.close()
     assert outcomes.get("sent", 0) > 0 and not {"failed", "refused"} & set(outcomes), outcomes
     text = out.read_text("utf-8")
+    assert f"the bot's clock from {scale.NOW}" in text
     assert "| officer/street | `/三会一课` |" in text
     assert re.search(
         r"\| mixed: generator CPU ms per request \(one / N processes\) \| \d+\.\d{3} \|", text
