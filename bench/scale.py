@@ -25,7 +25,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -409,7 +409,7 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
         for raw in ("lat", "took", "peak"):
             del mix[raw]
         if args.mixed_seconds > 0:  # the same load while every job fires district-wide
-            since = now()
+            since = datetime.now(UTC)  # a delivery's created_at is the machine's time
             await hold_jobs(url, due=True)
             jobs = await mixed(
                 [server.base], world, args.clients, args.mixed_seconds, [server.proc.pid]
