@@ -23,8 +23,6 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,8 +36,16 @@ from bench.keepalive import KeepAlive
 from bench.payloads import ONEBOT_SECRET, WECHAT_APPID
 from bench.scale_load import TIMEOUT_S, merge, mixed, rss_mb, send
 from bench.scale_report import Report
-from bench.servers import PYTHON, REPO, Servers, free_port, lianxin_cmd
-from bot.clock import ENV_NOW, Clock, ShiftedClock, parse_now
+from bench.servers import (
+    PYTHON,
+    REPO,
+    Servers,
+    bench_clock,
+    current_clock,
+    free_port,
+    lianxin_cmd,
+)
+from bot.clock import ENV_NOW
 from bot.db import close_db, init_db, upgrade
 
 RESULTS = REPO / "bench" / "results"
@@ -49,37 +55,9 @@ NOW = "2026-11-27T10:00:00+08:00"
 WECHAT_SECRET = "bench-wechat-secret"
 
 
-_clock: list[Clock] = []  # the bench's, from start_clock
-
-
-@contextmanager
-def bench_clock(at: str) -> Iterator[None]:
-    """The bench's clock, started at `at` (ISO 8601), running on in real time until the
-    block ends; then LIANXIN_NOW is as it was (main also runs inside the tests' process,
-    whose later servers must not inherit the bench's time)."""
-    before = os.environ.get(ENV_NOW)
-    _clock[:] = [ShiftedClock(parse_now(at))]
-    try:
-        sync_clock()
-        yield
-    finally:
-        _clock.clear()
-        if before is None:
-            os.environ.pop(ENV_NOW, None)
-        else:
-            os.environ[ENV_NOW] = before
-
-
 def now() -> datetime:
-    """The time on the bench's clock (the machine's, before start_clock)."""
-    return (_clock[0] if _clock else Clock()).now()
-
-
-def sync_clock() -> None:
-    """LIANXIN_NOW set to the bench's time now, for what starts next and reads it: the
-    district generator, the cases, a server (each starts its clock there)."""
-    if _clock:
-        os.environ[ENV_NOW] = now().isoformat()
+    """The time on the bench's clock (its servers' own)."""
+    return current_clock().now()
 
 
 def config_file(
@@ -139,6 +117,7 @@ async def hold_jobs(url: str, due: bool) -> None:
     from models.broadcasts import Broadcast
 
     rt = Runtime.build(load_config(None, env={"LIANXIN_DATABASE__URL": url}))
+    rt.clock = current_clock()
     at = now()
     await init_db(url)
     try:
@@ -167,7 +146,7 @@ async def prepare_sqlite(scale: float, workdir: Path) -> str:
     template = workdir.parent / f"district-{scale:g}-{now():%Y%m%d}.sqlite3"
     if not template.exists():
         print(f"generating the district (S={scale:g}) into {template} …", flush=True)
-        if await seed_district(f"sqlite://{template}", scale):
+        if await seed_district(f"sqlite://{template}", scale, now=now()):
             raise SystemExit("district generation failed")
     run = workdir / "run.sqlite3"
     shutil.copyfile(template, run)
@@ -193,7 +172,7 @@ async def prepare_postgres(scale: float, base_url: str) -> str:
         if not have:
             print(f"generating the district (S={scale:g}) into {name} …", flush=True)
             await admin.execute(f'CREATE DATABASE "{name}"')
-            if await seed_district(pg_database(base_url, name), scale):
+            if await seed_district(pg_database(base_url, name), scale, now=now()):
                 await admin.execute(f'DROP DATABASE "{name}"')
                 raise SystemExit("district generation failed")
             # Settled once, as autovacuum leaves a database in use (visibility maps for
@@ -309,6 +288,7 @@ async def time_jobs(url: str) -> dict[str, tuple[float, int]]:
     from bot.runtime import Runtime
 
     rt = Runtime.build(load_config(None, env={"LIANXIN_DATABASE__URL": url}))
+    rt.clock = current_clock()
     await init_db(url)
     out = {}
     try:
@@ -326,15 +306,13 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
     workdir = args.results / f"scale-run-{engine}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    sync_clock()
     if engine == "sqlite":
         url = await prepare_sqlite(args.scale, workdir)
     else:
         url = await prepare_postgres(args.scale, args.pg_url)
     await hold_jobs(url, due=False)
     await dedup_backlog(url, args.scale)
-    sync_clock()
-    world = await scale_cases.build(url, args.samples)
+    world = await scale_cases.build(url, args.samples, now())
     if args.only:  # iterate on a few commands: keep the cases whose "who label" matches
         world.cases = [c for c in world.cases if any(o in f"{c.who} {c.label}" for o in args.only)]
     port, onebot_port, wechat_port = free_port(), free_port(), free_port()
@@ -349,7 +327,6 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
             servers.start(name, [PYTHON, "-c", fake], fake_port, REPO)
             await wait_listening(fake_port)
         t0 = time.perf_counter()
-        sync_clock()
         server = servers.start(
             "lianxin", [*lianxin_cmd(), "serve", "--config", str(cfg)], port, workdir
         )
@@ -368,7 +345,6 @@ async def bench_engine(engine: str, args: argparse.Namespace, report: Report) ->
         for _ in range(args.processes - 1 if several else 0):
             port2 = free_port()
             argv = [*lianxin_cmd(), "serve", "--config", str(cfg), "--port", str(port2)]
-            sync_clock()
             procs.append(servers.start(f"lianxin{port2}", argv, port2, workdir))
         for s in procs:
             servers.wait_ready(s, timeout=60)

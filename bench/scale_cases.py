@@ -13,14 +13,13 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from tortoise.expressions import Subquery
 
 from bench.keepalive import frame, post_head
 from bench.payloads import ONEBOT_SECRET, ONEBOT_SELF_ID
-from bot.clock import clock_from_env
 from bot.db import close_db, init_db
 from models.activities import Activity, Signup
 from models.checkin import MemberRegistration
@@ -121,17 +120,17 @@ async def _officer(kind: str) -> tuple[int, int, Organization]:
     return int(ident.user_id), int(group.chat_id), org
 
 
-async def build(url: str, samples: int) -> World:
+async def build(url: str, samples: int, now: datetime) -> World:
     await init_db(url)
     try:
-        return await _build(samples)
+        return await _build(samples, now)
     finally:
         await close_db()
 
 
-async def _build(n: int) -> World:
+async def _build(n: int, now: datetime) -> World:
+    """The cases, on the bench's clock (`now`: the activities to come, the check-in)."""
     w = World()
-    now = clock_from_env().now()
     qq_members = await (
         Identity.filter(platform="onebot", person__relation_status="registered")
         .exclude(person_id__in=Subquery(RoleGrant.filter(role="officer").values("person_id")))

@@ -12,10 +12,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.payloads import ONEBOT_SECRET, WECHAT_AES_KEY, WECHAT_APPID, WECHAT_TOKEN
+from bot.clock import ENV_NOW, Clock, ShiftedClock, parse_now
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -68,12 +70,32 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+_clock: list[Clock] = []  # the one a bench runs on, while bench_clock's block runs
+
+
+@contextlib.contextmanager
+def bench_clock(at: str) -> Iterator[Clock]:
+    """A clock started at `at` (ISO 8601), running on in real time, for this block: every
+    process started meanwhile gets LIANXIN_NOW at its time then (their clocks agree to
+    the second); code in this process is given it (current_clock)."""
+    _clock[:] = [ShiftedClock(parse_now(at))]
+    try:
+        yield _clock[0]
+    finally:
+        _clock.clear()
+
+
+def current_clock() -> Clock:
+    """The bench's clock (bench_clock), or the machine's."""
+    return _clock[0] if _clock else Clock()
+
+
 def _clean_env() -> dict[str, str]:
     # The bench's own config file decides; the caller's LIANXIN_* must not leak in. The
-    # clock does: bench.scale sets it, the time its district was generated around.
+    # clock does, when the bench runs on one: the time its district was generated around.
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIANXIN_")}
-    if os.environ.get("LIANXIN_NOW"):
-        env["LIANXIN_NOW"] = os.environ["LIANXIN_NOW"]
+    if _clock:
+        env[ENV_NOW] = _clock[0].now().isoformat()
     env["PYTHONPATH"] = str(REPO)
     return env
 

@@ -32,17 +32,16 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 
-from bench.scale import (
-    NOW,
+from bench.scale import NOW, config_file, hold_jobs, pg_database, prepare_postgres, prepare_sqlite
+from bench.servers import (
+    REPO,
+    Server,
+    Servers,
+    _clean_env,
     bench_clock,
-    config_file,
-    hold_jobs,
-    pg_database,
-    prepare_postgres,
-    prepare_sqlite,
-    sync_clock,
+    free_port,
+    lianxin_cmd,
 )
-from bench.servers import REPO, Server, Servers, _clean_env, free_port, lianxin_cmd
 from bot.clock import ENV_NOW
 from bot.db import close_db, init_db
 
@@ -148,7 +147,6 @@ def admin_config(workdir: Path, url: str, port: int) -> Path:
 
 # -- measuring ----------------------------------------------------------------------------
 async def login(http: aiohttp.ClientSession, base: str, cfg: Path, who: str) -> None:
-    sync_clock()
     out = subprocess.run(
         [*lianxin_cmd(), "admin", "login-link", who, "--config", str(cfg)],
         env=_clean_env(), capture_output=True, text=True, timeout=120, check=True,
@@ -210,7 +208,6 @@ async def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
     workdir = args.results / f"workbench-{engine}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    sync_clock()
     prepare = prepare_sqlite(args.scale, workdir) if engine == "sqlite" else None
     url = await (prepare or prepare_postgres(args.scale, args.pg_url))
     lines: list[str] = []
@@ -221,7 +218,6 @@ async def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
         cfg = admin_config(workdir, url, port)
         with Servers(workdir) as servers:
             argv = [*lianxin_cmd(), "serve", "--config", str(cfg)]
-            sync_clock()
             server = servers.start("lianxin", argv, port, workdir)
             servers.wait_ready(server, timeout=60)
             deadline = time.monotonic() + args.cap

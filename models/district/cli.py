@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import datetime
 
 from bot.db import close_db, init_db, upgrade
 
 
-async def seed_district(url: str, scale: float, seed: int = 15) -> int:
+async def seed_district(url: str, scale: float, seed: int = 15, now: datetime | None = None) -> int:
     from models.district import NotEmpty, generate
 
     if not 0 < scale <= 10:
@@ -19,7 +20,7 @@ async def seed_district(url: str, scale: float, seed: int = 15) -> int:
     await init_db(url)
     started = time.perf_counter()
     try:
-        counts = await generate(scale, seed=seed, log=lambda line: print(line, flush=True))
+        counts = await generate(scale, seed=seed, now=now, log=lambda line: print(line, flush=True))
     except NotEmpty as exc:
         print(f"demo --scale: {exc}; use an empty database", file=sys.stderr)
         return 1
