@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 GOAL_MS = 50.0  # every command's p99 at S = 1.0
@@ -16,6 +17,16 @@ def pct(values: list[float], q: float) -> float:
         return 0.0
     s = sorted(values)
     return 1000 * s[min(len(s) - 1, max(0, round(q / 100 * len(s) + 0.5) - 1))]
+
+
+def _one_and_n(f: dict, cell: Callable[[tuple, float], str]) -> str:
+    """`cell(cores busy, req/s)` of the one-process load and of the N-process one."""
+    pairs = (("cores", "rps"), ("multi_cores", "multi_rps"))
+    return " / ".join(text for c, r in pairs if c in f and f.get(r) and (text := cell(f[c], f[r])))
+
+
+def _per_bot_core(cores: tuple, rps: float) -> str:
+    return f"{rps / cores[0]:.0f}" if cores[0] else ""
 
 
 class Report:
@@ -122,19 +133,9 @@ class Report:
                         else ""
                     )
                 elif key == "gen_ms":  # the load generator's own cost, measurement overhead
-                    per = [
-                        f"{1000 * f[c][1] / f[r]:.3f}"
-                        for c, r in (("cores", "rps"), ("multi_cores", "multi_rps"))
-                        if c in f and f.get(r)
-                    ]
-                    cells.append(" / ".join(per))
+                    cells.append(_one_and_n(f, lambda cores, rps: f"{1000 * cores[1] / rps:.3f}"))
                 elif key == "per_core":  # flat: each process as fast, the machine's cores the cap
-                    per = [
-                        f"{f[r] / f[c][0]:.0f}"
-                        for c, r in (("cores", "rps"), ("multi_cores", "multi_rps"))
-                        if c in f and f.get(r) and f[c][0]
-                    ]
-                    cells.append(" / ".join(per))
+                    cells.append(_one_and_n(f, _per_bot_core))
                 elif key in ("cores", "multi_cores"):
                     cells.append(" / ".join(f"{c:.2f}" for c in f[key]) if key in f else "")
                 elif key is None:
