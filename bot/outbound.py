@@ -54,8 +54,12 @@ class Outbound:
         senders: dict[str, Sender],
         metrics: Metrics | None = None,
         group_pace_seconds: float = 1.0,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.senders = senders
+        # The runtime's clock: a row's created_at and finished_at are domain time, as
+        # the broadcaster's rows are (a drill under LIANXIN_NOW stamps its own date).
+        self.now = now or (lambda: datetime.now(UTC))
         self.metrics = metrics
         self.group_pace_seconds = group_pace_seconds
         # group → when its next post may start (time.monotonic), least recent first
@@ -190,6 +194,7 @@ class Outbound:
                 dedup_key=dedup_key,
                 text=text,
                 status="pending",
+                created_at=self.now(),
             )
         except IntegrityError:
             # Same dedup_key written by a concurrent or earlier attempt: reuse that row.
@@ -201,7 +206,7 @@ class Outbound:
         row.error_code = result.code
         row.reason = (result.reason or "")[:255]
         row.attempts = attempts
-        row.finished_at = datetime.now(UTC)
+        row.finished_at = self.now()
         await row.save(update_fields=["status", "error_code", "reason", "attempts", "finished_at"])
         if self.metrics is not None:
             self.metrics.sends.labels(row.platform or "-", row.status).inc()

@@ -125,7 +125,7 @@ class Runtime:
         self._start_senders()
         from bot.outbound import Outbound
 
-        self.outbound = Outbound(self.senders, self.metrics)
+        self.outbound = Outbound(self.senders, self.metrics, now=lambda: self.clock.now())
         from bot.broadcaster import Broadcaster
 
         self.broadcaster = Broadcaster(self)

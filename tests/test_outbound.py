@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import aiohttp
 import pytest
 
+from bot.clock import ManualClock
 from bot.config import WechatConfig
 from bot.outbound import Outbound
 from bot.senders.tokens import TokenCache
@@ -43,6 +46,16 @@ async def test_sent_delivery_recorded(wechat):
     stored = await Delivery.get(id=row.id)
     assert stored.status == "sent" and stored.finished_at is not None
     assert stored.target == "wechat:oUser1" and stored.purpose == "cli"
+
+
+async def test_delivery_times_are_the_runtime_clock(wechat):
+    """A drill under LIANXIN_NOW stamps its own date, as the broadcaster's rows do."""
+    _fake, outbound = wechat
+    clock = ManualClock(datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
+    outbound.now = clock.now
+    row = await outbound.send("wechat:oUser1", "通知", purpose="cli")
+    stored = await Delivery.get(id=row.id)
+    assert stored.created_at == stored.finished_at == clock.now()
 
 
 async def test_refused_targets_are_recorded_not_sent(wechat):
