@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html as htmllib
+import json
 import re
 
 import pytest
@@ -36,6 +38,10 @@ async def test_overview_shows_my_scope_with_charts(client, console, town):
     assert received == "1"  # SQ002's request is not counted
     for chart in ("per_day", "by_category", "by_org", "meetings"):
         assert f'id="chart-{chart}"' in html
+    # this month's requests per organisation: the scope's own, SQ002's left out
+    by_org = re.search(r'id="chart-by_org" data-chart="([^"]*)"', html).group(1)
+    chart = json.loads(htmllib.unescape(by_org))
+    assert (chart["labels"], chart["values"]) == (["和平社区党委"], [1])
     assert "/admin/static/vendor/echarts.min.js" in html
     js = await client.get("/admin/static/vendor/echarts.min.js")
     assert js.status == 200 and len(await js.read()) > 500_000

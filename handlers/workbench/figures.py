@@ -229,13 +229,16 @@ async def requests_by_org(paths: list[str], now: datetime) -> list[tuple[Organiz
     (s, e), _ = months(now)
     rows = (
         await ServiceRequest.filter(scope_q(paths), created_at__gte=s, created_at__lt=e)
-        .annotate(n=Count("id"))
-        .group_by("org_id")
-        .values("org_id", "n")
+        # SQLite groups by +org_id, not org_id: it would read the (org_id, created_at)
+        # index in org order for the grouping, the whole district's month (30 ms for a
+        # community), instead of looking each org's and each assignee's month up.
+        .annotate(org=RawSQL("org_id" if _pg() else "+org_id"), n=Count("id"))
+        .group_by("org")
+        .values("org", "n")
     )
     if not rows:
         return []
-    counts = {int(r["org_id"]): int(r["n"]) for r in rows}
+    counts = {int(r["org"]): int(r["n"]) for r in rows}
     orgs = {o.id: o for o in await Organization.filter(id__in=list(counts))}
     roots = [p for p in paths if p != "/"]
     tops: dict[int, Organization] = {}
