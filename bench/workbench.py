@@ -32,7 +32,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 
-from bench.scale import NOW, config_file, hold_jobs, pg_database, prepare_postgres, prepare_sqlite
+from bench.scale import NOW, config_file
+from bench.scale_db import hold_jobs, pg_database, prepare_postgres, prepare_sqlite
 from bench.servers import (
     REPO,
     Server,

@@ -1,5 +1,5 @@
 """bench.scale_load.merge: slices of one mixed load added up into one set of figures;
-bench.scale.pg_database: the run databases' URLs; bench.run's verdicts, round by round."""
+bench.scale_db.pg_database: the run databases' URLs; bench.run_report's verdicts, round by round."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_slices_add_up_and_cores_weigh_by_length():
 
 
 def test_run_databases_keep_the_servers_url_a_unix_socket_included():
-    from bench.scale import pg_database
+    from bench.scale_db import pg_database
 
     tcp = "postgres://postgres@127.0.0.1:5432/lianxin_test"
     assert pg_database(tcp, "lianxin_scale_1_0_run") == (
@@ -48,7 +48,7 @@ def test_run_databases_keep_the_servers_url_a_unix_socket_included():
 
 
 def test_a_stalled_slice_moves_one_rounds_ratio_not_the_verdict():
-    from bench.run import GOALS, Cell, paired_ratios, verdicts
+    from bench.run_report import GOALS, Cell, paired_ratios, verdicts
 
     bot, ref, bar, _ = GOALS[2]  # OneBot against bare aiohttp, no p99 cap
     # five rounds of 1 s each; in round 4 the bot's slice was stalled (a third of its rate)
