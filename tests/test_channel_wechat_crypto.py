@@ -13,7 +13,7 @@ import time
 
 from tests.tencent_crypto import decrypt as wx_decrypt
 from tests.tencent_crypto import encrypt as wx_encrypt
-from tests.test_channel_wechat import (
+from tests.wechat_channel.tools import (
     ACCOUNT,
     AES_KEY,
     APPID,

@@ -22,7 +22,7 @@ import pytest
 from bot.templates import Templates
 from models.events import DialogState, InboundEvent
 from tests.fakes.wechat_api import FakeWechatAPI
-from tests.test_channel_wechat import (
+from tests.wechat_channel.tools import (
     APPID,
     OPENID,
     RENAME_ASK,

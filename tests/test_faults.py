@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PG_URL
-from tests.test_channel_wechat import TOKEN, fresh_query, text_xml
 from tests.test_serve import _get, served
+from tests.wechat_channel.tools import TOKEN, fresh_query, text_xml
 
 KEPT = "您的消息已收到。系统正在恢复数据服务，稍后会自动处理并回复您，无需重发。"
 ASK_NAME = "怎么称呼您"

@@ -20,8 +20,8 @@ from models.events import InboundEvent
 from models.people import Identity, Person
 from models.requests import ServiceRequest
 from tests.conftest import grant_officer, make_config
-from tests.test_channel_onebot import SECRET, Cqhttp
-from tests.test_channel_wechat import TOKEN, WechatPush, text_xml
+from tests.onebot_channel.tools import SECRET, Cqhttp
+from tests.wechat_channel.tools import TOKEN, WechatPush, text_xml
 
 APOLOGY = Templates().render("error")
 

@@ -13,7 +13,7 @@ import pytest
 from bot.app import RUNTIME
 from models.people import Identity, Organization, Person
 from models.timebank_export import timebank_rows
-from tests.test_channel_onebot import SECRET, Cqhttp, text
+from tests.onebot_channel.tools import SECRET, Cqhttp, text
 from tests.webtools import admin_config, login
 
 ZHANG = 55550001

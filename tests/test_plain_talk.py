@@ -13,7 +13,7 @@ from models.requests import ServiceRequest
 from models.talk import Residence
 from tests.conftest import grant_officer
 from tests.talk_texts import PLAIN_HINT
-from tests.test_channel_wechat import VOICE_WITHOUT_TEXT, WechatPush, sample, start
+from tests.wechat_channel.tools import VOICE_WITHOUT_TEXT, WechatPush, sample, start
 
 OFFER = "要提交诉求吗？回复 1 提交"
 PROMPT = "需要登记为诉求吗？回复 1"

@@ -14,8 +14,8 @@ from models.requests import RequestEvent, ServiceRequest
 from models.workdays import due
 from tests.conftest import Console, grant_officer, make_config
 from tests.jobs import fire_job
-from tests.test_channel_wechat import ACCOUNT, OPENID, TOKEN, WechatPush, cd
 from tests.test_requests_chat import number_in
+from tests.wechat_channel.tools import ACCOUNT, OPENID, TOKEN, WechatPush, cd
 
 
 @pytest.fixture
@@ -278,7 +278,7 @@ async def test_an_image_in_a_qq_group_after_closing_is_evidence(
     from bot.demo import seed
     from models.people import Organization
     from tests.fakes.onebot_api import FakeOnebotAPI
-    from tests.test_channel_onebot import SECRET, Cqhttp, text
+    from tests.onebot_channel.tools import SECRET, Cqhttp, text
 
     fake = await FakeOnebotAPI(access_token="tok").serve(aiohttp_server)
     onebot = {"enabled": True, "secret": SECRET, "api_url": fake.base_url, "access_token": "tok"}

@@ -12,7 +12,7 @@ from models.people import Organization
 from models.requests import ServiceRequest
 from tests.conftest import make_config
 from tests.fakes.onebot_api import FakeOnebotAPI
-from tests.test_channel_onebot import SECRET, Cqhttp, text
+from tests.onebot_channel.tools import SECRET, Cqhttp, text
 
 GROUP = 123456789
 RESIDENT, OFFICER = 12345678, 87654321
