@@ -21,7 +21,7 @@ from models.deliveries import Delivery
 from models.tokens import AccessToken
 from tests.fakes.qq_api import FakeQQAPI
 
-SAMPLES = Path("/work/shared/platform-samples")
+SAMPLES = Path(__file__).parent / "samples"  # copies of shared/platform-samples
 APPID = "102345678"
 SECRET = "qq-secret-do-not-log-0123456789"
 KEY = f"qq:{APPID}"

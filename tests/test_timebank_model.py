@@ -24,8 +24,8 @@ from models.errors import DomainError
 from models.people import Organization, Person
 from models.redemption import CatalogueItem, Redemption
 from models.waitlist import confirm_offer, expire_offers
-from tests import test_activities_model as base
-from tests.test_activities_model import RESIDENT, T0, H, caller, join, publish, refused
+from tests import activities_tools as base
+from tests.activities_tools import RESIDENT, T0, H, caller, join, publish, refused
 
 world = base.world  # the demo tree; people 书记 甲 乙 丙 丁
 

@@ -19,7 +19,7 @@ from typing import Any
 from tests.tencent_crypto import decrypt, encrypt
 from tests.tencent_crypto import sha1_signature as sha1_sig
 
-SAMPLES = Path("/work/shared/platform-samples")
+SAMPLES = Path(__file__).parent.parent / "samples"  # copies of shared/platform-samples
 VECTORS = json.loads((SAMPLES / "published_vectors.json").read_text("utf-8"))
 DOC = VECTORS["wecom_official_doc"]
 TENCENT = VECTORS["wecom_tencent_python_sample"]
