@@ -91,7 +91,7 @@ async def test_register_misuse_and_outside_branch(town):
     await c.one("13800001234", user="bob")
     asked = await c.one("广州市某某公司党支部", user="bob")
     assert "不在本系统里" in asked
-    assert "没有找到组织代码“NOPE”" in await c.one("NOPE", user="bob")
+    assert "没有找到组织“NOPE”" in await c.one("NOPE", user="bob")
     assert "第 4 步" in await c.one("SQ001", user="bob")
     assert "请回复 1（正式党员）或 2" in await c.one("3", user="bob")
     await c.one("2", user="bob")
@@ -143,10 +143,10 @@ async def test_checkin_and_leave(town):
     again = await c.one("/报到", user="bob", group="g1")
     assert again.startswith("您已经在“和平社区党委”报到过了")
     assert await CheckIn.all().count() == 1
-    # in-service, in private: asks the code
+    # in-service, in private: asks which organisation; its name in pinyin will do
     assert "要到哪个组织报到" in await c.one("/报到 在职", user="bob")
-    assert "没有找到组织代码" in await c.one("XX", user="bob")
-    done = await c.one("SQ002", user="bob")
+    assert "没有找到组织“XX”" in await c.one("XX", user="bob")
+    done = await c.one("guangming", user="bob")
     assert done.startswith("在职党员报到成功：您已到“光明社区党委”报到")
     assert "报到（在职" in (await Delivery.get(target="console:sq2", purpose="checkin")).text
     row = await CheckIn.get(org__code="SQ002")

@@ -128,11 +128,25 @@ async def test_urge_once_a_day(town):
     assert "不是您提的" in await c.one(f"/催办 {no}", user="eve")
 
 
+async def test_a_resident_names_the_community_instead_of_its_code(town):
+    """Residents do not know SQ001: the name as they say it, its pinyin or a homophone."""
+    c = town
+    assert "社区（或网格）的名称" in await c.one("/诉求 楼道灯坏了", user="dave")
+    assert await c.one("社区", user="dave") == (
+        "“社区”可能是下面哪一个？请回复它的组织代码：\n"
+        "SQ001 和平社区党委\nWG01 和平社区第一网格\nSQ002 光明社区党委\n发送 /取消 退出。"
+    )
+    filed = await c.one("河平社区", user="dave")  # the keyboard's first 和 was 河
+    assert filed.startswith("诉求已提交")
+    req = await ServiceRequest.filter(content="楼道灯坏了").prefetch_related("org").get()
+    assert req.org.code == "SQ001"
+
+
 async def test_unbound_group_and_private_dialog(town):
     c = town
     assert "本群还没有绑定组织" in await c.one("/诉求 漏水", user="bob", group="g9")
     assert "组织代码" in await c.one("/诉求", user="carol")
-    assert "没有找到组织代码“NOPE”" in await c.one("NOPE", user="carol")
+    assert "没有找到组织“NOPE”" in await c.one("NOPE", user="carol")
     assert "请选择诉求类别" in await c.one("SQ001", user="carol")
     assert "没看懂" in await c.one("9", user="carol")
     assert "请简要说明" in await c.one("5", user="carol")

@@ -1,4 +1,4 @@
-"""报到（群里直接报到；私聊时问组织代码）与离开（流动报告）。"""
+"""报到（群里直接报到；私聊时问要到哪里报到：名称或代码）与离开（流动报告）。"""
 
 from __future__ import annotations
 
@@ -10,18 +10,23 @@ from handlers.checkin.common import labels, notify, router, say
 from models.checkin import FLOW_IN, CheckIn, check_member
 from models.checkin.rules import checkin_words
 from models.errors import DomainError
+from models.org_names import org_from_answer
 from models.people import Organization, officer_targets
+
+# Where a flowing or serving member checks in, by name: a community, a grid, a branch.
+CHECKIN_KINDS = ("community", "grid", "branch")
 
 
 class Checkin(Dialog, key="checkin", ask="checkin_ask"):
     """私聊 /报到：问要到哪个组织报到。"""
 
-    org = Step(parse=lambda ctx, answer: Organization.by_code(answer))
+    org = Step(parse=lambda ctx, answer: org_from_answer(answer, CHECKIN_KINDS))
 
 
 @router.command("报到", "checkin", args=[Arg("kind_or_code", required=False)], mutates=True)
 async def checkin(ctx: Ctx) -> Reply:
-    """在绑定了组织的群里报到（默认流入；`/报到 在职` 为在职党员到社区报到）；私聊时问组织代码。"""
+    """在绑定了组织的群里报到（默认流入；`/报到 在职` 为在职党员到社区报到）；
+    私聊时问要到哪里报到（社区名称或组织代码）。"""
     kind, codes = checkin_words(ctx.args, labels(ctx).get("in_service_words", []))
     await check_member(await ctx.person())  # before asking anything
     if ctx.inbound.is_group:

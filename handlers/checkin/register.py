@@ -9,6 +9,7 @@ from bot.registry import OFFICER, Arg
 from handlers.checkin.common import labels, notify, router, say
 from models.checkin import MemberRegistration
 from models.checkin.rules import member_type_of, normalize_name, normalize_phone, org_text, yes_no
+from models.org_names import org_from_answer
 from models.people import Organization, Person, officer_targets, person_targets
 
 
@@ -33,7 +34,7 @@ class Register(Dialog, key="register", ask="checkin_ask"):
     name = Step(parse=lambda ctx, answer: normalize_name(answer))
     phone = Step(parse=lambda ctx, answer: normalize_phone(answer))
     home = Step(parse=read_home)
-    local = Step(parse=lambda ctx, answer: Organization.by_code(answer))
+    local = Step(parse=lambda ctx, answer: org_from_answer(answer, ("community",)))
     type = Step(parse=read_member_type)
     relation = Step(parse=read_yes_no)
 

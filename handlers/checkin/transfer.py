@@ -9,6 +9,7 @@ from bot.registry import OFFICER, Arg
 from handlers.checkin.common import notify, router, say
 from models.checkin import TransferRequest
 from models.checkin.rules import check_destination, org_text, transfer_reason
+from models.org_names import org_from_answer
 from models.people import Organization, officer_targets, person_targets
 
 
@@ -24,7 +25,7 @@ async def read_destination(ctx: Ctx, answer: str) -> Organization | str:
 class Transfer(Dialog, key="transfer", ask="checkin_ask"):
     """申请接转：转出组织（代码）、转入组织（代码或名称）、原因。"""
 
-    source = Step(parse=lambda ctx, answer: Organization.by_code(answer), name="from")
+    source = Step(parse=lambda ctx, answer: org_from_answer(answer, ("branch",)), name="from")
     destination = Step(parse=read_destination, name="to")
     reason = Step(parse=lambda ctx, answer: transfer_reason(answer))
 

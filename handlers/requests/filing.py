@@ -1,4 +1,5 @@
-"""提诉求：在已绑定组织的群里 `/诉求 内容` 直接提交；私聊时先问社区代码，`/诉求` 一步步问。"""
+"""提诉求：在已绑定组织的群里 `/诉求 内容` 直接提交；私聊时先问所在社区（名称或代码），
+`/诉求` 一步步问。"""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.registry import Arg
 from handlers.requests.asking import attach_sent_image
 from handlers.requests.common import keywords, limits, router, service
 from models.errors import DomainError
+from models.org_names import org_from_answer
 from models.people import Organization, officer_targets
 from models.requests import CATEGORY_HOURS, ServiceRequest, guess_category
 
@@ -36,7 +38,7 @@ def read_extra(ctx: Ctx, answer: str) -> str:
 class Request(Dialog, key="request", ask="request_ask"):
     """/诉求 without content: (the organisation in private chats), category, content, extra."""
 
-    org = Step(parse=lambda ctx, answer: Organization.by_code(answer))
+    org = Step(parse=lambda ctx, answer: org_from_answer(answer, ("community", "grid")))
     category = Step(parse=read_category)
     content = Step(parse=lambda ctx, answer: ServiceRequest.valid_content(answer))
     extra = Step(parse=read_extra)
@@ -55,7 +57,7 @@ def ask_category(ctx: Ctx, *, invalid: bool = False) -> Reply:
     "诉求", "提诉求", "request", args=[Arg("content", required=False, rest=True)], mutates=True
 )
 async def request(ctx: Ctx) -> Reply:
-    """提诉求：在已绑定组织的群里 `/诉求 内容` 直接提交；私聊时先问社区代码。
+    """提诉求：在已绑定组织的群里 `/诉求 内容` 直接提交；私聊时先问所在社区（名称或代码）。
 
     `/诉求` alone asks step by step: (org code in private chats), category, content,
     place/contact.
