@@ -9,6 +9,7 @@ code, never acted on (the rule: `match_name`, tested without a database).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,7 +97,9 @@ async def org_from_answer(answer: str, kinds: Sequence[str]) -> Organization:
         return found
     rows = await Organization.filter(kind__in=list(kinds)).values_list("id", "code", "name")
     orgs = [Named(int(i), str(c), str(n)) for i, c, n in rows]
-    chosen, offered = match_name(answer, orgs)
+    # In a thread: the first pinyin of a district's 1,100 names takes ~0.2 s, which
+    # would otherwise hold every member's message waiting (later ones are cached).
+    chosen, offered = await asyncio.to_thread(match_name, answer, orgs)
     if chosen is not None:
         return await Organization.get(id=chosen.id)
     raise DomainError(
