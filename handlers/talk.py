@@ -9,7 +9,7 @@ from bot.intake import IntakeQuestion
 from bot.intents import Found, matcher_for
 from bot.menu import short_menu
 from bot.registry import OFFICER, Arg, Router
-from bot.text import fold_width, trim_trailing
+from bot.text import fold_width, strip_mentions, trim_trailing
 from models.people import Organization
 
 router = Router("talk")
@@ -24,6 +24,13 @@ def answer_of(ctx: Ctx, yes: str = "yes") -> str:
     if said in words["no"]:
         return "no"
     return ""
+
+
+def small_talk(ctx: Ctx) -> str:
+    """'greeting' or 'thanks' when the whole message is only that, else ''."""
+    words = ctx.runtime.templates.vocabulary("talk").get("small_talk", {})
+    said = trim_trailing(strip_mentions(fold_width(ctx.inbound.text)).strip()).lower()
+    return next((kind for kind, listed in words.items() if said in listed), "")
 
 
 @router.step(Offer.confirm)
@@ -43,6 +50,9 @@ async def confirm_offer(ctx: Ctx) -> list[Reply]:
 async def plain_words(ctx: Ctx) -> list[Reply] | Reply:
     """私聊（或群里 @我）不是命令的话：认出想办的事，查询类直接答，办事类问一句
     “回复 1”；认不出就给短菜单。"""
+    kind = small_talk(ctx)
+    if kind:
+        return ctx.render("small_talk", kind=kind, menu=short_menu(ctx))
     found = matcher_for(ctx.runtime.templates).detect(ctx.inbound.text)
     if found is None:
         return ctx.render("plain_hint", menu=short_menu(ctx))

@@ -1,5 +1,6 @@
 """What a resident is told when the bot does not understand (handlers/talk.py): the
-short menu, in a private chat and in an (unbound) group. Shared by the channel tests."""
+short menu, in a private chat and in an (unbound) group, and after a bare greeting.
+Shared by the channel tests."""
 
 SERVICES = (
     "连心 · 可用命令\n"
@@ -16,6 +17,16 @@ PLAIN_HINT = (
 )
 PLAIN_HINT_GROUP = (
     "您好，我是连心服务助手。没太明白您的意思，可以这样找：\n"
+    + SERVICES
+    + "在群里请以 / 开头或 @我。发送“/帮助 编号”看用法，“/帮助 全部”看所有命令"
+)
+GREETING = (
+    "您好！我是连心服务助手。有事直接跟我说就行，比如“楼道灯坏了”“有什么活动”；也可以回复编号：\n"
+    + SERVICES
+    + "回复编号看用法；发“/帮助 全部”看所有命令"
+)
+GREETING_GROUP = (
+    "您好！我是连心服务助手。有事直接跟我说就行，比如“楼道灯坏了”“有什么活动”；也可以这样找：\n"
     + SERVICES
     + "在群里请以 / 开头或 @我。发送“/帮助 编号”看用法，“/帮助 全部”看所有命令"
 )

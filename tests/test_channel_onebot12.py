@@ -18,7 +18,7 @@ from models.deliveries import Delivery
 from models.events import InboundEvent
 from tests.conftest import make_config
 from tests.fakes.onebot12_api import FakeOnebot12
-from tests.talk_texts import PLAIN_HINT, PLAIN_HINT_GROUP
+from tests.talk_texts import GREETING, GREETING_GROUP
 
 HOOK_TOKEN = "hook-token"
 API_TOKEN = "api-token"
@@ -62,8 +62,8 @@ async def test_private_plain_words_answered_through_send_message(bridge):
         {
             "detail_type": "private",
             "user_id": USER,
-            "message": [{"type": "text", "data": {"text": PLAIN_HINT}}],
-            "text": PLAIN_HINT,
+            "message": [{"type": "text", "data": {"text": GREETING}}],
+            "text": GREETING,
             "mentions": [],
             "via": "action",
         }
@@ -86,7 +86,7 @@ async def test_group_answers_commands_and_mentions_only(bridge):
     # In a group the answer @-mentions the asker, as ComWeChat sends a mention segment.
     assert all(d["mentions"] == [USER] for d in fake.delivered)
     assert fake.delivered[0]["message"][0] == {"type": "mention", "data": {"user_id": USER}}
-    assert fake.delivered[0]["text"] == " " + PLAIN_HINT_GROUP
+    assert fake.delivered[0]["text"] == " " + GREETING_GROUP
 
 
 async def test_mention_of_someone_else_is_not_a_mention_of_the_bot(bridge):
@@ -107,7 +107,7 @@ async def test_wx_extension_segments_are_ignored(bridge):
         {"type": "text", "data": {"text": "你好"}},
     ]
     assert await post(fake, client, fake.message_event(segments, user=USER)) == 204
-    assert [d["text"] for d in fake.delivered] == [PLAIN_HINT]
+    assert [d["text"] for d in fake.delivered] == [GREETING]
 
 
 async def test_image_only_message_says_text_only(bridge):
@@ -246,7 +246,7 @@ async def test_opt_in_actions_in_the_response(aiohttp_client, aiohttp_server, db
     [action] = json.loads(body)
     assert action["action"] == "send_message"
     assert action["params"]["detail_type"] == "private"
-    assert [(d["text"], d["via"]) for d in fake.delivered] == [(PLAIN_HINT, "response")]
+    assert [(d["text"], d["via"]) for d in fake.delivered] == [(GREETING, "response")]
     assert fake.requests == []  # nothing went through the action endpoint
 
 

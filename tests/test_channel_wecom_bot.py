@@ -12,7 +12,7 @@ from bot.app import CHANNELS, RUNTIME, create_app
 from models.deliveries import Delivery
 from tests.conftest import make_config
 from tests.fakes.wecom_bot_api import FakeWecomBot
-from tests.talk_texts import PLAIN_HINT, PLAIN_HINT_GROUP
+from tests.talk_texts import GREETING, GREETING_GROUP
 from tests.tencent_crypto import encrypt
 
 TOKEN = "robotToken123"
@@ -60,7 +60,7 @@ async def test_private_text_answered_with_a_finished_stream(robot):
     answer = await fake.send(client, fake.text_message("你好", user="zhangsan"))
     assert answer["msgtype"] == "stream"
     assert answer["stream"]["finish"] is True
-    assert answer["stream"]["content"] == PLAIN_HINT
+    assert answer["stream"]["content"] == GREETING
     assert answer["stream"]["id"]
 
 
@@ -71,7 +71,7 @@ async def test_voice_and_mixed_messages_read_their_text(robot):
         "您好，zhangsan！\n平台身份：wecom-bot:zhangsan\n"
     )
     mixed = await fake.send(client, fake.mixed_message("你好", user="zhangsan"))
-    assert mixed["stream"]["content"] == PLAIN_HINT
+    assert mixed["stream"]["content"] == GREETING
     image = await fake.send(client, fake.image_message(user="zhangsan"))
     assert "只能看懂文字" in image["stream"]["content"]
 
@@ -79,7 +79,7 @@ async def test_voice_and_mixed_messages_read_their_text(robot):
 async def test_group_message_is_a_mention_and_the_at_is_stripped(robot):
     fake, client = robot
     content = await fake.say(client, "你好", user="zhangsan", chat=CHAT)
-    assert content == PLAIN_HINT_GROUP
+    assert content == GREETING_GROUP
     help_text = await fake.say(client, "/帮助", user="zhangsan", chat=CHAT)
     assert help_text.startswith("连心 · 可用命令\n")
 
@@ -90,7 +90,7 @@ async def test_slow_answer_streams_until_finish(robot):
     ch.reply_budget = 0.0  # the first answer opens the stream empty
     first = await fake.send(client, fake.text_message("你好", user="zhangsan"))
     assert first["stream"]["finish"] is False and "content" not in first["stream"]
-    assert await fake.follow(client, first, user="zhangsan") == PLAIN_HINT
+    assert await fake.follow(client, first, user="zhangsan") == GREETING
     refreshes = [a for a in fake.answers[1:] if a]
     assert all(a["stream"]["id"] == first["stream"]["id"] for a in refreshes)
 
@@ -191,5 +191,5 @@ async def test_shutdown_waits_for_running_streams(robot):
     first = await fake.send(client, fake.text_message("你好", user="zhangsan"))
     await ch.streams.close(5.0)
     stream = ch.streams.get(first["stream"]["id"])
-    assert stream is not None and stream.finished and stream.content() == PLAIN_HINT
+    assert stream is not None and stream.finished and stream.content() == GREETING
     await asyncio.sleep(0)

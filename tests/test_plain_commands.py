@@ -99,7 +99,7 @@ async def test_the_offer_runs_on_one_and_only_then(town):
     # Anything else than "1" is read as a new message, and the offer is gone.
     await c.one("/报道 SQ001", user="secretary")
     after_offer = await c.one("你好", user="secretary")
-    assert after_offer.startswith("您好，我是连心服务助手。")
+    assert after_offer.startswith("您好！我是连心服务助手。")
     assert after_offer == await c.one("你好", user="secretary")
     assert await c.one("1", user="secretary") == await c.one("/帮助 1", user="secretary")
 

@@ -12,7 +12,7 @@ from models.events import DialogState
 from models.requests import ServiceRequest
 from models.talk import Residence
 from tests.conftest import grant_officer
-from tests.talk_texts import PLAIN_HINT
+from tests.talk_texts import GREETING, PLAIN_HINT
 from tests.wechat_channel.tools import VOICE_WITHOUT_TEXT, WechatPush, sample, start
 
 OFFER = "要提交诉求吗？回复 1 提交"
@@ -81,7 +81,16 @@ async def test_questions_are_answered_at_once(town):
 async def test_unknowns_get_the_short_menu(town):
     c = town
     assert await c.one("怎么交党费", user="bob") == PLAIN_HINT
-    assert await c.one("谢谢", user="bob") == PLAIN_HINT
+    assert await c.one("今天天气怎么样", user="bob") == PLAIN_HINT
+
+
+async def test_a_greeting_or_thanks_is_answered_not_misunderstood(town):
+    c = town
+    assert await c.one("你好", user="bob") == GREETING
+    assert await c.one("在吗？", user="bob") == GREETING
+    assert await c.one("谢谢！", user="bob") == "不客气！还有什么需要，随时跟我说。"
+    # a greeting in front of a request is the request
+    assert await c.one("你好，我家楼道灯坏了", user="bob") == OFFER
 
 
 # -- voice ------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from tests.onebot_channel.tools import (
     sample,
     text,
 )
-from tests.talk_texts import PLAIN_HINT, PLAIN_HINT_GROUP
+from tests.talk_texts import GREETING_GROUP, PLAIN_HINT, PLAIN_HINT_GROUP
 
 # -- the sample payloads ---------------------------------------------------
 
@@ -107,7 +107,7 @@ async def test_group_chatter_without_mention_is_ignored(cq):
 
 async def test_group_mention_gets_an_answer(cq):
     answer = await cq.send(cq.group([at(SELF_ID), text(" 你好")]))
-    assert answer == op(PLAIN_HINT_GROUP, at_sender=True)
+    assert answer == op(GREETING_GROUP, at_sender=True)
 
 
 async def test_group_command_after_mention_of_bot_or_other(cq):

@@ -13,7 +13,7 @@ from models.deliveries import Delivery
 from models.events import DialogState, InboundEvent
 from models.people import Person
 from tests.fakes.wecom_api import FakeWecomAPI
-from tests.talk_texts import PLAIN_HINT
+from tests.talk_texts import GREETING, PLAIN_HINT
 from tests.wecom_channel.tools import (
     DOC,
     DOC_CREDS,
@@ -52,7 +52,7 @@ async def test_published_post_vector(channel, wecom, seen):
         "FromUserName": "wx5823bf96d3bd56c7",
         "CreateTime": str(int(p["timestamp"]) + 1),
         "MsgType": "text",
-        "Content": PLAIN_HINT,
+        "Content": GREETING,  # its text is "hello"
     }
 
 
