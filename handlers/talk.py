@@ -30,7 +30,8 @@ def small_talk(ctx: Ctx) -> str:
     """'greeting' or 'thanks' when the whole message is only that, else ''."""
     words = ctx.runtime.templates.vocabulary("talk").get("small_talk", {})
     said = trim_trailing(strip_mentions(fold_width(ctx.inbound.text)).strip()).lower()
-    return next((kind for kind, listed in words.items() if said in listed), "")
+    # The words as the message is read: "好的，谢谢" is typed with a full-width comma.
+    return next((k for k, listed in words.items() if said in map(fold_width, listed)), "")
 
 
 @router.step(Offer.confirm)

@@ -89,6 +89,7 @@ async def test_a_greeting_or_thanks_is_answered_not_misunderstood(town):
     assert await c.one("你好", user="bob") == GREETING
     assert await c.one("在吗？", user="bob") == GREETING
     assert await c.one("谢谢！", user="bob") == "不客气！还有什么需要，随时跟我说。"
+    assert await c.one("好的，谢谢", user="bob") == "不客气！还有什么需要，随时跟我说。"
     # a greeting in front of a request is the request
     assert await c.one("你好，我家楼道灯坏了", user="bob") == OFFER
 
